@@ -1,0 +1,36 @@
+# Two commands reproduce everything from a fresh clone with only Python >= 3.11 and pip:
+#   make reproduce   every notebook at the paper's scale (profile full) -> figures/
+#   make test        the whole pytest suite, notebooks included (nbval)
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.smfq-installed
+PROFILE ?= full
+
+.PHONY: install test reproduce reproduce-quick bench lint clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --disable-pip-version-check -q -e ".[dev]"
+	@touch $(STAMP)
+
+test: $(STAMP)
+	$(PY) -m pytest --nbval-lax tests notebooks
+
+reproduce: $(STAMP)
+	$(PY) -m smfq_lib.reproduce --profile $(PROFILE)
+
+reproduce-quick: $(STAMP)
+	$(PY) -m smfq_lib.reproduce --profile quick
+
+bench: $(STAMP)
+	for b in benchmarks/bench_*.py; do $(PY) $$b || exit 1; done
+
+lint: $(STAMP)
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+clean:
+	rm -rf $(VENV) results .pytest_cache

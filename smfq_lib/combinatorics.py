@@ -1,0 +1,213 @@
+"""Compositions of an integer: the index set of the empirical distributions of Definition 0.8.
+
+An empirical distribution ``F_{z_Delta}`` of ``t`` agents over ``d`` cells (eq. 7) is a
+*composition* of ``t`` into ``d`` parts: an int64 vector ``c >= 0`` of length ``d`` with
+``sum(c) = t`` (the agent counts; ``F = c / t``). There are ``C(t + d - 1, d - 1)`` of them.
+
+Order. Compositions are enumerated in lexicographic ascending order of ``(c[0], ..., c[d-1])``;
+``rank(c)`` is the position in that list (for ``t = 2, d = 3``: ``(0,0,2), (0,1,1), (0,2,0),
+(1,0,1), (1,1,0), (2,0,0)``). Every table of the package that is indexed by a composition
+(``mu_{k-1}(Z_l)`` and ``mu_{k-1}(S_l)`` of Algorithm 2, the count states of the n-agent
+system) uses this order.
+
+All functions are Numba kernels (``cache=True``), callable from Python and from other kernels.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+__all__ = [
+    "binom",
+    "n_compositions",
+    "compositions",
+    "rank",
+    "unrank",
+    "next_composition",
+    "state_marginal",
+    "marginal_ranks",
+    "log_multinomial_pmf",
+    "multinomial_pmf",
+    "mv_hypergeometric_pmf",
+]
+
+
+@njit(cache=True)
+def binom(n, k):
+    """Binomial coefficient ``C(n, k)`` in exact int64 arithmetic (0 outside ``0 <= k <= n``)."""
+    if k < 0 or n < 0 or k > n:
+        return 0
+    k = min(k, n - k)
+    out = 1
+    for i in range(k):
+        out = out * (n - i) // (i + 1)
+    return out
+
+
+@njit(cache=True)
+def n_compositions(t, d):
+    """Number of compositions of ``t`` into ``d`` parts, ``C(t + d - 1, d - 1)``: ``|mu_t|``."""
+    if d == 0:
+        return 1 if t == 0 else 0
+    return binom(t + d - 1, min(d - 1, t))
+
+
+@njit(cache=True)
+def next_composition(c):
+    """Advance ``c`` in place to its successor in lexicographic order; False if it was last.
+
+    The successor increments the rightmost part ``c[i]`` (``i < d - 1``) whose suffix
+    ``c[i+1:]`` is not empty of agents, then puts the suffix's remaining agents in the last part.
+    """
+    d = c.shape[0]
+    suffix = c[d - 1]
+    for i in range(d - 2, -1, -1):
+        if suffix > 0:
+            c[i] += 1
+            for j in range(i + 1, d - 1):
+                c[j] = 0
+            c[d - 1] = suffix - 1
+            return True
+        suffix += c[i]
+    return False
+
+
+@njit(cache=True)
+def compositions(t, d):
+    """All compositions of ``t`` into ``d`` parts, in rank order.
+
+    Shape ``(n_compositions(t, d), d)``.
+    """
+    out = np.zeros((n_compositions(t, d), d), dtype=np.int64)
+    c = np.zeros(d, dtype=np.int64)
+    if d == 0:
+        return out
+    c[d - 1] = t
+    r = 0
+    while True:
+        out[r] = c
+        r += 1
+        if not next_composition(c):
+            break
+    return out
+
+
+@njit(cache=True)
+def rank(c):
+    """Position of composition ``c`` in the lexicographic order (see the module docstring).
+
+    Compositions that come before ``c`` are counted part by part: with ``T`` agents left and
+    ``p`` parts after position ``i``, the values ``0 .. c[i]-1`` at ``i`` account for
+    ``C(T + p, p) - C(T - c[i] + p, p)`` compositions (hockey-stick identity).
+    """
+    d = c.shape[0]
+    T = 0
+    for i in range(d):
+        T += c[i]
+    r = 0
+    for i in range(d - 1):
+        p = d - 1 - i
+        ci = c[i]
+        if ci > 0:
+            r += binom(T + p, p) - binom(T - ci + p, p)
+        T -= ci
+    return r
+
+
+@njit(cache=True)
+def unrank(r, t, d):
+    """The composition of ``t`` into ``d`` parts with rank ``r`` (inverse of :func:`rank`).
+
+    Raises ValueError unless ``0 <= r < n_compositions(t, d)`` (out of range, the search below
+    would never end).
+    """
+    if r < 0 or r >= n_compositions(t, d):
+        raise ValueError("unrank: r must satisfy 0 <= r < n_compositions(t, d)")
+    c = np.zeros(d, dtype=np.int64)
+    if d == 0:
+        return c
+    T = t
+    for i in range(d - 1):
+        p = d - 1 - i
+        v = 0
+        # compositions with c[i] = v number n_compositions(T - v, p)
+        while True:
+            block = binom(T - v + p - 1, p - 1)
+            if r < block:
+                break
+            r -= block
+            v += 1
+        c[i] = v
+        T -= v
+    c[d - 1] = T
+    return c
+
+
+@njit(cache=True)
+def state_marginal(zc, S_l, A_l):
+    """State counts of a (state, action) composition: ``c[s] = sum_a zc[s * A_l + a]``.
+
+    Cells are folded as ``z = s * A_l + a`` (DESIGN §3); this maps ``F_{z}`` of eq. (7) to
+    ``F_{s}``, the empirical distribution of states only.
+    """
+    c = np.zeros(S_l, dtype=np.int64)
+    for s in range(S_l):
+        for a in range(A_l):
+            c[s] += zc[s * A_l + a]
+    return c
+
+
+@njit(cache=True)
+def marginal_ranks(t, S_l, A_l):
+    """For every composition ``zc`` of ``t`` into ``S_l * A_l`` cells (rank order), the rank of
+    its state marginal among the compositions of ``t`` into ``S_l`` parts."""
+    Z = compositions(t, S_l * A_l)
+    out = np.empty(Z.shape[0], dtype=np.int64)
+    for r in range(Z.shape[0]):
+        out[r] = rank(state_marginal(Z[r], S_l, A_l))
+    return out
+
+
+@njit(cache=True)
+def log_multinomial_pmf(c, p):
+    """``log P[X = c]`` for ``X ~ Multinomial(sum(c), p)`` (``-inf`` where impossible)."""
+    n = 0
+    out = 0.0
+    for i in range(c.shape[0]):
+        if c[i] > 0:
+            if p[i] <= 0.0:
+                return -np.inf
+            out += c[i] * math.log(p[i]) - math.lgamma(c[i] + 1.0)
+        n += c[i]
+    return out + math.lgamma(n + 1.0)
+
+
+@njit(cache=True)
+def multinomial_pmf(c, p):
+    """``P[X = c]`` for ``X ~ Multinomial(sum(c), p)``: next-state counts of one cell (eq. 2)."""
+    return math.exp(log_multinomial_pmf(c, p))
+
+
+@njit(cache=True)
+def mv_hypergeometric_pmf(c, counts):
+    """``P[X = c]`` for the state counts ``X`` of ``sum(c)`` agents drawn uniformly without
+    replacement from a population with ``counts[s]`` agents in state ``s`` (eq. 10, 11):
+    ``prod_s C(counts[s], c[s]) / C(sum(counts), sum(c))``, computed in logs."""
+    N = 0
+    t = 0
+    out = 0.0
+    for s in range(c.shape[0]):
+        if c[s] > counts[s] or c[s] < 0:
+            return 0.0
+        out += (
+            math.lgamma(counts[s] + 1.0)
+            - math.lgamma(c[s] + 1.0)
+            - math.lgamma(counts[s] - c[s] + 1.0)
+        )
+        N += counts[s]
+        t += c[s]
+    out -= math.lgamma(N + 1.0) - math.lgamma(t + 1.0) - math.lgamma(N - t + 1.0)
+    return math.exp(out)

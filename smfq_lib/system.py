@@ -1,0 +1,288 @@
+"""The cooperative system of the paper's Problem Formulation, validated on construction.
+
+One global agent and ``n`` homogeneous local agents (``n`` is not part of the system: it belongs
+to execution and evaluation). Every quantity is a dense float64 array over integer codes:
+
+=======  ==========================  ==========================================
+name     shape                       meaning
+=======  ==========================  ==========================================
+``P_g``  ``(S_g, A_g, S_g)``         ``P_g[s_g, a_g, s_g']``, eq. (1)
+``P_l``  ``(S_l, S_g, A_l, S_l)``    ``P_l[s_i, s_g, a_i, s_i']``, eq. (2)
+``r_g``  ``(S_g, A_g)``              global reward component, eq. (3)
+``r_l``  ``(S_l, S_g, A_l)``         local reward component, eq. (3)
+=======  ==========================  ==========================================
+
+The stage reward of eq. (3) is ``r_g[s_g, a_g] + (1/n) sum_i r_l[s_i, s_g, a_i]``. An optional
+:class:`Aggregate` term ``rho(s_g, a_g, xbar)`` of the population mean
+``xbar = (1/n) sum_i phi[s_i, a_i]`` covers rewards such as the Gaussian squeeze of Example 0.1,
+which are not of the decomposed form (3). Theorem 0.11's assumptions (Assumption 0.4 and the
+decomposition (3)) cover the decomposed part only; ``r_tilde`` is computed from it alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+ROW_TOL = 1e-9
+
+__all__ = ["Aggregate", "CooperativeSystem", "ROW_TOL"]
+
+
+def _as_float_array(name: str, value, ndim: int) -> np.ndarray:
+    hint = f"{name} must be a numeric array with {ndim} dimensions"
+    try:
+        raw = np.asarray(value)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(
+            f"{hint}; got {type(value).__name__} that is not a rectangular array ({exc}). "
+            "Pass a NumPy array of real numbers."
+        ) from None
+    if raw.dtype.kind == "c":
+        raise ValueError(f"{name} must be real-valued; got a complex array. Pass real numbers.")
+    if raw.dtype.kind not in "biufO":
+        # strings, bytes, datetimes, structured: not numbers, even when they parse as numbers
+        raise ValueError(
+            f"{hint}; got dtype {raw.dtype}, which is not numeric. Pass a NumPy array of real "
+            "numbers (e.g. np.asarray(x, dtype=float) after checking x)."
+        )
+    try:
+        arr = np.array(raw, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(
+            f"{hint}; got {type(value).__name__} that cannot be converted to float64 ({exc}). "
+            "Pass a NumPy array of real numbers."
+        ) from None
+    if arr.ndim != ndim:
+        raise ValueError(
+            f"{name} must have {ndim} dimensions; got shape {arr.shape}. "
+            f"See the shape table in smfq_lib.system."
+        )
+    if 0 in arr.shape:
+        raise ValueError(
+            f"{name} has an empty axis (shape {arr.shape}); every state and action space "
+            f"needs at least one element."
+        )
+    bad = np.argwhere(~np.isfinite(arr))
+    if bad.size:
+        idx = tuple(int(i) for i in bad[0])
+        raise ValueError(
+            f"{name}{list(idx)} = {arr[idx]} is not finite; every entry must be a finite number."
+        )
+    arr.setflags(write=False)
+    return arr
+
+
+def _check_stochastic(name: str, arr: np.ndarray, axes: str) -> None:
+    """Every row over the last axis is a probability distribution (non-negative, sums to 1)."""
+    neg = np.argwhere(arr < 0)
+    if neg.size:
+        idx = tuple(int(i) for i in neg[0])
+        raise ValueError(
+            f"{name}{list(idx)} = {arr[idx]} is negative; transition probabilities must be >= 0."
+        )
+    sums = arr.sum(axis=-1)
+    off = np.argwhere(np.abs(sums - 1.0) > ROW_TOL)
+    if off.size:
+        idx = tuple(int(i) for i in off[0])
+        raise ValueError(
+            f"{name}[{', '.join(map(str, idx))}, :] sums to {sums[idx]!r}, not 1 (tolerance "
+            f"{ROW_TOL}); each row {name}[{axes}, :] must be a distribution over next states. "
+            f"Normalise it, e.g. {name} / {name}.sum(axis=-1, keepdims=True)."
+        )
+
+
+@dataclass(frozen=True, eq=False)
+class Aggregate:
+    """A reward term of the population mean, outside the decomposed form (3).
+
+    The term is ``rho(s_g, a_g, xbar)`` with ``xbar = (1/N) sum_i phi[s_i, a_i]`` over the ``N``
+    agents of the population at hand (``n`` for the full system, ``k`` for the subsystem of
+    eq. (6)). ``phi`` is a ``(S_l, A_l)`` table of per-agent weights; ``rho`` is a vectorized
+    callable taking integer arrays ``s_g``, ``a_g`` and a float array ``xbar`` of one shape and
+    returning a float array of that shape. It is evaluated in NumPy, before a kernel runs (reward
+    tables) or after (executor traces), never from inside a kernel. ``bound`` is an upper bound
+    on ``|rho|``, used for reporting only.
+    """
+
+    phi: np.ndarray
+    rho: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
+    bound: float = np.inf
+    name: str = "aggregate"
+
+    def __post_init__(self):
+        object.__setattr__(self, "phi", _as_float_array("aggregate.phi", self.phi, 2))
+        if not callable(self.rho):
+            raise ValueError(
+                "aggregate.rho must be a callable rho(s_g, a_g, xbar) -> array; "
+                f"got {type(self.rho).__name__}."
+            )
+
+    def __call__(self, s_g, a_g, xbar) -> np.ndarray:
+        s_g, a_g, xbar = np.broadcast_arrays(
+            np.asarray(s_g, dtype=np.int64),
+            np.asarray(a_g, dtype=np.int64),
+            np.asarray(xbar, dtype=np.float64),
+        )
+        out = np.asarray(self.rho(s_g, a_g, xbar), dtype=np.float64)
+        if out.shape != xbar.shape:
+            raise ValueError(
+                f"aggregate.rho returned shape {out.shape} for inputs of shape {xbar.shape}; "
+                "it must be vectorized (elementwise over its inputs)."
+            )
+        return out
+
+
+@dataclass(frozen=True, eq=False)
+class CooperativeSystem:
+    """A global agent and homogeneous local agents: ``P_g``, ``P_l``, ``r_g``, ``r_l``, ``gamma``.
+
+    Implements the model of eq. (1)-(3) of the paper (section Problem Formulation), validated on
+    construction: shapes agree, entries are finite, every transition row is non-negative and sums
+    to 1 (tolerance ``ROW_TOL``), ``gamma`` lies in (0, 1), labels (if given) have the right
+    lengths. ``labels`` is an optional dict with any of the keys ``"S_g", "A_g", "S_l", "A_l"``,
+    each a sequence of human-readable names; kernels never see them.
+    """
+
+    P_g: np.ndarray
+    P_l: np.ndarray
+    r_g: np.ndarray
+    r_l: np.ndarray
+    gamma: float
+    labels: dict[str, Sequence[str]] | None = field(default=None, compare=False)
+    aggregate: Aggregate | None = field(default=None, compare=False)
+
+    def __post_init__(self):
+        P_g = _as_float_array("P_g", self.P_g, 3)
+        P_l = _as_float_array("P_l", self.P_l, 4)
+        r_g = _as_float_array("r_g", self.r_g, 2)
+        r_l = _as_float_array("r_l", self.r_l, 3)
+        S_g, A_g = P_g.shape[0], P_g.shape[1]
+        if P_g.shape[2] != S_g:
+            raise ValueError(
+                f"P_g must have shape (S_g, A_g, S_g); got {P_g.shape}: its last axis "
+                f"({P_g.shape[2]}) must equal its first (S_g = {S_g})."
+            )
+        S_l, A_l = P_l.shape[0], P_l.shape[2]
+        if P_l.shape != (S_l, S_g, A_l, S_l):
+            raise ValueError(
+                f"P_l must have shape (S_l, S_g, A_l, S_l) = ({S_l}, {S_g}, {A_l}, {S_l}) given "
+                f"S_g = {S_g} from P_g; got {P_l.shape}."
+            )
+        if r_g.shape != (S_g, A_g):
+            raise ValueError(f"r_g must have shape (S_g, A_g) = ({S_g}, {A_g}); got {r_g.shape}.")
+        if r_l.shape != (S_l, S_g, A_l):
+            raise ValueError(
+                f"r_l must have shape (S_l, S_g, A_l) = ({S_l}, {S_g}, {A_l}); got {r_l.shape}."
+            )
+        _check_stochastic("P_g", P_g, "s_g, a_g")
+        _check_stochastic("P_l", P_l, "s_i, s_g, a_i")
+        try:
+            gamma = float(self.gamma)
+        except (TypeError, ValueError):
+            raise ValueError(f"gamma must be a float in (0, 1); got {self.gamma!r}.") from None
+        if not 0.0 < gamma < 1.0:
+            raise ValueError(
+                f"gamma must lie strictly in (0, 1) (discount of eq. 4); got {gamma}. "
+                "Pick e.g. gamma=0.9."
+            )
+        sizes = {"S_g": S_g, "A_g": A_g, "S_l": S_l, "A_l": A_l}
+        labels = None
+        if self.labels is not None:
+            if not isinstance(self.labels, dict):
+                raise ValueError("labels must be a dict like {'S_l': [...], 'A_l': [...]}.")
+            labels = {}
+            for key, names in self.labels.items():
+                if key not in sizes:
+                    raise ValueError(
+                        f"labels has unknown key {key!r}; allowed keys are {sorted(sizes)}."
+                    )
+                if isinstance(names, str | bytes):
+                    raise ValueError(
+                        f"labels[{key!r}] must be a sequence of names, not a single string "
+                        f"{names!r}; e.g. labels={{{key!r}: ['a', 'b']}}."
+                    )
+                try:
+                    names = tuple(str(x) for x in names)
+                except TypeError:
+                    raise ValueError(
+                        f"labels[{key!r}] must be a sequence of names; got {type(names).__name__}."
+                    ) from None
+                if len(names) != sizes[key]:
+                    raise ValueError(
+                        f"labels[{key!r}] has {len(names)} names but {key} = {sizes[key]}; "
+                        f"give exactly one name per element."
+                    )
+                labels[key] = names
+        if self.aggregate is not None:
+            if not isinstance(self.aggregate, Aggregate):
+                raise ValueError(
+                    "aggregate must be an smfq_lib.system.Aggregate(phi, rho) or None; "
+                    f"got {type(self.aggregate).__name__}."
+                )
+            if self.aggregate.phi.shape != (S_l, A_l):
+                raise ValueError(
+                    f"aggregate.phi must have shape (S_l, A_l) = ({S_l}, {A_l}); "
+                    f"got {self.aggregate.phi.shape}."
+                )
+        for name, val in (("P_g", P_g), ("P_l", P_l), ("r_g", r_g), ("r_l", r_l)):
+            object.__setattr__(self, name, val)
+        object.__setattr__(self, "gamma", gamma)
+        object.__setattr__(self, "labels", labels)
+
+    # sizes -------------------------------------------------------------------------------
+    @property
+    def S_g(self) -> int:
+        return self.P_g.shape[0]
+
+    @property
+    def A_g(self) -> int:
+        return self.P_g.shape[1]
+
+    @property
+    def S_l(self) -> int:
+        return self.P_l.shape[0]
+
+    @property
+    def A_l(self) -> int:
+        return self.P_l.shape[2]
+
+    @property
+    def Z_l(self) -> int:
+        """``|Z_l| = |S_l| |A_l|``, the number of (state, action) cells of a local agent (eq. 5)."""
+        return self.S_l * self.A_l
+
+    @property
+    def r_tilde(self) -> float:
+        """``r~ = r~_g + r~_l`` of Assumption 0.4 (decomposed part (3) only)."""
+        return float(np.abs(self.r_g).max() + np.abs(self.r_l).max())
+
+    # rewards ------------------------------------------------------------------------------
+    def aggregate_reward(self, s_g, a_g, xbar) -> np.ndarray:
+        """The aggregate term ``rho(s_g, a_g, xbar)`` (zero when the system has none)."""
+        if self.aggregate is None:
+            return np.zeros(np.broadcast_shapes(np.shape(s_g), np.shape(a_g), np.shape(xbar)))
+        return self.aggregate(s_g, a_g, xbar)
+
+    def stage_reward(self, s_g: int, a_g: int, s_local, a_local) -> float:
+        """Eq. (3) for one joint state and action of ``n = len(s_local)`` local agents.
+
+        ``r_g[s_g, a_g] + (1/n) sum_i r_l[s_i, s_g, a_i]`` plus the aggregate term, if any. With
+        ``s_local`` a sampled subset this is the surrogate reward ``r_Delta`` of eq. (6).
+        """
+        s_local = np.asarray(s_local, dtype=np.int64)
+        a_local = np.asarray(a_local, dtype=np.int64)
+        out = self.r_g[s_g, a_g] + self.r_l[s_local, s_g, a_local].mean()
+        if self.aggregate is not None:
+            xbar = self.aggregate.phi[s_local, a_local].mean()
+            out += float(self.aggregate(s_g, a_g, xbar))
+        return float(out)
+
+    def __repr__(self) -> str:
+        extra = f", aggregate={self.aggregate.name}" if self.aggregate is not None else ""
+        return (
+            f"CooperativeSystem(S_g={self.S_g}, A_g={self.A_g}, S_l={self.S_l}, A_l={self.A_l}, "
+            f"Z_l={self.Z_l}, gamma={self.gamma}, r_tilde={self.r_tilde:.4g}{extra})"
+        )
