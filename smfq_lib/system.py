@@ -28,7 +28,7 @@ import numpy as np
 
 ROW_TOL = 1e-9
 
-__all__ = ["Aggregate", "CooperativeSystem", "ROW_TOL"]
+__all__ = ["Aggregate", "CooperativeSystem", "ROW_TOL", "RewardNoise"]
 
 
 def _as_float_array(name: str, value, ndim: int) -> np.ndarray:
@@ -94,6 +94,34 @@ def _check_stochastic(name: str, arr: np.ndarray, axes: str) -> None:
         )
 
 
+def _check_noise(noise, r_g: np.ndarray, r_l: np.ndarray) -> RewardNoise:
+    if not isinstance(noise, RewardNoise):
+        raise ValueError(
+            "reward_noise must be an smfq_lib.system.RewardNoise(w_g, w_l) or None; "
+            f"got {type(noise).__name__}."
+        )
+    widths = {}
+    for name, w, like in (("w_g", noise.w_g, r_g), ("w_l", noise.w_l, r_l)):
+        arr = np.asarray(w, dtype=np.float64)
+        try:
+            arr = np.broadcast_to(arr, like.shape).copy()
+        except ValueError:
+            raise ValueError(
+                f"reward_noise.{name} of shape {arr.shape} does not broadcast to the shape "
+                f"{like.shape} of {'r_g' if name == 'w_g' else 'r_l'}."
+            ) from None
+        bad = np.argwhere(~np.isfinite(arr) | (arr < 0))
+        if bad.size:
+            idx = tuple(int(i) for i in bad[0])
+            raise ValueError(
+                f"reward_noise.{name}{list(idx)} = {arr[idx]}; noise half-widths must be finite "
+                "and >= 0."
+            )
+        arr.setflags(write=False)
+        widths[name] = arr
+    return RewardNoise(**widths)
+
+
 @dataclass(frozen=True, eq=False)
 class Aggregate:
     """A reward term of the population mean, outside the decomposed form (3).
@@ -136,6 +164,24 @@ class Aggregate:
 
 
 @dataclass(frozen=True, eq=False)
+class RewardNoise:
+    """Bounded stochastic rewards of Theorem 0.13: the means stay in ``r_g``, ``r_l``.
+
+    Each realised reward is its mean plus an independent symmetric two-point noise:
+    ``r_g(s_g, a_g) + w_g[s_g, a_g] * xi`` and, for every local agent,
+    ``r_l(s_i, s_g, a_i) + w_l[s_i, s_g, a_i] * xi_i`` with ``xi, xi_i = +-1`` with probability
+    1/2 each. The families ``G_{s_g, a_g}`` and ``L_{s_i, s_g, a_i}`` of Theorem 0.13 therefore
+    have bounded support ``[mean - w, mean + w]``. The two-point law keeps the sum over the
+    ``n_{s,a}`` agents of one cell exact and cheap to draw
+    (``w * (2 Binomial(n_{s,a}, 1/2) - n_{s,a})``), so the count-level executor needs no
+    approximation. ``w_g`` and ``w_l`` broadcast to the shapes of ``r_g`` and ``r_l``.
+    """
+
+    w_g: np.ndarray | float = 0.0
+    w_l: np.ndarray | float = 0.0
+
+
+@dataclass(frozen=True, eq=False)
 class CooperativeSystem:
     """A global agent and homogeneous local agents: ``P_g``, ``P_l``, ``r_g``, ``r_l``, ``gamma``.
 
@@ -153,6 +199,7 @@ class CooperativeSystem:
     gamma: float
     labels: dict[str, Sequence[str]] | None = field(default=None, compare=False)
     aggregate: Aggregate | None = field(default=None, compare=False)
+    reward_noise: RewardNoise | None = field(default=None, compare=False)
 
     def __post_init__(self):
         P_g = _as_float_array("P_g", self.P_g, 3)
@@ -180,6 +227,8 @@ class CooperativeSystem:
         _check_stochastic("P_g", P_g, "s_g, a_g")
         _check_stochastic("P_l", P_l, "s_i, s_g, a_i")
         try:
+            if isinstance(self.gamma, str | bytes):  # float("0.9") would accept text
+                raise TypeError
             gamma = float(self.gamma)
         except (TypeError, ValueError):
             raise ValueError(f"gamma must be a float in (0, 1); got {self.gamma!r}.") from None
@@ -227,6 +276,8 @@ class CooperativeSystem:
                     f"aggregate.phi must have shape (S_l, A_l) = ({S_l}, {A_l}); "
                     f"got {self.aggregate.phi.shape}."
                 )
+        if self.reward_noise is not None:
+            object.__setattr__(self, "reward_noise", _check_noise(self.reward_noise, r_g, r_l))
         for name, val in (("P_g", P_g), ("P_l", P_l), ("r_g", r_g), ("r_l", r_l)):
             object.__setattr__(self, name, val)
         object.__setattr__(self, "gamma", gamma)
@@ -256,8 +307,16 @@ class CooperativeSystem:
 
     @property
     def r_tilde(self) -> float:
-        """``r~ = r~_g + r~_l`` of Assumption 0.4 (decomposed part (3) only)."""
-        return float(np.abs(self.r_g).max() + np.abs(self.r_l).max())
+        """``r~ = r~_g + r~_l`` of Assumption 0.4 (decomposed part (3) only).
+
+        With :class:`RewardNoise`, the bound covers the support of the realised rewards
+        (Theorem 0.13): ``max |r_g| + w_g`` and ``max |r_l| + w_l``, entry by entry.
+        """
+        r_g, r_l = np.abs(self.r_g), np.abs(self.r_l)
+        if self.reward_noise is not None:
+            r_g = r_g + self.reward_noise.w_g
+            r_l = r_l + self.reward_noise.w_l
+        return float(r_g.max() + r_l.max())
 
     # rewards ------------------------------------------------------------------------------
     def aggregate_reward(self, s_g, a_g, xbar) -> np.ndarray:
@@ -282,6 +341,8 @@ class CooperativeSystem:
 
     def __repr__(self) -> str:
         extra = f", aggregate={self.aggregate.name}" if self.aggregate is not None else ""
+        if self.reward_noise is not None:
+            extra += ", reward_noise"
         return (
             f"CooperativeSystem(S_g={self.S_g}, A_g={self.A_g}, S_l={self.S_l}, A_l={self.A_l}, "
             f"Z_l={self.Z_l}, gamma={self.gamma}, r_tilde={self.r_tilde:.4g}{extra})"

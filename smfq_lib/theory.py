@@ -1,0 +1,260 @@
+"""The paper's explicit numbers: Theorem 0.11's bound, Lemma 0.9's ``m*``, and table sizes.
+
+Everything here is closed-form arithmetic on the problem sizes; nothing is learned or simulated.
+
+* :func:`gap_bound` -- the right-hand side of Theorem 0.11 (optimality gap of ``pi_k^est``),
+  as printed, or with the other reading of its last term (``reading="scaled"``).
+* :func:`m_star` -- the number of samples ``m*`` of Lemma 0.9.
+* :func:`table_sizes` -- entries of the Q-tables of tabular Q-learning and mean-field value
+  iteration on ``n`` agents (Problem Formulation, Remark 0.7) and of SUBSAMPLE-MFQ's
+  Algorithms 1 and 2 on ``k`` agents (Discussion 0.12), with the algorithm the paper's rule picks.
+* :func:`rule_choice` -- the paper's rule between Algorithm 1 (tabular) and Algorithm 2
+  (mean field): ``|Z_l|^(k-1) <= k^|Z_l|`` picks Algorithm 1. The learners import it.
+
+Logarithms: the paper writes ``ln`` in Theorem 0.11 and ``log`` in Lemma 0.9; both are taken as
+natural logarithms here.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+__all__ = [
+    "gap_bound",
+    "gap_bound_log_argument",
+    "m_star",
+    "rule_choice",
+    "table_sizes",
+    "TABLE_NAMES",
+]
+
+READINGS = ("printed", "scaled")
+
+#: Keys of the sizes returned by :func:`table_sizes`, in the order the notebooks plot them.
+TABLE_NAMES = ("q_learning", "mean_field", "mean_field_paper", "alg1", "alg2")
+
+
+# -- validation ------------------------------------------------------------------------------
+def _int_at_least(name: str, value, lo: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ValueError(
+            f"{name} must be an integer >= {lo}; got {value!r}. Pass e.g. {name}={lo}."
+        )
+    value = int(value)
+    if value < lo:
+        raise ValueError(f"{name} must be an integer >= {lo}; got {value}.")
+    return value
+
+
+def _gamma(gamma) -> float:
+    if isinstance(gamma, bool) or not isinstance(gamma, numbers.Real):
+        raise ValueError(f"gamma must be a float in (0, 1); got {gamma!r}. Pass e.g. gamma=0.9.")
+    gamma = float(gamma)
+    if not 0.0 < gamma < 1.0:
+        raise ValueError(f"gamma must lie strictly in (0, 1) (discount of eq. 4); got {gamma}.")
+    return gamma
+
+
+def _n_k(n, k) -> tuple[int, int]:
+    n = _int_at_least("n", n, 1)
+    k = _int_at_least("k", k, 1)
+    if k > n:
+        raise ValueError(
+            f"k must satisfy 1 <= k <= n (k agents are sampled out of n); got k={k} > n={n}."
+        )
+    return n, k
+
+
+# -- Theorem 0.11 ----------------------------------------------------------------------------
+def gap_bound_log_argument(r_tilde, gamma, k, S_l, A_l, A_g) -> float:
+    """The argument of the logarithm in Theorem 0.11:
+    ``40 r~ |S_l||A_l||A_g| k^(|A_l| + 1/2) / (1-gamma)^2``.
+
+    Every factor but ``r~`` is at least 1 (``1/(1-gamma)^2 > 1``), so the argument is at least
+    ``40 r~``: it is below 1 only for ``r~ < 1/40``. Computed in logs, so huge ``k`` is fine
+    (returns ``inf`` past the float range).
+    """
+    gamma = _gamma(gamma)
+    log_arg = _log_argument(float(r_tilde), gamma, k, S_l, A_l, A_g)
+    return math.exp(log_arg) if log_arg < 709.0 else math.inf
+
+
+def _log_argument(r_tilde: float, gamma: float, k: int, S_l: int, A_l: int, A_g: int) -> float:
+    if r_tilde == 0.0:
+        return -math.inf
+    return (
+        math.log(40.0 * r_tilde * S_l * A_l * A_g)
+        + (A_l + 0.5) * math.log(k)
+        - 2.0 * math.log1p(-gamma)
+    )
+
+
+def gap_bound(r_tilde, gamma, n, k, S_l, A_l, A_g, *, reading: str = "printed") -> float:
+    """Right-hand side of Theorem 0.11: the bound on ``V^{pi*}(s_0) - V^{pi_k^est}(s_0)``.
+
+    As printed in the paper (``reading="printed"``, the default)::
+
+        r~/(1-g)^2 * sqrt((n-k+1)/(2nk)) * sqrt(ln(40 r~ |S_l||A_l||A_g| k^(|A_l|+1/2) / (1-g)^2))
+            + 3/sqrt(k)
+
+    The last term ``3/sqrt(k)`` carries no ``r~/(1-g)^2`` factor, which is dimensionally odd
+    (the gap scales with the rewards; ``3/sqrt(k)`` does not). The other reading,
+    ``reading="scaled"``, puts it inside that factor::
+
+        r~/(1-g)^2 * ( sqrt((n-k+1)/(2nk)) * sqrt(ln(...)) + 3/sqrt(k) )
+
+    The two differ only in the last term; the printed one is the smaller whenever
+    ``r~/(1-g)^2 > 1`` (and the larger when ``r~/(1-g)^2 < 1``).
+
+    Domain. The printed formula is a real number only when the log argument
+    ``40 r~ |S_l||A_l||A_g| k^(|A_l|+1/2) / (1-g)^2`` is at least 1 (see
+    :func:`gap_bound_log_argument`). Since every other factor is >= 1, that holds for every
+    ``r~ >= 1/40`` whatever the sizes, ``k`` and ``gamma``. Below it (e.g. ``r~ = 0``) this
+    function raises ``ValueError`` rather than clipping the logarithm at 0: a clipped value would
+    be a number the paper never states, and the theorem gives no bound there. (With ``r~ = 0``
+    every policy has value 0, so the gap is 0 and no bound is needed; for tiny rewards, rescale
+    them -- the gap is linear in the rewards -- and evaluate the bound at ``r~ >= 1/40``.)
+
+    Parameters are the reward bound ``r~`` of Assumption 0.4 (``CooperativeSystem.r_tilde``),
+    the discount ``gamma`` in (0, 1), the number of agents ``n``, the sample size
+    ``1 <= k <= n``, and the sizes ``|S_l|, |A_l|, |A_g| >= 1``. Bad input raises ``ValueError``
+    naming the argument. Returns a float (``inf`` if the log argument overflows a float, which
+    needs ``k`` beyond ~1e100).
+    """
+    if reading not in READINGS:
+        raise ValueError(f"reading must be one of {READINGS}; got {reading!r}.")
+    if isinstance(r_tilde, bool) or not isinstance(r_tilde, numbers.Real):
+        raise ValueError(f"r_tilde must be a real number >= 0; got {r_tilde!r}.")
+    r_tilde = float(r_tilde)
+    if not (math.isfinite(r_tilde) and r_tilde >= 0.0):
+        raise ValueError(
+            f"r_tilde must be a finite number >= 0 (the reward bound of Assumption 0.4); "
+            f"got {r_tilde}."
+        )
+    gamma = _gamma(gamma)
+    n, k = _n_k(n, k)
+    S_l = _int_at_least("S_l", S_l, 1)
+    A_l = _int_at_least("A_l", A_l, 1)
+    A_g = _int_at_least("A_g", A_g, 1)
+
+    log_arg = _log_argument(r_tilde, gamma, k, S_l, A_l, A_g)
+    if log_arg < 0.0:
+        r_min = (1.0 - gamma) ** 2 / (40.0 * S_l * A_l * A_g * k ** (A_l + 0.5))
+        raise ValueError(
+            f"r_tilde={r_tilde} puts the log argument of Theorem 0.11, "
+            f"40 r~ |S_l||A_l||A_g| k^(|A_l|+1/2) / (1-gamma)^2 = {math.exp(log_arg):.4g}, "
+            f"below 1, where the printed bound is not a real number. It is defined for "
+            f"r_tilde >= {r_min:.4g} here (always for r_tilde >= 1/40). With r_tilde = 0 the "
+            "gap is 0 for every policy; otherwise rescale the rewards."
+        )
+    scale = r_tilde / (1.0 - gamma) ** 2
+    sampling = math.sqrt((n - k + 1) / (2.0 * n * k)) * math.sqrt(log_arg)
+    last = 3.0 / math.sqrt(k)
+    if reading == "printed":
+        return scale * sampling + last
+    return scale * (sampling + last)
+
+
+# -- Lemma 0.9 -------------------------------------------------------------------------------
+def m_star(S_g, A_g, S_l, A_l, k, gamma) -> float:
+    """``m*`` of Lemma 0.9, the samples per entry at which ``epsilon_{k,m} <= O~(1/sqrt(k))``::
+
+        m* = 2 |S_g||A_g||S_l||A_l| k^(2.5 + |S_l||A_l|) / (1-gamma)^5
+             * log(|S_g||A_g||A_l||S_l|) * log(1/(1-gamma)^2)
+
+    (natural logarithms). It is 0 when every size is 1 (``log 1 = 0``), as printed. Computed in
+    logs; returns ``inf`` past the float range (e.g. ``|Z_l| = 100``, ``k = 1000``). Increasing
+    in ``k``. Bad input raises ``ValueError`` naming the argument.
+    """
+    S_g = _int_at_least("S_g", S_g, 1)
+    A_g = _int_at_least("A_g", A_g, 1)
+    S_l = _int_at_least("S_l", S_l, 1)
+    A_l = _int_at_least("A_l", A_l, 1)
+    k = _int_at_least("k", k, 1)
+    gamma = _gamma(gamma)
+    sizes = S_g * A_g * S_l * A_l
+    if sizes == 1:
+        return 0.0
+    log_m = (
+        math.log(2.0 * sizes)
+        + (2.5 + S_l * A_l) * math.log(k)
+        - 5.0 * math.log1p(-gamma)
+        + math.log(math.log(sizes))
+        + math.log(-2.0 * math.log1p(-gamma))
+    )
+    return math.exp(log_m) if log_m < 709.0 else math.inf
+
+
+# -- table sizes and the choice between Algorithms 1 and 2 -----------------------------------
+def rule_choice(Z_l, k) -> str:
+    """The paper's choice between Algorithms 1 and 2 for a ``k``-agent subsystem.
+
+    Algorithm 1 (tabular over ``S_l^k x A_l^k``) is used if ``|Z_l|^(k-1) <= k^|Z_l|``
+    (Algorithm 1's header; the Method section writes ``<`` and ``>`` and leaves the tie open),
+    Algorithm 2 (mean field over ``mu_{k-1}(Z_l)``) otherwise. Returns ``"tabular"`` or
+    ``"mean_field"``. Exact integer arithmetic. Note that ``k = 1`` always ties (``1 = 1``) and
+    so picks ``"tabular"``, and ``|Z_l| = 1`` always picks ``"tabular"``.
+
+    The rule compares ``k^|Z_l|``, the paper's O-form of the mean-field count, not the true
+    number of mean-field entries ``C(k-1+|Z_l|-1, |Z_l|-1)``; see :func:`table_sizes`
+    (``"smaller"``) for which table is actually smaller.
+    """
+    Z_l = _int_at_least("Z_l", Z_l, 1)
+    k = _int_at_least("k", k, 1)
+    return "tabular" if Z_l ** (k - 1) <= k**Z_l else "mean_field"
+
+
+def table_sizes(S_g, S_l, A_g, A_l, n, k) -> dict:
+    """Number of Q-table entries of each method, as exact Python integers.
+
+    With ``Z = |Z_l| = |S_l||A_l|`` and ``C(a, b)`` the binomial coefficient:
+
+    ``"q_learning"``        ``|S_g||S_l|^n|A_g||A_l|^n`` -- tabular Q-learning on all ``n``
+                            agents (Problem Formulation; ``O(|S_g||A_g||Z_l|^n)`` of Remark 0.7).
+    ``"mean_field"``        ``|S_g||S_l| C(n-1+Z-1, Z-1) |A_l||A_g|`` -- mean-field value
+                            iteration on ``n`` agents, exact: ``Q^(s_g, s_1, a_g, a_1, F)``
+                            over the compositions ``F`` of the ``n-1`` other agents into ``Z``
+                            cells.
+    ``"mean_field_paper"``  ``|S_g||A_g||Z_l| n^|Z_l|`` -- the paper's O-form of the same
+                            (Remark 0.7), an upper bound on ``"mean_field"``.
+    ``"alg1"``              ``|S_g||A_g||Z_l|^k`` -- SUBSAMPLE-MFQ Algorithm 1 (tabular over
+                            ``S_g x S_l^k x A_g x A_l^k``).
+    ``"alg2"``              ``|S_g||S_l| C(k-1+Z-1, Z-1) |A_l||A_g|`` -- Algorithm 2 (exact).
+    ``"rule"``              :func:`rule_choice` ``(Z, k)``: ``"tabular"`` or ``"mean_field"``.
+    ``"subsample_mfq"``     the entries of the algorithm the rule picks.
+    ``"smaller"``           which of Algorithms 1 and 2 really has fewer entries
+                            (``"tabular"`` on a tie), i.e. ``Z^(k-1) <= C(k+Z-2, Z-1)``.
+    ``"log10"``             dict: ``log10`` of each of the five sizes, as floats.
+
+    Sizes are Python ints, exact at any size (no overflow). They can be astronomically large
+    (``q_learning`` has ``n log10(Z)`` digits); Python refuses to print ints of more than 4300
+    digits, and ``float(x)`` overflows past 1e308, so plot and print ``"log10"`` (floats,
+    finite for any size) instead. ``S_g, S_l, A_g, A_l >= 1``, ``1 <= k <= n``; bad input raises
+    ``ValueError`` naming the argument.
+    """
+    S_g = _int_at_least("S_g", S_g, 1)
+    S_l = _int_at_least("S_l", S_l, 1)
+    A_g = _int_at_least("A_g", A_g, 1)
+    A_l = _int_at_least("A_l", A_l, 1)
+    n, k = _n_k(n, k)
+    Z = S_l * A_l
+    if n * math.log10(max(Z, 2)) > 1e6:
+        raise ValueError(
+            f"n={n} makes the tabular Q-learning table a number of more than a million digits "
+            f"(|Z_l|^n with |Z_l| = {Z}); use n <= {int(1e6 / math.log10(max(Z, 2)))}."
+        )
+    sizes = {
+        "q_learning": S_g * S_l**n * A_g * A_l**n,
+        "mean_field": S_g * S_l * math.comb(n - 1 + Z - 1, Z - 1) * A_l * A_g,
+        "mean_field_paper": S_g * A_g * Z * n**Z,
+        "alg1": S_g * A_g * Z**k,
+        "alg2": S_g * S_l * math.comb(k - 1 + Z - 1, Z - 1) * A_l * A_g,
+    }
+    rule = rule_choice(Z, k)
+    out: dict = dict(sizes)
+    out["rule"] = rule
+    out["subsample_mfq"] = sizes["alg1"] if rule == "tabular" else sizes["alg2"]
+    out["smaller"] = "tabular" if sizes["alg1"] <= sizes["alg2"] else "mean_field"
+    out["log10"] = {name: math.log10(value) for name, value in sizes.items()}
+    return out

@@ -1,0 +1,205 @@
+"""smfq_lib.reproduce (CLI, settings helper) and smfq_lib.plotting (figure locations, files)."""
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import nbformat  # noqa: E402
+import pytest  # noqa: E402
+from nbformat.v4 import new_code_cell, new_notebook  # noqa: E402
+
+from smfq_lib import plotting  # noqa: E402
+from smfq_lib.reproduce import find_notebooks, settings  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _reproduce(*args, figures: Path, cwd: Path):
+    env = dict(os.environ, SMFQ_FIGURES=str(figures))
+    return subprocess.run(
+        [sys.executable, "-m", "smfq_lib.reproduce", *args, "--no-progress"],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+
+
+def _notebook(path: Path, *sources: str) -> None:
+    book = new_notebook()
+    book.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    cells = [new_code_cell(sources[0], metadata={"tags": ["parameters"]})]
+    cells += [new_code_cell(src) for src in sources[1:]]
+    book.cells = cells
+    nbformat.write(book, path)
+
+
+# -- end to end -----------------------------------------------------------------------------
+
+
+def test_reproduce_quick_chapter_01(tmp_path):
+    results, figures = tmp_path / "results", tmp_path / "figures"
+    proc = _reproduce(
+        "--profile",
+        "quick",
+        "--only",
+        "01",
+        "--results",
+        str(results),
+        figures=figures,
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    executed = results / "01_system_and_examples.ipynb"
+    assert executed.is_file()
+    book = nbformat.read(executed, as_version=4)
+    injected = [c for c in book.cells if "injected-parameters" in c.metadata.get("tags", [])]
+    assert injected and 'profile = "quick"' in injected[0].source
+    assert not any(
+        o.get("output_type") == "error" for c in book.cells for o in c.get("outputs", [])
+    )
+    for name in ("gaussian_squeeze_reward", "constrained_exploration_boxes"):
+        for ext in ("png", "csv"):
+            path = figures / "01_system_and_examples" / f"{name}.{ext}"
+            assert path.is_file() and path.stat().st_size > 0, path
+    assert "01_system_and_examples.ipynb" in proc.stdout and "check passed" in proc.stdout
+    assert "1/1" in proc.stdout
+
+
+def test_failing_check_makes_reproduce_fail(tmp_path):
+    notebooks, results = tmp_path / "nbs", tmp_path / "out"
+    notebooks.mkdir()
+    _notebook(notebooks / "01_ok.ipynb", 'profile = "full"', 'assert profile == "quick"')
+    _notebook(notebooks / "02_fail.ipynb", 'profile = "quick"', "assert 1 + 1 == 3, 'claim fails'")
+    _notebook(notebooks / "03_after.ipynb", 'profile = "quick"', "print('still runs')")
+    (notebooks / "not_a_chapter.ipynb").write_text("{}")  # ignored: no NN_ prefix
+    proc = _reproduce(
+        "--profile",
+        "quick",
+        "--notebooks",
+        str(notebooks),
+        "--results",
+        str(results),
+        figures=tmp_path / "figs",
+        cwd=tmp_path,
+    )
+    assert proc.returncode != 0, proc.stdout + proc.stderr
+    assert sorted(p.name for p in results.iterdir()) == [
+        "01_ok.ipynb",
+        "02_fail.ipynb",
+        "03_after.ipynb",
+    ]
+    lines = {
+        line.split()[0]: line for line in proc.stdout.splitlines() if line.endswith(("yes", "NO"))
+    }
+    assert lines["01_ok.ipynb"].endswith("yes")  # the parameter profile=quick was injected
+    assert lines["02_fail.ipynb"].endswith("NO")
+    assert lines["03_after.ipynb"].endswith("yes")  # later notebooks still run
+    assert "claim fails" in proc.stdout and "2/3" in proc.stdout
+
+
+def test_only_unknown_chapter_is_an_error(tmp_path):
+    notebooks = tmp_path / "nbs"
+    notebooks.mkdir()
+    _notebook(notebooks / "01_ok.ipynb", 'profile = "quick"')
+    proc = _reproduce(
+        "--profile",
+        "quick",
+        "--notebooks",
+        str(notebooks),
+        "--only",
+        "07",
+        figures=tmp_path,
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 2
+    assert "--only 07: no such notebook" in proc.stderr
+    assert find_notebooks(notebooks, ["1"]) == [notebooks / "01_ok.ipynb"]
+
+
+# -- settings --------------------------------------------------------------------------------
+
+PROFILES = {"quick": {"n": 10, "k": 2}, "full": {"n": 1000, "k": 20}}
+
+
+def test_settings_none_takes_the_profile_value():
+    cfg = settings("quick", PROFILES, n=None, k=None)
+    assert (cfg.profile, cfg.n, cfg.k) == ("quick", 10, 2)
+    cfg = settings("full", PROFILES, n=None, k=5)
+    assert (cfg.profile, cfg.n, cfg.k) == ("full", 1000, 5)
+    assert dict(cfg.items()) == {"n": 1000, "k": 5} and cfg["k"] == 5
+    assert "k = 5" in repr(cfg)
+    with pytest.raises(AttributeError):
+        cfg.n = 3
+    with pytest.raises(AttributeError, match="no knob"):
+        _ = cfg.m
+
+
+def test_settings_validation():
+    with pytest.raises(ValueError, match="profile must be one of"):
+        settings("medium", PROFILES, n=None, k=None)
+    with pytest.raises(ValueError, match=r"missing \['k'\]"):
+        settings("quick", PROFILES, n=None)
+    with pytest.raises(ValueError, match="unknown knob"):
+        settings("quick", PROFILES, n=None, k=None, kk=3)
+    with pytest.raises(ValueError, match="same knobs"):
+        settings("quick", {"quick": {"n": 1}, "full": {"n": 2, "k": 3}}, n=None)
+
+
+# -- plotting --------------------------------------------------------------------------------
+
+
+def test_figures_root_rule(monkeypatch, tmp_path):
+    monkeypatch.delenv("SMFQ_FIGURES", raising=False)
+    assert plotting.figures_root("full") == REPO / "figures"
+    assert plotting.figures_root("quick") == REPO / "results" / "quick" / "figures"
+    monkeypatch.setenv("SMFQ_FIGURES", str(tmp_path))
+    assert plotting.figures_root("full") == tmp_path
+
+
+def test_save_figure_writes_png_and_csv(monkeypatch, tmp_path):
+    monkeypatch.setenv("SMFQ_FIGURES", str(tmp_path))
+    plotting.use_style()
+    fig, ax = plt.subplots()
+    ax.plot([1, 2, 3], [0.5, 0.25, 1 / 3])
+    ax.set(xlabel="k", ylabel="gap")
+    png, csv_path = plotting.save_figure(
+        fig, "99_test", "gap", {"k": [1, 2, 3], "gap": [0.5, 0.25, 1 / 3]}, profile="quick"
+    )
+    assert png == tmp_path / "99_test" / "gap.png" and png.read_bytes()[:4] == b"\x89PNG"
+    with open(csv_path) as fh:
+        rows = list(csv.reader(fh))
+    assert rows[0] == ["k", "gap"] and float(rows[3][1]) == 1 / 3  # exact round trip
+    with pytest.raises(ValueError, match="equal lengths"):
+        plotting.save_figure(fig, "99_test", "bad", {"a": [1, 2], "b": [1]}, profile="quick")
+    with pytest.raises(ValueError, match="plain file name"):
+        plotting.save_figure(fig, "../x", "bad", {"a": [1]}, profile="quick")
+    ax.set_ylabel("")
+    with pytest.raises(ValueError, match="no y label"):
+        plotting.save_figure(fig, "99_test", "bad", {"a": [1]}, profile="quick")
+    plt.close(fig)
+
+
+def test_committed_notebooks_follow_the_pattern():
+    for path in sorted((REPO / "notebooks").glob("0[12]_*.ipynb")):
+        book = json.loads(path.read_text())
+        cells = book["cells"]
+        assert cells[0]["cell_type"] == "markdown", path
+        assert "parameters" in cells[1]["metadata"].get("tags", []), path
+        params = "".join(cells[1]["source"])
+        assert 'profile = "quick"' in params and "PROFILES" in params, path
+        assert "settings(" in "".join(cells[2]["source"]), path
+        assert any("".join(c["source"]).startswith("# NBVAL_CHECK_OUTPUT") for c in cells), path
+        assert "assert " in "".join(cells[-1]["source"]), path
