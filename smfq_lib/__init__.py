@@ -4,8 +4,16 @@ Algorithms 1-2 (learning on a k-agent subsystem), Algorithm 3 (the randomized de
 policy on n agents), exact evaluation and the bound of Theorem 0.11.
 """
 
+import os
+
+# Numba's OpenMP threading layer busy-waits between parallel launches by default, which costs
+# 5-50 ms per launch when the cores are shared (notebook kernels, Dask workers, CI). Passive
+# waiting changes no result; a value set by the user wins.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 __version__ = "0.1.0"
 
-from smfq_lib.system import Aggregate, CooperativeSystem
+from smfq_lib.learn import SubsampledQ, learn  # noqa: E402
+from smfq_lib.system import Aggregate, CooperativeSystem, RewardNoise  # noqa: E402
 
-__all__ = ["Aggregate", "CooperativeSystem", "__version__"]
+__all__ = ["Aggregate", "CooperativeSystem", "RewardNoise", "SubsampledQ", "learn", "__version__"]

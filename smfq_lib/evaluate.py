@@ -1,0 +1,404 @@
+"""Exact values on systems small enough to enumerate the count states (DESIGN §5).
+
+Count states. A state of the n-agent system, up to a permutation of the homogeneous agents, is
+``(s_g, counts)`` with ``counts`` a composition of ``n`` into ``S_l`` parts. There are
+``N = S_g * C(n + S_l - 1, S_l - 1)`` of them, indexed ``s_g * C + rank(counts)`` (the rank order
+of :mod:`smfq_lib.combinatorics`). Values of eq. (13) are permutation invariant for the policies
+here, so they are functions of the count state.
+
+* :func:`policy_value`: ``V^{pi_k^est}`` (eq. 13) of the randomized policy of Algorithm 3 /
+  eq. (10), (11). Under it the count state is a Markov chain: given ``(s_g, counts)``,
+  ``a_g ~ p_g`` and every agent in state ``s`` acts i.i.d. ``~ p_l[s]``
+  (:func:`smfq_lib.policy.action_distributions_into`), so its next state is i.i.d.
+  ``~ q_s = sum_a p_l[s, a] P_l[s, s_g, a, :]`` and the next counts are the convolution over ``s``
+  of ``Multinomial(counts[s], q_s)``; ``s_g' ~ sum_a p_g[a] P_g[s_g, a, :]``, independent of the
+  next counts (the global agent's sample is drawn independently of the local agents'). The
+  expected stage reward is ``p_g . r_g[s_g] + (1/n) sum_s counts[s] p_l[s] . r_l[s, s_g]`` plus,
+  with an aggregate term, ``E[rho(s_g, a_g, x / n)]`` with ``x = sum_i phi[s_i, a_i]`` (its
+  exact law is the convolution of per-agent pmfs on the integer lattice, so ``phi`` must be
+  integer-valued here). ``V`` solves ``(I - gamma P) V = r`` (dense LU, exact to rounding).
+* :func:`optimal_value`: ``V*`` (eq. 4) = Algorithm 2 with ``k = n`` and the exact operator
+  (``smfq_lib.learn``): with ``k = n`` the subsystem IS the system, so its value table read at the
+  canonical representative (``s_1`` = lowest state present, the others' counts ``counts - e_{s_1}``)
+  is ``V*``.
+* :func:`gap`: ``V* - V^{pi_k^est}`` at a state or under an initial distribution, the quantity
+  bounded by Theorem 0.11.
+
+Caching. Each solve covers every count state at once and is cached, keyed on
+``(id(system), id(policy), n)`` (resp. ``(id(system), n)`` for ``V*``). An entry keeps a reference
+to the system (so its id cannot be recycled while cached; systems are immutable) and a copy of the
+policy's ``k, pi_g, pi_l`` (not the policy object, whose Q table may be large); a hit is used only
+if these still match, so mutating a policy's tables in place, or a new policy object that reuses
+a dead one's id, triggers a new solve (the value depends on the policy only through ``k, pi_g,
+pi_l``). Only the value tables are kept (not the learned ``V*`` Q table). The caches hold the last
+16 entries each; :func:`clear_cache` empties them.
+
+Too-large count spaces are refused before any allocation (``budget.check_fits`` on the dense
+``N x N`` matrices), with a message naming ``N``.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+import numpy as np
+from numba import njit
+
+from smfq_lib.budget import check_fits
+from smfq_lib.combinatorics import compositions, multinomial_pmf, n_compositions, rank
+from smfq_lib.execute import count_state_weights, run_chunks
+from smfq_lib.policy import (
+    action_distributions_into,
+    policy_tables,
+    validate_counts,
+    validate_index,
+    validate_policy,
+)
+from smfq_lib.system import CooperativeSystem
+
+__all__ = [
+    "clear_cache",
+    "gap",
+    "optimal_value",
+    "optimal_value_table",
+    "policy_value",
+    "policy_value_table",
+]
+
+_CACHE_SIZE = 16
+_VSTAR_TOL = 1e-12  # value-iteration tolerance of the k = n learner behind V*
+_WHAT_PI = "the count chain of pi_k^est"
+_WHAT_STAR = "V* (Algorithm 2 with k = n)"
+_POLICY_CACHE: OrderedDict = OrderedDict()
+_OPTIMAL_CACHE: OrderedDict = OrderedDict()
+
+
+def clear_cache() -> None:
+    """Forget every cached solve of :func:`policy_value` and :func:`optimal_value`."""
+    _POLICY_CACHE.clear()
+    _OPTIMAL_CACHE.clear()
+
+
+def _cache_put(cache, key, entry):
+    cache[key] = entry
+    cache.move_to_end(key)
+    while len(cache) > _CACHE_SIZE:
+        cache.popitem(last=False)
+
+
+# --------------------------------------------------------------------------------------------
+# kernel: the count chain of pi_k^est
+# --------------------------------------------------------------------------------------------
+@njit(cache=True)
+def _convolve_into(dist, m, w, ms, S_l):
+    """Distribution over compositions of ``m + ms`` of the sum of independent compositions with
+    laws ``dist`` (over compositions of ``m``) and ``w`` (over compositions of ``ms``)."""
+    out = np.zeros(n_compositions(m + ms, S_l))
+    ca = compositions(m, S_l)
+    cb = compositions(ms, S_l)
+    cc = np.empty(S_l, np.int64)
+    for i in range(ca.shape[0]):
+        if dist[i] == 0.0:
+            continue
+        for j in range(cb.shape[0]):
+            if w[j] == 0.0:
+                continue
+            for q in range(S_l):
+                cc[q] = ca[i, q] + cb[j, q]
+            out[rank(cc)] += dist[i] * w[j]
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _chain_kernel(
+    lo, hi, P_g, P_l, r_g, r_l, phi_int, pi_g, pi_l, n, comps_n, comps_km1, comps_k, ck_s1,
+    ck_rank, Pmat, rdec, pg_all, xpmf, use_x, wmin, width,
+):  # fmt: skip
+    """Rows ``lo .. hi-1`` of the count chain (see :func:`_chain_row`)."""
+    for j in range(lo, hi):
+        _chain_row(
+            j, P_g, P_l, r_g, r_l, phi_int, pi_g, pi_l, n, comps_n, comps_km1, comps_k, ck_s1,
+            ck_rank, Pmat, rdec, pg_all, xpmf, use_x, wmin, width,
+        )  # fmt: skip
+
+
+@njit(cache=True)
+def _chain_row(
+    j, P_g, P_l, r_g, r_l, phi_int, pi_g, pi_l, n, comps_n, comps_km1, comps_k, ck_s1, ck_rank,
+    Pmat, rdec, pg_all, xpmf, use_x, wmin, width,
+):  # fmt: skip
+    """Row ``j`` of the count chain: transition probabilities, expected reward, law of x."""
+    S_g, A_g = P_g.shape[0], P_g.shape[1]
+    S_l, A_l = P_l.shape[0], P_l.shape[2]
+    C = comps_n.shape[0]
+    s_g = j // C
+    counts = comps_n[j % C]
+    p_g = np.zeros(A_g)
+    p_l = np.zeros((S_l, A_l))
+    work = np.zeros((S_l + 1, comps_k[0].sum() + 1))
+    action_distributions_into(
+        p_g, p_l, pi_g, pi_l, s_g, counts, comps_km1, comps_k, ck_s1, ck_rank, work
+    )
+    pg_all[j] = p_g
+    # expected decomposed reward, eq. (3)
+    rew = 0.0
+    for a in range(A_g):
+        rew += p_g[a] * r_g[s_g, a]
+    loc = 0.0
+    for s in range(S_l):
+        for a in range(A_l):
+            loc += counts[s] * p_l[s, a] * r_l[s, s_g, a]
+    rdec[j] = rew + loc / n
+    # next global state
+    pgmix = np.zeros(S_g)
+    for a in range(A_g):
+        for s2 in range(S_g):
+            pgmix[s2] += p_g[a] * P_g[s_g, a, s2]
+    # next counts: convolution of Multinomial(counts[s], q_s)
+    dist = np.ones(1)
+    m = 0
+    q = np.zeros(S_l)
+    for s in range(S_l):
+        ms = counts[s]
+        if ms == 0:
+            continue
+        q[:] = 0.0
+        for a in range(A_l):
+            for s2 in range(S_l):
+                q[s2] += p_l[s, a] * P_l[s, s_g, a, s2]
+        cb = compositions(ms, S_l)
+        w = np.empty(cb.shape[0])
+        for i in range(cb.shape[0]):
+            w[i] = multinomial_pmf(cb[i], q)
+        dist = _convolve_into(dist, m, w, ms, S_l)
+        m += ms
+    for s2 in range(S_g):
+        if pgmix[s2] == 0.0:
+            continue
+        for i in range(C):
+            Pmat[j, s2 * C + i] = pgmix[s2] * dist[i]
+    # law of x - n * wmin = sum_i (phi[s_i, a_i] - wmin), on 0 .. n * width
+    if use_x:
+        px = np.zeros(n * width + 1)
+        px[0] = 1.0
+        top = 0
+        tmp = np.zeros(n * width + 1)
+        for s in range(S_l):
+            for _ in range(counts[s]):
+                tmp[: top + width + 1] = 0.0
+                for v in range(top + 1):
+                    if px[v] == 0.0:
+                        continue
+                    for a in range(A_l):
+                        tmp[v + phi_int[s, a] - wmin] += px[v] * p_l[s, a]
+                top += width
+                px[: top + 1] = tmp[: top + 1]
+        xpmf[j] = px
+
+
+# --------------------------------------------------------------------------------------------
+# validation helpers
+# --------------------------------------------------------------------------------------------
+def _check_system_n(system, n):
+    if not isinstance(system, CooperativeSystem):
+        raise ValueError(
+            f"system must be a smfq_lib.CooperativeSystem; got {type(system).__name__}."
+        )
+    if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
+        raise ValueError(f"n must be an integer >= 1; got {n!r}.")
+    return int(n)
+
+
+def _check_count_space(system, n, memory_budget, what):
+    C = n_compositions(n, system.S_l)
+    N = system.S_g * C
+    check_fits(
+        f"{what} for n = {n} agents has N = {N} count states (S_g = {system.S_g} x "
+        f"C(n + S_l - 1, S_l - 1) = {C}); its dense N x N matrices",
+        3 * N * N * 8,
+        memory_budget,
+        hint="Exact evaluation is for small systems: use fewer agents, or estimate the value "
+        "with smfq_lib.execute.rollout_counts.",
+    )
+    return C, N
+
+
+def _phi_int(system):
+    if system.aggregate is None:
+        return None
+    phi = np.asarray(system.aggregate.phi)
+    if not np.all(phi == np.round(phi)):
+        raise ValueError(
+            "exact evaluation with an aggregate reward needs an integer-valued aggregate.phi: "
+            "the law of x = sum_i phi[s_i, a_i] is computed exactly on the integer lattice. "
+            f"Got phi = {phi.tolist()}. Rescale phi to integers (and rho accordingly), or "
+            "estimate the value with smfq_lib.execute.rollout_counts."
+        )
+    return np.round(phi).astype(np.int64)
+
+
+def _weights(system, n, s_g, counts, initial, memory_budget, what):
+    """Weights over the count states (S_g, C) for a single state or an initial distribution
+    (after refusing a count space that does not fit)."""
+    C, _ = _check_count_space(system, n, memory_budget, what)
+    if initial is not None:
+        if s_g is not None or counts is not None:
+            raise ValueError(
+                "pass either a state (s_g, counts) or initial=, not both: with initial=, "
+                "leave s_g and counts as None."
+            )
+        return count_state_weights(system, n, initial)
+    if s_g is None or counts is None:
+        raise ValueError("give the state (s_g, counts) or an initial distribution initial=.")
+    s_g = validate_index("s_g", s_g, system.S_g)
+    c = validate_counts(counts, system.S_l, n)
+    w = np.zeros((system.S_g, C))
+    w[s_g, rank(c)] = 1.0
+    return w
+
+
+def _expect(table, w):
+    """``sum w * table`` using only the states with positive weight (exact for a point mass)."""
+    nz = w > 0
+    return float(np.sum(w[nz] * table[nz]))
+
+
+# --------------------------------------------------------------------------------------------
+# public API
+# --------------------------------------------------------------------------------------------
+def policy_value_table(system: CooperativeSystem, policy, n: int, *, memory_budget=None):
+    """``V^{pi_k^est}`` of eq. (13) at every count state, shape ``(S_g, C(n, S_l))``.
+
+    ``[s_g, rank(counts)]`` indexing. Solved once per (system, policy, n) and cached (see the
+    module docstring).
+    """
+    n = _check_system_n(system, n)
+    k, pi_g, pi_l = validate_policy(policy, system.S_g, system.S_l, system.A_g, system.A_l, n)
+    key = (id(system), id(policy), n)
+    hit = _POLICY_CACHE.get(key)
+    if (
+        hit is not None
+        and hit[0] is system
+        and hit[1] == k
+        and np.array_equal(hit[2], pi_g)
+        and np.array_equal(hit[3], pi_l)
+    ):
+        _POLICY_CACHE.move_to_end(key)
+        return hit[4]
+    phi_int = _phi_int(system)
+    C, N = _check_count_space(system, n, memory_budget, _WHAT_PI)
+    comps_n = compositions(n, system.S_l)
+    X = 0
+    if phi_int is not None:
+        X = n * int(phi_int.max() - phi_int.min()) + 1
+        check_fits(f"the law of x over {N} count states", N * X * 8, memory_budget)
+    Pmat = np.zeros((N, N))
+    rdec = np.zeros(N)
+    pg_all = np.zeros((N, system.A_g))
+    xpmf = np.zeros((N, X))
+    use_x = phi_int is not None
+    if not use_x:
+        phi_int = np.zeros((system.S_l, system.A_l), np.int64)
+    wmin = int(phi_int.min())
+    width = int(phi_int.max()) - wmin
+    tables = policy_tables(k, system.S_l)
+    run_chunks(
+        lambda a, b: _chain_kernel(
+            a, b, system.P_g, system.P_l, system.r_g, system.r_l, phi_int, pi_g, pi_l, n,
+            comps_n, *tables, Pmat, rdec, pg_all, xpmf, use_x, wmin, width,
+        ),
+        N,
+    )  # fmt: skip
+    r = rdec
+    if use_x:
+        xbar = (np.arange(X) + n * int(phi_int.min())) / n
+        sg_grid, ag_grid, x_grid = np.meshgrid(
+            np.arange(system.S_g), np.arange(system.A_g), xbar, indexing="ij"
+        )
+        rho = system.aggregate_reward(sg_grid, ag_grid, x_grid)  # (S_g, A_g, X)
+        rho_rows = rho[np.arange(N) // C]  # (N, A_g, X)
+        r = r + np.einsum("ja,jx,jax->j", pg_all, xpmf, rho_rows)
+    Pmat *= -system.gamma  # in place: I - gamma P
+    Pmat[np.diag_indices(N)] += 1.0
+    V = np.linalg.solve(Pmat, r).reshape(system.S_g, C)
+    V.setflags(write=False)
+    _cache_put(_POLICY_CACHE, key, (system, k, pi_g.copy(), pi_l.copy(), V))
+    return V
+
+
+def policy_value(
+    system: CooperativeSystem,
+    policy,
+    n: int,
+    s_g=None,
+    counts=None,
+    *,
+    initial=None,
+    memory_budget=None,
+) -> float:
+    """Exact ``V^{pi_k^est}(s_0)`` (eq. 13) of Algorithm 3's randomized policy on ``n`` agents.
+
+    ``policy``: an object with ``k``, ``pi_g``, ``pi_l`` (e.g. a ``SubsampledQ``), ``k <= n``.
+    ``s_0`` is the count state ``(s_g, counts)`` (``counts`` over ``S_l``, summing to ``n``) or,
+    with ``initial=`` (and ``s_g = counts = None``), an :class:`smfq_lib.execute.IIDInitial` or
+    weights over the count states ``(S_g, C(n, S_l))``; the value is then the expectation.
+    Raises ``ValueError`` when the count space does not fit the memory budget.
+    """
+    n = _check_system_n(system, n)
+    w = _weights(system, n, s_g, counts, initial, memory_budget, _WHAT_PI)
+    return _expect(policy_value_table(system, policy, n, memory_budget=memory_budget), w)
+
+
+def optimal_value_table(system: CooperativeSystem, n: int, *, memory_budget=None):
+    """``V*`` (eq. 4) at every count state, shape ``(S_g, C(n, S_l))``: Algorithm 2 with ``k = n``
+    and the exact operator, read at ``s_1`` = lowest state present, others ``counts - e_{s_1}``."""
+    n = _check_system_n(system, n)
+    key = (id(system), n)
+    hit = _OPTIMAL_CACHE.get(key)
+    if hit is not None and hit[0] is system:
+        _OPTIMAL_CACHE.move_to_end(key)
+        return hit[1]
+    C, N = _check_count_space(system, n, memory_budget, _WHAT_STAR)
+    try:
+        from smfq_lib.learn import learn
+    except ImportError as exc:  # pragma: no cover - until smfq_lib.learn lands
+        raise ValueError(
+            f"optimal_value needs smfq_lib.learn, which is unavailable: {exc}"
+        ) from None
+    q = learn(system, n, None, algorithm="mean_field", tol=_VSTAR_TOL, progress=False)
+    Vq = np.asarray(q.V)
+    comps_n = compositions(n, system.S_l)
+    s1 = np.argmax(comps_n > 0, axis=1)
+    others = comps_n.copy()
+    others[np.arange(C), s1] -= 1
+    ranks = np.array([rank(c) for c in others], dtype=np.int64)
+    V = np.ascontiguousarray(Vq[:, s1, ranks], dtype=np.float64)  # (S_g, C)
+    V.setflags(write=False)
+    _cache_put(_OPTIMAL_CACHE, key, (system, V))
+    return V
+
+
+def optimal_value(
+    system: CooperativeSystem, n: int, s_g=None, counts=None, *, initial=None, memory_budget=None
+) -> float:
+    """Exact ``V*(s_0)`` of the n-agent system (eq. 4); ``s_0`` as in :func:`policy_value`."""
+    n = _check_system_n(system, n)
+    w = _weights(system, n, s_g, counts, initial, memory_budget, _WHAT_STAR)
+    return _expect(optimal_value_table(system, n, memory_budget=memory_budget), w)
+
+
+def gap(
+    system: CooperativeSystem,
+    policy,
+    n: int,
+    s_g=None,
+    counts=None,
+    *,
+    initial=None,
+    memory_budget=None,
+) -> float:
+    """Exact optimality gap ``V*(s_0) - V^{pi_k^est}(s_0)`` (the left side of Theorem 0.11)."""
+    kw = dict(initial=initial, memory_budget=memory_budget)
+    return optimal_value(system, n, s_g, counts, **kw) - policy_value(
+        system, policy, n, s_g, counts, **kw
+    )

@@ -1,0 +1,76 @@
+"""Surrogate reward tables of a k-agent subsystem, eq. (6), tabulated in NumPy before any kernel.
+
+``r_Delta(s, a) = r_g[s_g, a_g] + (1/k) sum_{i in Delta} r_l[s_i, s_g, a_i]`` (eq. 6), plus, when
+the system has an :class:`~smfq_lib.system.Aggregate`, ``rho(s_g, a_g, xbar)`` with
+``xbar = (1/k) sum_{i in Delta} phi[s_i, a_i]`` over the same ``k`` agents. ``rho`` is a Python
+callable: it is evaluated here, vectorized, never inside a kernel.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["mean_field_reward", "tabular_reward"]
+
+
+def mean_field_reward(system, k: int, Zt: np.ndarray) -> np.ndarray:
+    """``R[s_g, s_1, r, a_1, a_g]`` of Algorithm 2, eq. (6), shape ``(S_g, S_l, Cz, A_l, A_g)``.
+
+    ``Zt`` is ``compositions(k - 1, Z_l)`` (rank order): row ``r`` is the (state, action)
+    composition ``zc`` of the ``k - 1`` other agents, cell ``z = s * A_l + a``. Then
+    ``R = r_g[s_g, a_g] + (r_l[s_1, s_g, a_1] + sum_z zc[z] r_l[z_s, s_g, z_a]) / k`` and, with an
+    aggregate, ``+ rho(s_g, a_g, (phi[s_1, a_1] + sum_z zc[z] phi[z]) / k)``.
+    """
+    S_g, S_l, A_l, A_g = system.S_g, system.S_l, system.A_l, system.A_g
+    Zf = Zt.astype(np.float64)
+    # sum over the others of r_l: (Cz, S_g); r_l[s, s_g, a] -> (Z_l, S_g) with z = s*A_l + a
+    rl_z = system.r_l.transpose(0, 2, 1).reshape(S_l * A_l, S_g)
+    others = Zf @ rl_z  # (Cz, S_g)
+    R = (
+        system.r_g[:, None, None, None, :]
+        + (system.r_l.transpose(1, 0, 2)[:, :, None, :, None] + others.T[:, None, :, None, None])
+        / k
+    )
+    R = np.broadcast_to(R, (S_g, S_l, Zt.shape[0], A_l, A_g)).copy()
+    if system.aggregate is not None:
+        phi = system.aggregate.phi
+        phi_others = Zf @ phi.reshape(S_l * A_l)  # (Cz,)
+        xbar = (phi[None, :, None, :, None] + phi_others[None, None, :, None, None]) / k
+        s_g = np.arange(S_g)[:, None, None, None, None]
+        a_g = np.arange(A_g)[None, None, None, None, :]
+        xbar = np.broadcast_to(xbar, R.shape)
+        R += system.aggregate(np.broadcast_to(s_g, R.shape), np.broadcast_to(a_g, R.shape), xbar)
+    return R
+
+
+def tabular_reward(system, k: int) -> np.ndarray:
+    """``R[s_g, s_1..s_k, a_g, a_1..a_k]`` of Algorithm 1, eq. (6) (+ aggregate over the k agents).
+
+    Shape ``(S_g,) + (S_l,) * k + (A_g,) + (A_l,) * k``, the layout of the tabular Q.
+    """
+    S_g, S_l, A_l, A_g = system.S_g, system.S_l, system.A_l, system.A_g
+    shape = (S_g,) + (S_l,) * k + (A_g,) + (A_l,) * k
+    ndim = len(shape)
+
+    def along(table, axes):
+        # place a 2-D/3-D table along the given axes of the full layout
+        view_shape = [1] * ndim
+        for ax, n in zip(axes, table.shape, strict=True):
+            view_shape[ax] = n
+        return table.reshape(view_shape)
+
+    R = np.zeros(shape)
+    R += along(system.r_g, (0, k + 1))
+    rl = system.r_l.transpose(1, 0, 2)  # (S_g, S_l, A_l)
+    for i in range(k):
+        R += along(rl, (0, 1 + i, k + 2 + i)) / k
+    if system.aggregate is not None:
+        phi = system.aggregate.phi
+        xbar = np.zeros(shape)
+        for i in range(k):
+            xbar += along(phi, (1 + i, k + 2 + i))
+        xbar /= k
+        s_g = np.broadcast_to(along(np.arange(S_g), (0,)), shape)
+        a_g = np.broadcast_to(along(np.arange(A_g), (k + 1,)), shape)
+        R += system.aggregate(s_g, a_g, xbar)
+    return R

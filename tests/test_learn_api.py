@@ -1,0 +1,187 @@
+"""``learn`` / ``SubsampledQ`` API: validation, memory guard, auto rule, storage, determinism."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+from brute_force import tiny_system
+
+from smfq_lib.learn import SubsampledQ, choose_algorithm, learn, table_bytes
+
+
+@pytest.fixture(scope="module")
+def system():
+    return tiny_system(2, 2, 2, 2, gamma=0.9, seed=0)
+
+
+@pytest.mark.parametrize(
+    "kwargs, name",
+    [
+        ({"k": 0}, "k"),
+        ({"k": 1.5}, "k"),
+        ({"k": True}, "k"),
+        ({"k": 2, "m": 0}, "m"),
+        ({"k": 2, "m": 2.5}, "m"),
+        ({"k": 2, "algorithm": "fast"}, "algorithm"),
+        ({"k": 2, "tol": 0.0}, "tol"),
+        ({"k": 2, "tol": "1e-8"}, "tol"),
+        ({"k": 2, "max_iter": 0}, "max_iter"),
+        ({"k": 2, "seed": -1}, "seed"),
+        ({"k": 2, "progress": "no"}, "progress"),
+        ({"k": 2, "memory_budget": -5}, "memory_budget"),
+    ],
+)
+def test_bad_arguments_raise_value_error_naming_them(system, kwargs, name):
+    k = kwargs.pop("k")
+    with pytest.raises(ValueError, match=rf"^{name} must"):
+        learn(system, k, **kwargs)
+
+
+def test_system_must_be_a_cooperative_system():
+    with pytest.raises(ValueError, match="system must be an smfq_lib.CooperativeSystem"):
+        learn({"P_g": 1}, 2)
+
+
+def test_memory_guard_names_size_and_largest_k():
+    system = tiny_system(2, 3, 2, 3, seed=1)
+    budget = 50 * 2**20  # 50 MiB
+    with pytest.raises(ValueError) as err:
+        learn(system, 12, 20, algorithm="mean_field", memory_budget=budget)
+    msg = str(err.value)
+    need = table_bytes(system, 12, 20, "mean_field")
+    assert f"{need / 2**30:.3g} GiB" in msg
+    best = int(re.search(r"largest k that would fit with algorithm='mean_field' is (\d+)", msg)[1])
+    assert table_bytes(system, best, 20, "mean_field") <= budget
+    assert table_bytes(system, best + 1, 20, "mean_field") > budget
+    # the stored samples are counted: the exact operator fits at a larger k than m = 20
+    with pytest.raises(ValueError, match="GiB"):
+        learn(system, 12, None, algorithm="mean_field", memory_budget=1000)
+
+
+def test_memory_guard_on_auto_tabular_suggests_mean_field():
+    system = tiny_system(2, 3, 2, 3, seed=1)  # |Z_l| = 9: auto picks Algorithm 1 up to k = 13
+    with pytest.raises(ValueError, match=r"With algorithm='mean_field' the largest k is \d+"):
+        learn(system, 8, None, memory_budget=2**30)
+
+
+def test_auto_rule_and_reason():
+    # |Z_l| = 4: 4^(k-1) <= k^4 holds for k <= 6 and fails from k = 7 on
+    for k in range(1, 7):
+        assert choose_algorithm(4, k)[0] == "tabular"
+    for k in range(7, 12):
+        assert choose_algorithm(4, k)[0] == "mean_field"
+    alg, reason = choose_algorithm(4, 7)
+    assert "4^6 > k^|Z_l| = 7^4" in reason
+    system = tiny_system(1, 2, 1, 2, seed=2)
+    res = learn(system, 7, None, progress=False)
+    assert res.algorithm == "mean_field" and "paper's rule" in res.reason
+    res = learn(system, 2, None, progress=False)
+    assert res.algorithm == "tabular" and "<=" in res.reason
+    res = learn(system, 2, None, algorithm="mean_field", progress=False)
+    assert res.algorithm == "mean_field" and "requested by the caller" in res.reason
+
+
+@pytest.mark.parametrize("algorithm", ["tabular", "mean_field"])
+def test_k_equal_one(system, algorithm):
+    res = learn(system, 1, 4, algorithm=algorithm, progress=False)
+    assert res.V.shape == res.pi_g.shape == (2, 2, 1)
+    assert res.greedy(1, 0, np.zeros(2, dtype=int)) == (res.pi_g[1, 0, 0], res.pi_l[1, 0, 0])
+    expected = (2, 2, 2, 2) if algorithm == "tabular" else (2, 2, 1, 2, 2)
+    assert res.Q.shape == expected
+
+
+def test_greedy_and_value_lookups(system):
+    res = learn(system, 3, None, algorithm="mean_field", progress=False)
+    # counts (1, 1) has rank 1 in (0,2), (1,1), (2,0)
+    assert res.value(0, 1, np.array([1, 1])) == res.V[0, 1, 1]
+    assert res.greedy(0, 1, [1, 1]) == (res.pi_g[0, 1, 1], res.pi_l[0, 1, 1])
+    q = res.Q[0, 1]  # (Cz, A_l, A_g)
+    a_g, a_1 = res.greedy(0, 1, [1, 1])
+    from smfq_lib.combinatorics import marginal_ranks
+
+    mask = marginal_ranks(2, 2, 2) == 1
+    assert q[mask].max() == res.value(0, 1, [1, 1])
+    assert q[mask][:, a_1, a_g].max() == res.value(0, 1, [1, 1])
+    for bad in ([1, 2], [2], [-1, 3], [1.0, 1.0]):
+        with pytest.raises(ValueError, match="counts must"):
+            res.value(0, 1, bad)
+    with pytest.raises(ValueError, match="s_g must"):
+        res.greedy(5, 0, [1, 1])
+    with pytest.raises(ValueError, match="s_1 must"):
+        res.greedy(0, 2, [1, 1])
+
+
+@pytest.mark.parametrize("m", [None, 3])
+def test_save_load_round_trip(system, tmp_path, m):
+    res = learn(system, 3, m, algorithm="tabular", progress=False, seed=5)
+    path = tmp_path / "q.npz"
+    res.save(path)
+    with np.load(path, allow_pickle=False) as f:  # no pickle inside
+        assert json.loads(str(f["meta"]))["m"] == m
+    back = SubsampledQ.load(path)
+    for name in ("k", "m", "algorithm", "reason", "seconds", "seed"):
+        assert getattr(back, name) == getattr(res, name)
+    for name in ("Q", "V", "pi_g", "pi_l", "residuals"):
+        a, b = getattr(back, name), getattr(res, name)
+        assert a.dtype == b.dtype and np.array_equal(a, b)
+    assert back.greedy(1, 1, [2, 0]) == res.greedy(1, 1, [2, 0])
+
+
+def test_progress_bar_on_and_off(system, capsys):
+    learn(system, 2, 2, progress=False)
+    assert capsys.readouterr().err == ""
+    learn(system, 2, 2, progress=True)
+    assert "residual=" in capsys.readouterr().err
+
+
+def test_max_iter_cap_warns(system):
+    with pytest.warns(RuntimeWarning, match="max_iter=3"):
+        res = learn(system, 2, 2, max_iter=3, progress=False)
+    assert len(res.residuals) == 3
+
+
+_SCRIPT = textwrap.dedent(
+    """
+    import hashlib, importlib, sys
+    import numba
+    sys.path.insert(0, {tests!r})
+    from brute_force import tiny_system
+    L = importlib.import_module("smfq_lib.learn")  # the package; smfq_lib.learn is the function
+    L._SERIAL_WORK = 0  # force the parallel path even on small tables
+    s = tiny_system(2, 3, 2, 2, seed=6, aggregate=True)
+    out = [str(numba.get_num_threads())]
+    for alg, k in (("mean_field", 4), ("tabular", 2)):
+        for m in (None, 7):
+            r = L.learn(s, k, m, algorithm=alg, seed=3, progress=False)
+            h = hashlib.sha256()
+            for a in (r.Q, r.V, r.pi_g, r.pi_l, r.residuals):
+                h.update(a.tobytes())
+            out.append(h.hexdigest())
+    print(" ".join(out))
+    """
+)
+
+
+def test_same_seed_same_q_on_one_and_two_threads():
+    tests = os.path.dirname(__file__)
+    runs = {}
+    for n in ("1", "2"):
+        env = dict(os.environ, NUMBA_NUM_THREADS=n)
+        done = subprocess.run(
+            [sys.executable, "-c", _SCRIPT.format(tests=tests)],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        threads, *hashes = done.stdout.split()
+        assert threads == n
+        runs[n] = hashes
+    assert runs["1"] == runs["2"]
