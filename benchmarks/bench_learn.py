@@ -14,7 +14,14 @@ the empirical operator (eq. 9, m=20) and the exact one (eq. 12). In the same run
 
 Kernels run under the thread policy of ``learn`` (one thread below ``_SERIAL_WORK``).
 
-Usage: ``python benchmarks/bench_learn.py [--kmax 4] [--repeat 5]``. Prints one table.
+A second table times the exact Algorithm 1 operator (eq. 12, ``learn(..., m=None,
+algorithm="tabular")``) on the same system for ``k = 1..--tab-kmax``: one iteration of the
+library's sum-factorised kernel (one agent contracted at a time), the whole ``learn`` call, and,
+up to ``--old-kmax``, the previous per-entry enumeration (kept here only, as the reference:
+every entry summed over all ``S_g S_l^k`` next joint states), checked equal to the kernel.
+
+Usage: ``python benchmarks/bench_learn.py [--kmax 4] [--repeat 5] [--tab-kmax 3] [--old-kmax 3]``.
+Prints two tables.
 """
 
 from __future__ import annotations
@@ -32,7 +39,7 @@ import numpy as np
 from numba import njit, prange
 
 from smfq_lib.combinatorics import marginal_ranks
-from smfq_lib.learn import _Operator, _threads_for, table_bytes
+from smfq_lib.learn import _Operator, _threads_for, learn, table_bytes
 
 
 @njit(parallel=True)
@@ -43,6 +50,110 @@ def sum_gather(V, idx, m, out):
         for j in range(m):
             acc += V[idx[e * m + j]]
         out[e] = acc
+
+
+@njit(cache=True)
+def _decode(x, base, k, out):
+    for i in range(k - 1, -1, -1):
+        out[i] = x % base
+        x //= base
+
+
+@njit(cache=True)
+def enumeration_exact_tabular(R, V1, P_g, P_l, k, gamma, Q_new):
+    """The previous exact Algorithm 1 operator (eq. 12), the reference of the second table: for
+    every row ``(s_g, s_1..s_k)`` and local action vector, a fresh contraction of the whole
+    ``V1`` (all ``S_g S_l^k`` next joint states), then ``P_g`` for each ``a_g``."""
+    S_g = P_g.shape[0]
+    A_g = P_g.shape[1]
+    S_l = P_l.shape[0]
+    A_l = P_l.shape[2]
+    nl = S_l**k
+    na = A_l**k
+    sv = np.empty(k, dtype=np.int64)
+    av = np.empty(k, dtype=np.int64)
+    buf = np.empty(S_g * nl)
+    tmp = np.empty(S_g * nl)
+    for row in range(S_g * nl):
+        sg = row // nl
+        _decode(row % nl, S_l, k, sv)
+        for al in range(na):
+            _decode(al, A_l, k, av)
+            for x in range(S_g * nl):
+                buf[x] = V1[x]
+            size = nl
+            for i in range(k - 1, -1, -1):
+                new = size // S_l
+                for g in range(S_g):
+                    for x in range(new):
+                        acc = 0.0
+                        for sn in range(S_l):
+                            acc += P_l[sv[i], sg, av[i], sn] * buf[g * size + x * S_l + sn]
+                        tmp[g * new + x] = acc
+                size = new
+                for x in range(S_g * size):
+                    buf[x] = tmp[x]
+            for ag in range(A_g):
+                acc = 0.0
+                for g in range(S_g):
+                    acc += P_g[sg, ag, g] * buf[g]
+                Q_new[row, ag * na + al] = R[row, ag * na + al] + gamma * acc
+
+
+def exact_tabular_table(system, tab_kmax, old_kmax, repeat):
+    """Second table: exact Algorithm 1, library kernel vs the per-entry enumeration."""
+    op = _Operator(system, 1, None, "tabular", 0)  # warm-up: compile / load both kernels
+    op.step(np.zeros(op.size), np.empty(op.size))
+    R2 = op.R.reshape(op.Ns, op.Na)
+    enumeration_exact_tabular(R2, np.zeros(op.Ns), op.P_g, op.P_l, 1, op.gamma, np.empty_like(R2))
+    learn(system, 1, None, algorithm="tabular", progress=False)
+    head = (
+        f"{'k':>2} {'entries':>11} {'MiB':>8} {'setup s':>8} {'iter s':>9} {'old iter s':>10} "
+        f"{'speedup':>8} {'learn s':>8} {'iters':>6} {'learn s/it':>10}"
+    )
+    print()
+    print("exact Algorithm 1 (m=None, tabular)")
+    print(head)
+    print("-" * len(head))
+    for k in range(1, tab_kmax + 1):
+        nbytes = table_bytes(system, k, None, "tabular")
+        t = time.perf_counter()
+        op = _Operator(system, k, None, "tabular", 0)
+        setup = time.perf_counter() - t
+        Q = np.random.default_rng(0).random(op.size)
+        Q_new = np.empty(op.size)
+        with _threads_for(nbytes // 8):
+            it = _best(lambda op=op, Q=Q, Q_new=Q_new: op.step(Q, Q_new), repeat)
+        old = speed = float("nan")
+        if k <= old_kmax:
+            Q2 = Q.reshape(op.Ns, op.Na)
+            V1 = Q2.max(axis=1)
+            out = np.empty_like(Q2)
+            args = (op.R.reshape(op.Ns, op.Na), V1, op.P_g, op.P_l, k, op.gamma, out)
+
+            def old_iteration(Q2=Q2, args=args):
+                Q2.max(axis=1)  # the same V table as the kernel's iteration
+                enumeration_exact_tabular(*args)
+
+            old = _best(old_iteration, max(1, min(repeat, 3)))
+            err = np.abs(out.ravel() - Q_new).max()
+            assert err < 1e-9, f"enumeration and kernel disagree by {err}"
+            speed = old / it
+        del op, Q, Q_new
+        res = learn(system, k, None, algorithm="tabular", progress=False)
+        n_it = len(res.residuals)
+        print(
+            f"{k:>2} {res.Q.size:>11,} {nbytes / 2**20:>8.1f} {setup:>8.3f} {it:>9.4f} "
+            f"{old:>10.4f} {speed:>8.1f} {res.seconds:>8.2f} {n_it:>6} {res.seconds / n_it:>10.4f}"
+        )
+        del res
+    print(
+        "entries = |S_g||S_l|^k|A_g||A_l|^k; MiB = learn()'s table_bytes; iter s = one iteration "
+        "(V table + sum-factorised backup), best of --repeat; old iter s = the same iteration "
+        "with the per-entry enumeration (k <= --old-kmax); speedup = old/iter; learn s = the "
+        "whole learn(system, k, None, algorithm='tabular') call (set-up, iterations, policy "
+        "tables) to tol=1e-8; iters = its iterations."
+    )
 
 
 def _system():
@@ -113,6 +224,8 @@ def main():
     ap.add_argument("--ref-kmax", type=int, default=3, help="largest k for the Python reference")
     ap.add_argument("--m", type=int, default=20)
     ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--tab-kmax", type=int, default=3, help="largest k for exact Algorithm 1")
+    ap.add_argument("--old-kmax", type=int, default=3, help="largest k for its old enumeration")
     args = ap.parse_args()
     system, name = _system()
     import numba
@@ -187,6 +300,7 @@ def main():
         "of the sampled iteration); it/sumg = iter s / sumgath s; numpy-vec s = the iteration "
         "vectorized in NumPy; py-ref s = the obvious Python-loop reference; speedup = py-ref/iter."
     )
+    exact_tabular_table(system, args.tab_kmax, args.old_kmax, args.repeat)
 
 
 if __name__ == "__main__":

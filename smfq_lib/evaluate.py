@@ -24,6 +24,14 @@ here, so they are functions of the count state.
 * :func:`gap`: ``V* - V^{pi_k^est}`` at a state or under an initial distribution, the quantity
   bounded by Theorem 0.11.
 
+Stochastic rewards (``system.reward_noise``, Theorem 0.13). The noise is zero-mean and independent
+of states and actions, so by linearity of expectation the value (13) of any policy, and ``V*``
+(the optimum of the same expectations), equal their values under the mean rewards ``r_g``,
+``r_l``. Both functions therefore use the means and ignore the noise; the gap they return is the
+exact gap of Theorem 0.13's left side. (The noise matters to the sampled learner, whose reward
+estimates it perturbs, and to the executors' realised rewards: see :mod:`smfq_lib.learn` and
+:mod:`smfq_lib.execute`.)
+
 Caching. Each solve covers every count state at once and is cached, keyed on
 ``(id(system), id(policy), n)`` (resp. ``(id(system), n)`` for ``V*``). An entry keeps a reference
 to the system (so its id cannot be recycled while cached; systems are immutable) and a copy of the

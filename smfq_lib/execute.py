@@ -32,6 +32,18 @@ Uniform integers in ``[0, m)`` are ``floor(U * m)`` with a 53-bit double ``U`` (
 Aggregate reward (``system.aggregate``): kernels record ``s_g``, ``a_g`` and
 ``x = sum_i phi[s_i, a_i]`` per step; the wrapper adds ``rho(s_g, a_g, x / n)`` afterwards.
 
+Stochastic rewards (``system.reward_noise``, Theorem 0.13): the realised stage reward is eq. (3)
+with every component drawn, ``r_g[s_g, a_g] + w_g[s_g, a_g] xi + (1/n) sum_i (r_l[s_i, s_g, a_i]
++ w_l[s_i, s_g, a_i] xi_i)``, with independent signs ``xi, xi_i = +-1`` (probability 1/2). The
+agent-level kernel draws one sign per agent, literally; the count-level kernel draws, per
+(state, action) cell with ``n_sa`` agents, the exact sum of their signs ``2 Binomial(n_sa, 1/2) -
+n_sa``. The signs come from a second stream per rollout, keyed by a hash of the rollout's key
+(so again a function of ``(seed, rollout)`` only), and the count-level kernel draws them after the
+rollout's trajectory: the noise never changes the trajectory (states, actions, counts), only the
+rewards, by an additive zero-mean term (common random numbers: with widths 0 the numbers are the
+noiseless ones bit for bit). The expected return is unchanged (linearity of expectation), so
+:mod:`smfq_lib.evaluate` computes the exact value with the mean rewards.
+
 Returns are truncated at ``horizon``: ``sum_{t < horizon} gamma^t r_t`` (Algorithm 3, line 11);
 pick ``horizon`` with ``gamma**horizon * max|r| / (1 - gamma)`` negligible to estimate ``V``.
 """
@@ -76,7 +88,8 @@ _SCAN_MAX = 24
 class Rollouts:
     """Outcome of ``R`` rollouts of Algorithm 3 over ``H`` steps.
 
-    ``rewards[r, t]``: stage reward of eq. (3) (plus the aggregate term) at step ``t``;
+    ``rewards[r, t]``: stage reward of eq. (3) (plus the aggregate term) at step ``t``, realised
+    (with the reward noise of Theorem 0.13 when the system has one);
     ``returns[r] = sum_t gamma^t rewards[r, t]``; ``s_g[r, t]``, ``a_g[r, t]``: the global state
     and action at step ``t``; ``counts[r, t, s]``: agents in local state ``s`` at step ``t``
     (only with ``record_counts=True``, else ``None``).
@@ -360,15 +373,21 @@ def _draw_counts(s, N, K, skip, c, sel, mark, stamp, st):
 @njit(cache=True, nogil=True)
 def _agent_kernel(
     lo, hi, cdf_g, cdf_l, r_g, r_l, phi, pi_g, pi_l, k, n, B, sg0, counts0, local0, seeds,
-    rewards, xs, sgs, ags, counts_tr,
+    rewards, xs, sgs, ags, counts_tr, noisy, w_g, w_l, nseeds,
 ):  # fmt: skip
-    """Rollouts ``lo .. hi-1`` of the literal Algorithm 3, each on its own seeded stream."""
+    """Rollouts ``lo .. hi-1`` of the literal Algorithm 3, each on its own seeded stream.
+
+    With ``noisy``: reward noise (Theorem 0.13), one sign per agent and one for the global
+    reward per step, from the rollout's second stream ``nseeds[r]``."""
     H = rewards.shape[1]
     S_l = counts0.shape[1]
     record = counts_tr.shape[1] > 0
     st = np.zeros(1, np.uint64)
+    st2 = np.zeros(1, np.uint64)
     for r in range(lo, hi):
         st[0] = seeds[r]
+        if noisy:
+            st2[0] = nseeds[r]
         s = np.empty(n, np.int64)
         s_next = np.empty(n, np.int64)
         if local0.shape[0] == n:
@@ -395,6 +414,7 @@ def _agent_kernel(
             c[s1] -= 1
             a_g = pi_g[s_g, s1, _rank_table(B, c, k - 1)]
             rew_l = 0.0
+            noise_l = 0.0
             x = 0.0
             cnt[:] = 0
             for i in range(n):
@@ -405,9 +425,15 @@ def _agent_kernel(
                 _draw_counts(s, n - 1, k - 1, i, c, sel, mark, stamp, st)
                 a = pi_l[s_g, si, _rank_table(B, c, k - 1)]
                 rew_l += r_l[si, s_g, a]
+                if noisy:  # r_l + w_l xi_i, xi_i = +-1
+                    xi = 1.0 if _uniform(st2) < 0.5 else -1.0
+                    noise_l += w_l[si, s_g, a] * xi
                 x += phi[si, a]
                 s_next[i] = _inverse_cdf(cdf_l[si, s_g, a], _uniform(st))
             rewards[r, t] = r_g[s_g, a_g] + rew_l / n
+            if noisy:  # r_g + w_g xi
+                xi = 1.0 if _uniform(st2) < 0.5 else -1.0
+                rewards[r, t] += w_g[s_g, a_g] * xi + noise_l / n
             xs[r, t] = x
             sgs[r, t] = s_g
             ags[r, t] = a_g
@@ -420,14 +446,19 @@ def _agent_kernel(
 @njit(cache=True, nogil=True)
 def _count_kernel(
     lo, hi, P_g, P_l, r_g, r_l, phi, pi_g, pi_l, n, comps_km1, comps_k, ck_s1, ck_rank, sg0,
-    counts0, seeds, rewards, xs, sgs, ags, counts_tr,
+    counts0, seeds, rewards, xs, sgs, ags, counts_tr, noisy, w_g, w_l, nseeds,
 ):  # fmt: skip
-    """Rollouts ``lo .. hi-1`` of the count-level process, each on its own seeded stream."""
+    """Rollouts ``lo .. hi-1`` of the count-level process, each on its own seeded stream.
+
+    With ``noisy``: the (state, action) cell counts of every step are kept, and after the
+    trajectory the generator is re-seeded with ``nseeds[r]`` to add the reward noise
+    (Theorem 0.13): ``w_g xi`` and, per cell, ``w_l (2 Binomial(n_sa, 1/2) - n_sa) / n``."""
     H = rewards.shape[1]
     S_l = counts0.shape[1]
     A_g = P_g.shape[1]
     A_l = P_l.shape[2]
     record = counts_tr.shape[1] > 0
+    cells = np.zeros((H if noisy else 0, S_l * A_l), np.int64)
     for r in range(lo, hi):
         np.random.seed(np.int64(seeds[r] & np.uint64(0xFFFFFFFF)))  # noqa: NPY002
         counts = counts0[r].copy()
@@ -445,6 +476,8 @@ def _count_kernel(
             rew_l = 0.0
             x = 0.0
             nxt[:] = 0
+            if noisy:
+                cells[t, :] = 0
             for s in range(S_l):
                 if counts[s] == 0:
                     continue
@@ -452,6 +485,8 @@ def _count_kernel(
                 _multinomial_add(counts[s], p_l[s], hist)
                 for a in range(A_l):
                     m = hist[a]
+                    if noisy:
+                        cells[t, s * A_l + a] = m
                     if m > 0:
                         rew_l += m * r_l[s, s_g, a]
                         x += m * phi[s, a]
@@ -464,6 +499,18 @@ def _count_kernel(
                 counts_tr[r, t, :] = counts
             s_g = _sample_dist(P_g[s_g, a_g], np.random.random())  # noqa: NPY002
             counts[:] = nxt
+        if noisy:  # the rewards' noise, on a stream of its own (trajectory unchanged)
+            np.random.seed(np.int64(nseeds[r] & np.uint64(0xFFFFFFFF)))  # noqa: NPY002
+            for t in range(H):
+                sg = sgs[r, t]
+                xi = 2 * np.random.binomial(1, 0.5) - 1  # noqa: NPY002
+                noise_l = 0.0
+                for z in range(S_l * A_l):
+                    m = cells[t, z]
+                    if m > 0:
+                        b = 2 * np.random.binomial(m, 0.5) - m  # noqa: NPY002
+                        noise_l += w_l[z // A_l, sg, z % A_l] * b
+                rewards[r, t] += w_g[sg, ags[r, t]] * xi + noise_l / n
 
 
 # --------------------------------------------------------------------------------------------
@@ -481,6 +528,25 @@ def _validate_common(system, policy, n, horizon, rollouts, seed):
         raise ValueError(f"seed must be a non-negative integer; got {seed!r}.")
     k, pi_g, pi_l = validate_policy(policy, system.S_g, system.S_l, system.A_g, system.A_l, n)
     return int(n), int(horizon), int(rollouts), int(seed), k, pi_g, pi_l
+
+
+_NOISE_TAG = np.uint64(0x13_0D15_E5EE_D000)
+
+
+def _noise(system, seeds):
+    """``(noisy, w_g, w_l, nseeds)`` for the kernels: the half-widths of ``system.reward_noise``
+    and every rollout's second key, a splitmix64 hash of its key and a tag."""
+    if system.reward_noise is None:
+        return False, np.zeros((1, 1)), np.zeros((1, 1, 1)), np.zeros(0, np.uint64)
+    with np.errstate(over="ignore"):
+        x = (seeds ^ _NOISE_TAG) + np.uint64(0x9E3779B97F4A7C15)
+        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        x = x ^ (x >> np.uint64(31))
+    w = system.reward_noise
+    w_g = np.ascontiguousarray(w.w_g, dtype=np.float64)
+    w_l = np.ascontiguousarray(w.w_l, dtype=np.float64)
+    return True, w_g, w_l, x
 
 
 def _phi(system):
@@ -555,8 +621,9 @@ def _run(kernel_call, system, n, k, seed, R, H, executor, record, progress):
     sgs = np.zeros((R, H), np.int64)
     ags = np.zeros((R, H), np.int64)
     counts_tr = np.zeros((R, H, S_l) if record else (R, 0, S_l), np.int64)
+    noise = _noise(system, seeds)
     run_chunks(
-        lambda a, b: kernel_call(a, b, seeds, rewards, xs, sgs, ags, counts_tr),
+        lambda a, b: kernel_call(a, b, seeds, rewards, xs, sgs, ags, counts_tr, *noise),
         R,
         progress,
         f"rollout_{executor}",
@@ -601,10 +668,10 @@ def rollout_agents(
     B = np.array([[binom(t + p, p) for p in range(S_l)] for t in range(k + 1)], dtype=np.int64)
     phi = _phi(system)
 
-    def call(a, b, seeds, rew, xs, sgs, ags, ctr):
+    def call(a, b, seeds, rew, xs, sgs, ags, ctr, noisy, w_g, w_l, nseeds):
         _agent_kernel(
             a, b, cdf_g, cdf_l, system.r_g, system.r_l, phi, pi_g, pi_l, k, n, B, sg0, c0,
-            loc, seeds, rew, xs, sgs, ags, ctr,
+            loc, seeds, rew, xs, sgs, ags, ctr, noisy, w_g, w_l, nseeds,
         )  # fmt: skip
 
     return _run(call, system, n, k, seed, R, H, "agents", record_counts, progress)
@@ -638,10 +705,10 @@ def rollout_counts(
     tables = policy_tables(k, system.S_l)
     phi = _phi(system)
 
-    def call(a, b, seeds, rew, xs, sgs, ags, ctr):
+    def call(a, b, seeds, rew, xs, sgs, ags, ctr, noisy, w_g, w_l, nseeds):
         _count_kernel(
             a, b, system.P_g, system.P_l, system.r_g, system.r_l, phi, pi_g, pi_l, n, *tables,
-            sg0, c0, seeds, rew, xs, sgs, ags, ctr,
+            sg0, c0, seeds, rew, xs, sgs, ags, ctr, noisy, w_g, w_l, nseeds,
         )  # fmt: skip
 
     return _run(call, system, n, k, seed, R, H, "counts", record_counts, progress)

@@ -29,6 +29,7 @@ from smfq_lib.learn.mean_field import (
 )
 from smfq_lib.learn.policy_tables import mf_argmax
 from smfq_lib.learn.result import SubsampledQ
+from smfq_lib.learn.reward_noise import add_mean_field_noise, add_tabular_noise
 from smfq_lib.learn.rewards import mean_field_reward, tabular_reward
 from smfq_lib.learn.tabular import apply_exact_tabular, fold, sample_tabular
 from smfq_lib.system import CooperativeSystem
@@ -80,7 +81,8 @@ def table_bytes(system, k: int, m: int | None, algorithm: str) -> int:
     """Bytes :func:`learn` allocates for ``(k, m, algorithm)`` (``algorithm`` resolved, not
     ``"auto"``): two Q buffers, R (and its construction temporary), V and the policy tables, the
     composition tables, and the stored samples (``m`` indices per entry) or, for ``m=None``, the
-    exact next-composition distributions (an upper bound on their CSR size)."""
+    exact next-composition distributions (an upper bound on their CSR size; Algorithm 1: the
+    exact operator's contraction buffers)."""
     S_g, S_l, A_l, A_g, Z_l = system.S_g, system.S_l, system.A_l, system.A_g, system.Z_l
     Cz = math.comb(k - 1 + Z_l - 1, Z_l - 1)
     Cs = math.comb(k - 1 + S_l - 1, S_l - 1)
@@ -98,6 +100,8 @@ def table_bytes(system, k: int, m: int | None, algorithm: str) -> int:
     total = 4 * 8 * n_tab + 8 * Ns + 8 * n_mf + small  # + V1 and the folded Q
     if m is not None:
         total += n_tab * m * _index_itemsize(Ns)
+    else:  # the exact operator's contraction buffers (tabular.apply_exact_tabular)
+        total += 8 * (2 * S_l * Z_l ** (k - 1) + A_l ** (k - 1))
     return total
 
 
@@ -169,13 +173,21 @@ class _Operator:
         P_g = np.ascontiguousarray(system.P_g)
         P_l = np.ascontiguousarray(system.P_l)
         self.P_g, self.P_l = P_g, P_l
+        # R: r_Delta of eq. (6); with stochastic rewards (Theorem 0.13) and m samples, the
+        # average of the entry's m fixed noisy reward draws (learn/reward_noise.py). The exact
+        # operator (m=None) is the expectation: it keeps the means.
+        noisy = m is not None and system.reward_noise is not None
         if algorithm == "mean_field":
             self.R = mean_field_reward(system, k, self.Zt).ravel()
+            if noisy:
+                add_mean_field_noise(self.R, system, k, m, self.Zt, seed)
             self.shape = self.mf_shape
         else:
             self.Ns = S_g * S_l**k
             self.Na = A_g * A_l**k
             self.R = tabular_reward(system, k).ravel()
+            if noisy:
+                add_tabular_noise(self.R, system, k, m, seed)
             self.shape = (S_g,) + (S_l,) * k + (A_g,) + (A_l,) * k
         self.size = self.R.shape[0]
         if m is not None:

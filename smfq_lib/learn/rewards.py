@@ -4,6 +4,11 @@
 the system has an :class:`~smfq_lib.system.Aggregate`, ``rho(s_g, a_g, xbar)`` with
 ``xbar = (1/k) sum_{i in Delta} phi[s_i, a_i]`` over the same ``k`` agents. ``rho`` is a Python
 callable: it is evaluated here, vectorized, never inside a kernel.
+
+These are the MEAN rewards. With stochastic rewards (``system.reward_noise``, Theorem 0.13) the
+sampled learners add the average of each entry's ``m`` fixed noise draws on top
+(:mod:`smfq_lib.learn.reward_noise`); the exact operator (``m=None``) is the expectation and uses
+these tables as they are.
 """
 
 from __future__ import annotations

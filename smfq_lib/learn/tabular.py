@@ -8,10 +8,11 @@ iteration is ``V1[row] = max_col Q[row, col]``, the ``max over a'_g, a'_Delta`` 
 Empirical operator (8): entry ``e = row * Na + col``, sample ``j``: ``s_g^j ~ P_g[s_g, a_g]``
 (counter ``j * (k + 1)``), ``s_i^j ~ P_l[s_i, s_g, a_i]`` (counter ``j * (k + 1) + i``), keyed by
 ``rng.stream_key(seed, e)``. The next row index is stored once; iterations then use the shared
-``mean_field.apply_sampled``. The exact operator (12) enumerates the next joint states by
-contracting ``V1`` one agent at a time. Algorithm 1's tables grow like ``(S_l A_l)^k``, so they are
-small whenever they fit at all: these kernels are serial (less to compile); the per-iteration
-gather of the sampled operator is the shared parallel kernel.
+``mean_field.apply_sampled``. The exact operator (12) is sum-factorised: per ``(s_g, a_g)``
+block it contracts ``s_g'`` and then one agent at a time, so each entry costs ``~S_l``
+multiply-adds rather than a sum over all ``S_g S_l^k`` next joint states. Algorithm 1's tables
+grow like ``(S_l A_l)^k``, so they are small whenever they fit at all: these kernels are serial
+(less to compile); the per-iteration gather of the sampled operator is the shared parallel kernel.
 """
 
 from __future__ import annotations
@@ -68,8 +69,17 @@ def sample_tabular(cdf_g, last_g, cdf_l, last_l, k, m, seed, out):
 def apply_exact_tabular(R, V1, P_g, P_l, k, gamma, Q_old, Q_new):
     """Exact operator (12) on the 2-D view ``(Ns, Na)``; returns ``max |Q_new - Q_old|``.
 
-    For each row and local action vector, ``Y[s_g'] = E V1[s_g', s']`` with ``s'_i ~
-    P_l[s_i, s_g, a_i]`` independently, computed by contracting the last agent first.
+    Sum factorisation of ``E V1[s_g', s_1', ..., s_k'] = sum_{s_g'} P_g[s_g, a_g, s_g']
+    sum_{s_1'} P_l[s_1, s_g, a_1, s_1'] ... sum_{s_k'} P_l[s_k, s_g, a_k, s_k'] V1[s_g', s']``,
+    one ``(s_g, a_g)`` block of ``Q`` at a time (every ``P_l`` reads the current ``s_g``):
+    ``W[s'] = sum_{s_g'} P_g[s_g, a_g, s_g'] V1[s_g', s']`` first, then agent ``k``, ``k - 1``,
+    ..., ``1``: the step for agent ``i`` maps ``T[x, s_i', ys, ya]`` (``x``: the next states of
+    agents ``1..i-1``; ``ys``, ``ya``: the current states and actions of agents ``i+1..k``) to
+    ``T'[x, s_i, ys, a_i, ya] = sum_{s_i'} P_l[s_i, s_g, a_i, s_i'] T[x, s_i', ys, ya]``, so that
+    after agent 1 it is the block ``[s_1..s_k, a_1..a_k]`` of ``Q``, written as
+    ``R + gamma T``. Cost ``~ S_g A_g S_l (S_l A_l)^k`` per sweep (``S_l`` multiply-adds per
+    entry) instead of ``S_g S_l^k`` per entry; two buffers of ``S_l (S_l A_l)^(k-1)`` floats.
+    Serial, fixed summation order: the result does not depend on the thread count.
     """
     S_g = P_g.shape[0]
     A_g = P_g.shape[1]
@@ -77,51 +87,59 @@ def apply_exact_tabular(R, V1, P_g, P_l, k, gamma, Q_old, Q_new):
     A_l = P_l.shape[2]
     nl = S_l**k
     na = A_l**k
-    Ns = S_g * nl
-    res = np.zeros(Ns)
-    for row in range(Ns):
-        sg = row // nl
-        sv = np.empty(k, dtype=np.int64)
-        av = np.empty(k, dtype=np.int64)
-        _decode(row % nl, S_l, k, sv)
-        buf = np.empty(S_g * nl)
-        tmp = np.empty(S_g * nl)
-        Y = np.empty(S_g)
-        mx = 0.0
-        for al in range(na):
-            _decode(al, A_l, k, av)
-            for x in range(S_g * nl):
-                buf[x] = V1[x]
-            size = nl
-            for i in range(k - 1, -1, -1):
-                new = size // S_l
-                for g in range(S_g):
-                    for x in range(new):
-                        acc = 0.0
-                        for sn in range(S_l):
-                            acc += P_l[sv[i], sg, av[i], sn] * buf[g * size + x * S_l + sn]
-                        tmp[g * new + x] = acc
-                size = new
-                for x in range(S_g * size):
-                    buf[x] = tmp[x]
+    cap = S_l * (S_l * A_l) ** (k - 1)
+    buf = np.empty(cap)
+    tmp = np.empty(cap)
+    acc = np.empty(A_l ** (k - 1))
+    mx = 0.0
+    for sg in range(S_g):
+        for ag in range(A_g):
+            for x in range(nl):
+                buf[x] = 0.0
             for g in range(S_g):
-                Y[g] = buf[g]
-            for ag in range(A_g):
-                acc = 0.0
-                for g in range(S_g):
-                    acc += P_g[sg, ag, g] * Y[g]
-                col = ag * na + al
-                q = R[row, col] + gamma * acc
-                d = abs(q - Q_old[row, col])
-                if d > mx:
-                    mx = d
-                Q_new[row, col] = q
-        res[row] = mx
-    out = 0.0
-    for i in range(Ns):
-        if res[i] > out:
-            out = res[i]
-    return out
+                p = P_g[sg, ag, g]
+                for x in range(nl):
+                    buf[x] += p * V1[g * nl + x]
+            X = nl // S_l
+            Ys = 1
+            Ya = 1
+            for _ in range(k - 1):  # agents k, k - 1, ..., 2
+                for x in range(X):
+                    for s in range(S_l):
+                        for ys in range(Ys):
+                            for a in range(A_l):
+                                o = (((x * S_l + s) * Ys + ys) * A_l + a) * Ya
+                                for ya in range(Ya):
+                                    tmp[o + ya] = 0.0
+                                for sn in range(S_l):
+                                    p = P_l[s, sg, a, sn]
+                                    b = ((x * S_l + sn) * Ys + ys) * Ya
+                                    for ya in range(Ya):
+                                        tmp[o + ya] += p * buf[b + ya]
+                buf, tmp = tmp, buf
+                X //= S_l
+                Ys *= S_l
+                Ya *= A_l
+            # agent 1: X == 1, write the (s_g, a_g) block of Q
+            for s in range(S_l):
+                for ys in range(Ys):
+                    row = sg * nl + s * Ys + ys
+                    for a in range(A_l):
+                        for ya in range(Ya):
+                            acc[ya] = 0.0
+                        for sn in range(S_l):
+                            p = P_l[s, sg, a, sn]
+                            b = (sn * Ys + ys) * Ya
+                            for ya in range(Ya):
+                                acc[ya] += p * buf[b + ya]
+                        c0 = ag * na + a * Ya
+                        for ya in range(Ya):
+                            q = R[row, c0 + ya] + gamma * acc[ya]
+                            d = abs(q - Q_old[row, c0 + ya])
+                            if d > mx:
+                                mx = d
+                            Q_new[row, c0 + ya] = q
+    return mx
 
 
 @njit(cache=True)
