@@ -65,6 +65,7 @@ from smfq_lib.policy import (
     validate_index,
     validate_policy,
 )
+from smfq_lib.rng import next_uniform, splitmix64_array
 from smfq_lib.system import CooperativeSystem
 
 __all__ = [
@@ -193,11 +194,7 @@ def _rollout_seeds(seed: int, rollouts: int) -> np.ndarray:
     with np.errstate(over="ignore"):
         x = np.uint64(seed & 0xFFFFFFFFFFFFFFFF) * np.uint64(0x9E3779B97F4A7C15)
         x = x + np.arange(rollouts, dtype=np.uint64) * np.uint64(0xD1B54A32D192ED03)
-        x = x + np.uint64(0x9E3779B97F4A7C15)
-        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-        x = x ^ (x >> np.uint64(31))
-    return x
+    return splitmix64_array(x)
 
 
 def _initial_states(system, n, s_g, counts, initial, local_states, rollouts, seed, agent_level):
@@ -253,23 +250,6 @@ def _initial_states(system, n, s_g, counts, initial, local_states, rollouts, see
 # --------------------------------------------------------------------------------------------
 # kernels
 # --------------------------------------------------------------------------------------------
-_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
-_M1 = np.uint64(0xBF58476D1CE4E5B9)
-_M2 = np.uint64(0x94D049BB133111EB)
-_INV53 = 1.0 / 9007199254740992.0  # 2**-53
-
-
-@njit(cache=True)
-def _uniform(st):
-    """Next double in [0, 1) of the sequential splitmix64 generator with state ``st[0]``."""
-    z = st[0] + _GOLDEN
-    st[0] = z
-    z = (z ^ (z >> np.uint64(30))) * _M1
-    z = (z ^ (z >> np.uint64(27))) * _M2
-    z = z ^ (z >> np.uint64(31))
-    return float(z >> np.uint64(11)) * _INV53
-
-
 @njit(cache=True)
 def _inverse_cdf(cdf, u):
     """Index ``j`` with ``cdf[j-1] <= u < cdf[j]`` (``cdf`` normalised, last entry 1)."""
@@ -352,7 +332,7 @@ def _draw_counts(s, N, K, skip, c, sel, mark, stamp, st):
     c[:] = 0
     m = 0
     for j in range(N - K, N):
-        t = np.int64(_uniform(st) * (j + 1))
+        t = np.int64(next_uniform(st) * (j + 1))
         if t > j:
             t = j
         if K <= _SCAN_MAX:
@@ -426,20 +406,20 @@ def _agent_kernel(
                 a = pi_l[s_g, si, _rank_table(B, c, k - 1)]
                 rew_l += r_l[si, s_g, a]
                 if noisy:  # r_l + w_l xi_i, xi_i = +-1
-                    xi = 1.0 if _uniform(st2) < 0.5 else -1.0
+                    xi = 1.0 if next_uniform(st2) < 0.5 else -1.0
                     noise_l += w_l[si, s_g, a] * xi
                 x += phi[si, a]
-                s_next[i] = _inverse_cdf(cdf_l[si, s_g, a], _uniform(st))
+                s_next[i] = _inverse_cdf(cdf_l[si, s_g, a], next_uniform(st))
             rewards[r, t] = r_g[s_g, a_g] + rew_l / n
             if noisy:  # r_g + w_g xi
-                xi = 1.0 if _uniform(st2) < 0.5 else -1.0
+                xi = 1.0 if next_uniform(st2) < 0.5 else -1.0
                 rewards[r, t] += w_g[s_g, a_g] * xi + noise_l / n
             xs[r, t] = x
             sgs[r, t] = s_g
             ags[r, t] = a_g
             if record:
                 counts_tr[r, t, :] = cnt
-            s_g = _inverse_cdf(cdf_g[s_g, a_g], _uniform(st))
+            s_g = _inverse_cdf(cdf_g[s_g, a_g], next_uniform(st))
             s, s_next = s_next, s
 
 
@@ -538,11 +518,7 @@ def _noise(system, seeds):
     and every rollout's second key, a splitmix64 hash of its key and a tag."""
     if system.reward_noise is None:
         return False, np.zeros((1, 1)), np.zeros((1, 1, 1)), np.zeros(0, np.uint64)
-    with np.errstate(over="ignore"):
-        x = (seeds ^ _NOISE_TAG) + np.uint64(0x9E3779B97F4A7C15)
-        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-        x = x ^ (x >> np.uint64(31))
+    x = splitmix64_array(seeds ^ _NOISE_TAG)
     w = system.reward_noise
     w_g = np.ascontiguousarray(w.w_g, dtype=np.float64)
     w_l = np.ascontiguousarray(w.w_l, dtype=np.float64)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["splitmix64", "stream_key", "uniform", "categorical"]
+__all__ = ["splitmix64", "splitmix64_array", "stream_key", "uniform", "next_uniform", "categorical"]
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -37,6 +37,15 @@ def splitmix64(x):
 
 
 @njit(cache=True)
+def splitmix64_array(x):
+    """:func:`splitmix64` of every element of a uint64 array (a new array)."""
+    out = np.empty_like(x)
+    for i in range(x.shape[0]):
+        out[i] = splitmix64(x[i])
+    return out
+
+
+@njit(cache=True)
 def stream_key(seed, stream):
     """A uint64 key for stream ``stream`` (e.g. a Q-entry index) of generator ``seed``."""
     return splitmix64(splitmix64(np.uint64(seed)) ^ splitmix64(np.uint64(stream) * _M1))
@@ -47,6 +56,18 @@ def uniform(key, counter):
     """The ``counter``-th float in ``[0, 1)`` of the stream with key ``key`` (53 random bits)."""
     h = splitmix64(key ^ splitmix64(np.uint64(counter) + _M2))
     return float(h >> _S11) * _INV53
+
+
+@njit(cache=True)
+def next_uniform(state):
+    """Next float in ``[0, 1)`` of the sequential splitmix64 generator whose state is ``state[0]``.
+
+    Faster than :func:`uniform` where a kernel draws a long run of numbers from one stream (the
+    agent-level executor: one stream per rollout, keyed by ``(seed, rollout)``).
+    """
+    x = state[0]
+    state[0] = x + _GOLDEN
+    return float(splitmix64(x) >> _S11) * _INV53
 
 
 @njit(cache=True)
