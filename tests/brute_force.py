@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -156,6 +157,20 @@ def tiny_system(
 # ----------------------------------------------------------------------------------------------
 # eq. (2): next-state counts of a set of agents
 # ----------------------------------------------------------------------------------------------
+
+
+def random_policy(system: CooperativeSystem, k: int, seed: int) -> SimpleNamespace:
+    """A policy object (``k``, ``pi_g``, ``pi_l``) with uniformly random tables of the spec's
+    shape ``(S_g, S_l, C(k-1+S_l-1, S_l-1))``: the input of eq. (10), (11) for tests."""
+    rng = np.random.default_rng(seed)
+    Cs = math.comb(k - 1 + system.S_l - 1, system.S_l - 1)
+    return SimpleNamespace(
+        k=k,
+        pi_g=rng.integers(0, system.A_g, size=(system.S_g, system.S_l, Cs)),
+        pi_l=rng.integers(0, system.A_l, size=(system.S_g, system.S_l, Cs)),
+    )
+
+
 def bf_next_counts(system, s_g, cells) -> dict[tuple[int, ...], float]:
     """Exact distribution of the agents' next-state counts over ``S_l`` (eq. 2).
 

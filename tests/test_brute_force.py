@@ -19,20 +19,13 @@ from brute_force import (
     bf_subsystem_Q,
     composition_rank,
     compositions,
+    random_policy,
     tiny_system,
 )
 
 from smfq_lib.system import CooperativeSystem
 
 ATOL = 1e-9
-
-
-def _random_tables(system, k, seed):
-    rng = np.random.default_rng(seed)
-    Cs = math.comb(k - 1 + system.S_l - 1, system.S_l - 1)
-    pi_g = rng.integers(0, system.A_g, size=(system.S_g, system.S_l, Cs))
-    pi_l = rng.integers(0, system.A_l, size=(system.S_g, system.S_l, Cs))
-    return pi_g, pi_l
 
 
 # ---------------------------------------------------------------------------------------------
@@ -105,7 +98,8 @@ def test_optimal_value_dominates_random_policies():
     V = bf_optimal_value(system, 3)
     for seed in range(3):
         for k in (1, 2, 3):
-            pi_g, pi_l = _random_tables(system, k, seed)
+            pol = random_policy(system, k, seed)
+            pi_g, pi_l = pol.pi_g, pol.pi_l
             assert np.all(bf_policy_value(system, pi_g, pi_l, k, 3) <= V + ATOL)
 
 
@@ -203,7 +197,8 @@ def test_next_counts_single_agent_is_the_kernel_row_and_pairs_convolve():
 @pytest.mark.parametrize(("n", "k"), [(3, 1), (3, 2), (3, 3), (4, 2)])
 def test_policy_value_is_permutation_invariant(n, k):
     system = tiny_system(2, 2, 2, 2, seed=n + 10 * k, aggregate=True)
-    pi_g, pi_l = _random_tables(system, k, seed=n * k)
+    pol = random_policy(system, k, seed=n * k)
+    pi_g, pi_l = pol.pi_g, pol.pi_l
     V = bf_policy_value(system, pi_g, pi_l, k, n)
     assert V.shape == (2,) + (2,) * n
     for perm in itertools.permutations(range(n)):
@@ -278,7 +273,8 @@ def _policy_value_by_marginals(system, pi_g, pi_l, k, n, tol=1e-13):
 )
 def test_policy_value_matches_independent_route(shape, n, k, aggregate):
     system = tiny_system(*shape, gamma=0.8, seed=n + k, aggregate=aggregate)
-    pi_g, pi_l = _random_tables(system, k, seed=7 * n + k)
+    pol = random_policy(system, k, seed=7 * n + k)
+    pi_g, pi_l = pol.pi_g, pol.pi_l
     V = bf_policy_value(system, pi_g, pi_l, k, n)
     np.testing.assert_allclose(V, _policy_value_by_marginals(system, pi_g, pi_l, k, n), atol=1e-9)
 
@@ -331,7 +327,8 @@ def test_policy_value_uses_the_lowest_sampled_state_as_s1():
 # ---------------------------------------------------------------------------------------------
 def test_bad_arguments_raise_value_error():
     system = tiny_system(2, 2, 2, 2)
-    pi_g, pi_l = _random_tables(system, 2, seed=0)
+    pol = random_policy(system, 2, seed=0)
+    pi_g, pi_l = pol.pi_g, pol.pi_l
     with pytest.raises(ValueError, match="system"):
         bf_subsystem_Q("not a system", 1)
     with pytest.raises(ValueError, match="k"):

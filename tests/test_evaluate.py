@@ -9,7 +9,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from brute_force import bf_optimal_value, bf_policy_value, tiny_system
+from brute_force import bf_optimal_value, bf_policy_value, random_policy, tiny_system
 
 from smfq_lib.combinatorics import rank
 from smfq_lib.evaluate import (
@@ -24,16 +24,6 @@ from smfq_lib.learn import learn
 from smfq_lib.system import Aggregate, CooperativeSystem
 
 ATOL = 1e-9
-
-
-def _random_policy(system, k, seed):
-    rng = np.random.default_rng(seed)
-    Cs = math.comb(k - 1 + system.S_l - 1, system.S_l - 1)
-    return SimpleNamespace(
-        k=k,
-        pi_g=rng.integers(0, system.A_g, size=(system.S_g, system.S_l, Cs)),
-        pi_l=rng.integers(0, system.A_l, size=(system.S_g, system.S_l, Cs)),
-    )
 
 
 def _max_err_vs_joint(system, table, joint, n):
@@ -58,7 +48,7 @@ SYSTEMS = [
 def test_policy_value_matches_brute_force(S_g, S_l, A_g, A_l, n, seed):
     system = tiny_system(S_g, S_l, A_g, A_l, gamma=0.9, seed=seed)
     for k in range(1, n + 1):
-        pol = _random_policy(system, k, seed + 10 * k)
+        pol = random_policy(system, k, seed + 10 * k)
         table = policy_value_table(system, pol, n)
         bf = bf_policy_value(system, pol.pi_g, pol.pi_l, k, n)
         assert _max_err_vs_joint(system, table, bf, n) < ATOL
@@ -68,7 +58,7 @@ def test_policy_value_matches_brute_force_with_aggregate():
     system = tiny_system(2, 2, 2, 2, gamma=0.85, seed=5, aggregate=True)
     n = 3
     for k in (1, 2, 3):
-        pol = _random_policy(system, k, 100 + k)
+        pol = random_policy(system, k, 100 + k)
         bf = bf_policy_value(system, pol.pi_g, pol.pi_l, k, n)
         assert _max_err_vs_joint(system, policy_value_table(system, pol, n), bf, n) < ATOL
 
@@ -113,7 +103,7 @@ def test_gap_nonnegative_and_below_theorem_bound():
 
 def test_initial_distribution_is_the_weighted_table():
     system = tiny_system(2, 2, 2, 2, seed=4)
-    n, pol = 5, _random_policy(system, 3, 4)
+    n, pol = 5, random_policy(system, 3, 4)
     table = policy_value_table(system, pol, n)
     w = np.random.default_rng(0).random(table.shape)
     w /= w.sum()
@@ -128,7 +118,7 @@ def test_initial_distribution_is_the_weighted_table():
 
 def test_cache_notices_mutated_tables():
     system = tiny_system(2, 2, 2, 2, seed=6)
-    pol = _random_policy(system, 2, 6)
+    pol = random_policy(system, 2, 6)
     v1 = policy_value(system, pol, 3, 0, [1, 2])
     pol.pi_l = 1 - pol.pi_l
     v2 = policy_value(system, pol, 3, 0, [1, 2])
@@ -138,7 +128,7 @@ def test_cache_notices_mutated_tables():
 
 def test_refuses_large_count_space():
     system = tiny_system(2, 3, 2, 2, seed=0)
-    pol = _random_policy(system, 2, 0)
+    pol = random_policy(system, 2, 0)
     with pytest.raises(ValueError, match="count states"):
         policy_value(system, pol, 10**6, 0, [10**6, 0, 0])
     with pytest.raises(ValueError, match="count states"):
@@ -149,7 +139,7 @@ def test_refuses_large_count_space():
 
 def test_validation_errors():
     system = tiny_system(2, 2, 2, 2, seed=0)
-    pol = _random_policy(system, 3, 0)
+    pol = random_policy(system, 3, 0)
     with pytest.raises(ValueError, match="k <= n"):
         policy_value(system, pol, 2, 0, [1, 1])
     with pytest.raises(ValueError, match="sum to n"):
@@ -170,4 +160,4 @@ def test_non_integer_phi_is_refused():
     agg = Aggregate(phi=np.array([[0.5, 1.0], [0.0, 1.0]]), rho=lambda s, a, x: -x)
     system = CooperativeSystem(base.P_g, base.P_l, base.r_g, base.r_l, 0.9, aggregate=agg)
     with pytest.raises(ValueError, match="integer-valued"):
-        policy_value(system, _random_policy(system, 2, 0), 3, 0, [1, 2])
+        policy_value(system, random_policy(system, 2, 0), 3, 0, [1, 2])

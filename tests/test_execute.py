@@ -13,22 +13,12 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from brute_force import tiny_system
+from brute_force import random_policy, tiny_system
 
 from smfq_lib.evaluate import policy_value
 from smfq_lib.execute import iid_initial, rollout_agents, rollout_counts
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def _random_policy(system, k, seed):
-    rng = np.random.default_rng(seed)
-    Cs = math.comb(k - 1 + system.S_l - 1, system.S_l - 1)
-    return SimpleNamespace(
-        k=k,
-        pi_g=rng.integers(0, system.A_g, size=(system.S_g, system.S_l, Cs)),
-        pi_l=rng.integers(0, system.A_l, size=(system.S_g, system.S_l, Cs)),
-    )
 
 
 def _agree(a, b, exact=None):
@@ -53,7 +43,7 @@ CASES = [
 @pytest.mark.parametrize("S_g, S_l, A_g, A_l, n, k, counts", CASES)
 def test_agent_and_count_executors_match_exact_value(S_g, S_l, A_g, A_l, n, k, counts):
     system = tiny_system(S_g, S_l, A_g, A_l, gamma=0.8, seed=n + k)
-    pol = _random_policy(system, k, 7 * n + k)
+    pol = random_policy(system, k, 7 * n + k)
     exact = policy_value(system, pol, n, 1, counts)
     a = rollout_agents(system, pol, n, 1, counts, 100, 3000, seed=1)
     c = rollout_counts(system, pol, n, 1, counts, 100, 3000, seed=2)
@@ -63,7 +53,7 @@ def test_agent_and_count_executors_match_exact_value(S_g, S_l, A_g, A_l, n, k, c
 
 def test_aggregate_reward_path():
     system = tiny_system(2, 2, 2, 2, gamma=0.8, seed=3, aggregate=True)
-    pol = _random_policy(system, 2, 3)
+    pol = random_policy(system, 2, 3)
     n = 5
     exact = policy_value(system, pol, n, 0, [2, 3])
     a = rollout_agents(system, pol, n, 0, [2, 3], 100, 3000, seed=3)
@@ -75,7 +65,7 @@ def test_aggregate_reward_path():
 
 def test_iid_initial_and_local_states():
     system = tiny_system(2, 2, 2, 2, gamma=0.8, seed=8)
-    pol = _random_policy(system, 3, 8)
+    pol = random_policy(system, 3, 8)
     n = 6
     init = iid_initial(system, p_l=[0.3, 0.7])
     exact = policy_value(system, pol, n, initial=init)
@@ -101,7 +91,7 @@ def test_large_k_uses_stamp_deduplication():
     """k above the linear-scan limit of Floyd's sampler: agents still match counts."""
     system = tiny_system(1, 2, 2, 2, gamma=0.7, seed=9)
     n, k = 40, 30
-    pol = _random_policy(system, k, 9)
+    pol = random_policy(system, k, 9)
     exact = policy_value(system, pol, n, 0, [15, 25])
     a = rollout_agents(system, pol, n, 0, [15, 25], 60, 1500, seed=8)
     c = rollout_counts(system, pol, n, 0, [15, 25], 60, 1500, seed=9)
@@ -110,7 +100,7 @@ def test_large_k_uses_stamp_deduplication():
 
 def test_traces_and_large_population():
     system = tiny_system(2, 3, 2, 2, gamma=0.9, seed=1)
-    pol = _random_policy(system, 8, 1)
+    pol = random_policy(system, 8, 1)
     n = 10**6
     c = rollout_counts(system, pol, n, 1, [n, 0, 0], 200, 4, seed=0, record_counts=True)
     assert c.counts.shape == (4, 200, 3)
@@ -123,7 +113,7 @@ def test_traces_and_large_population():
 
 def test_same_seed_same_numbers_and_progress_does_not_change_them():
     system = tiny_system(2, 2, 2, 2, seed=2)
-    pol = _random_policy(system, 2, 2)
+    pol = random_policy(system, 2, 2)
     for fn in (rollout_agents, rollout_counts):
         r1 = fn(system, pol, 9, 0, [4, 5], 20, 37, seed=11)
         r2 = fn(system, pol, 9, 0, [4, 5], 20, 37, seed=11, progress=True)
@@ -173,7 +163,7 @@ def test_results_independent_of_thread_count():
 
 def test_validation_errors():
     system = tiny_system(2, 2, 2, 2, seed=0)
-    pol = _random_policy(system, 3, 0)
+    pol = random_policy(system, 3, 0)
     for fn in (rollout_agents, rollout_counts):
         with pytest.raises(ValueError, match="k <= n"):
             fn(system, pol, 2, 0, [1, 1], 10, 2, 0)

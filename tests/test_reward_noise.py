@@ -14,12 +14,11 @@ for every agent).
 from __future__ import annotations
 
 import math
-from types import SimpleNamespace
 
 import numba
 import numpy as np
 import pytest
-from brute_force import tiny_system
+from brute_force import random_policy, tiny_system
 
 from smfq_lib.combinatorics import compositions
 from smfq_lib.evaluate import policy_value
@@ -176,14 +175,6 @@ def test_zero_widths_reproduce_the_noiseless_learner_bit_for_bit(algorithm):
 # ------------------------------------------------------------------------------------------
 # executors
 # ------------------------------------------------------------------------------------------
-def _random_policy(system, k, seed):
-    rng = np.random.default_rng(seed)
-    Cs = math.comb(k - 1 + system.S_l - 1, system.S_l - 1)
-    return SimpleNamespace(
-        k=k,
-        pi_g=rng.integers(0, system.A_g, size=(system.S_g, system.S_l, Cs)),
-        pi_l=rng.integers(0, system.A_l, size=(system.S_g, system.S_l, Cs)),
-    )
 
 
 @pytest.mark.parametrize("executor", [rollout_agents, rollout_counts])
@@ -193,7 +184,7 @@ def test_executor_noise_mean_and_variance(executor):
     w_g = np.array([[0.3, 1.1], [0.6, 0.0]])  # per (s_g, a_g)
     w_ls = np.array([0.5, 1.5, 2.5])  # per local state, same for every s_g, a_i
     system = _noisy(base, w_g, w_ls[:, None, None])
-    pol = _random_policy(system, k, 3)
+    pol = random_policy(system, k, 3)
     counts0 = (2, 2, 3)
     R, H = 3000, 60
     noisy = executor(system, pol, n, 1, counts0, H, R, seed=21, record_counts=True)
@@ -222,7 +213,7 @@ def test_executor_noise_mean_and_variance(executor):
 @pytest.mark.parametrize("executor", [rollout_agents, rollout_counts])
 def test_executor_zero_widths_bit_for_bit_and_seeding(executor):
     base = tiny_system(2, 2, 2, 2, gamma=0.8, seed=12)
-    pol = _random_policy(base, 2, 4)
+    pol = random_policy(base, 2, 4)
     zero = _noisy(base, 0.0, 0.0)
     a = executor(base, pol, 9, 0, [4, 5], 30, 50, seed=7)
     b = executor(zero, pol, 9, 0, [4, 5], 30, 50, seed=7)
