@@ -28,6 +28,7 @@ __all__ = [
     "unrank",
     "next_composition",
     "state_marginal",
+    "expand_cells",
     "marginal_ranks",
     "log_multinomial_pmf",
     "multinomial_pmf",
@@ -158,6 +159,19 @@ def state_marginal(zc, S_l, A_l):
         for a in range(A_l):
             c[s] += zc[s * A_l + a]
     return c
+
+
+@njit(cache=True)
+def expand_cells(zc, A_l, s_out, a_out):
+    """Write the agents of a (state, action) composition into ``s_out``, ``a_out``, one agent per
+    position, in ascending cell order ``z = s * A_l + a`` (so the states come sorted ascending):
+    the canonical representative of the agents an empirical distribution ``F_z`` counts."""
+    n = 0
+    for z in range(zc.shape[0]):
+        for _ in range(zc[z]):
+            s_out[n] = z // A_l
+            a_out[n] = z % A_l
+            n += 1
 
 
 @njit(cache=True)

@@ -27,7 +27,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from smfq_lib.combinatorics import binom, compositions
+from smfq_lib.combinatorics import binom, compositions, expand_cells
 from smfq_lib.rng import categorical, stream_key, uniform
 
 __all__ = [
@@ -96,12 +96,7 @@ def sample_mean_field(cdf_g, last_g, cdf_l, last_l, Zt, A_l, m, seed, out):
         # the k-1 others, as (state, action) in ascending cell order
         ag_s = np.empty(t, dtype=np.int64)
         ag_a = np.empty(t, dtype=np.int64)
-        n = 0
-        for z in range(Z_l):
-            for _ in range(Zt[r, z]):
-                ag_s[n] = z // A_l
-                ag_a[n] = z % A_l
-                n += 1
+        expand_cells(Zt[r], A_l, ag_s, ag_a)
         cnt = np.zeros(S_l, dtype=np.int64)
         for a1 in range(A_l):
             for ag in range(A_g):

@@ -20,6 +20,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from smfq_lib.combinatorics import expand_cells
 from smfq_lib.rng import categorical, stream_key, uniform
 
 __all__ = ["sample_tabular", "apply_exact_tabular", "fold"]
@@ -159,12 +160,7 @@ def fold(Q2, Zt, k, S_g, S_l, A_l, A_g):
     nl1 = S_l**t
     na1 = A_l**t
     for r in range(Cz):
-        n = 0
-        for z in range(Z_l):
-            for _ in range(Zt[r, z]):
-                ss[n] = z // A_l
-                aa[n] = z % A_l
-                n += 1
+        expand_cells(Zt[r], A_l, ss, aa)
         so = 0
         ao = 0
         for i in range(t):
