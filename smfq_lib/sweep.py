@@ -644,7 +644,8 @@ class SweepSummary:
 
     def __str__(self) -> str:
         lines = [
-            f"sweep -> {self.store}: {self.total} points, {self.skipped} already stored, "
+            f"sweep -> {os.path.relpath(self.store)}: {self.total} points, "
+            f"{self.skipped} already stored, "
             f"{len(self.computed)} computed, {len(self.failed)} failed, {self.seconds:.1f} s"
         ]
         for f in self.failed:

@@ -205,6 +205,9 @@ def rule_choice(Z_l, k) -> str:
     return "tabular" if Z_l ** (k - 1) <= k**Z_l else "mean_field"
 
 
+_MAX_DIGITS = 1_000_000
+
+
 def table_sizes(S_g, S_l, A_g, A_l, n, k) -> dict:
     """Number of Q-table entries of each method, as exact Python integers.
 
@@ -230,8 +233,10 @@ def table_sizes(S_g, S_l, A_g, A_l, n, k) -> dict:
     Sizes are Python ints, exact at any size (no overflow). They can be astronomically large
     (``q_learning`` has ``n log10(Z)`` digits); Python refuses to print ints of more than 4300
     digits, and ``float(x)`` overflows past 1e308, so plot and print ``"log10"`` (floats,
-    finite for any size) instead. ``S_g, S_l, A_g, A_l >= 1``, ``1 <= k <= n``; bad input raises
-    ``ValueError`` naming the argument.
+    finite for any size) instead. ``"q_learning"`` is ``None`` when it would have more than
+    ``_MAX_DIGITS`` (a million) digits; its ``log10`` is always given.
+    ``S_g, S_l, A_g, A_l >= 1``, ``1 <= k <= n``; bad input raises ``ValueError`` naming the
+    argument.
     """
     S_g = _int_at_least("S_g", S_g, 1)
     S_l = _int_at_least("S_l", S_l, 1)
@@ -239,13 +244,10 @@ def table_sizes(S_g, S_l, A_g, A_l, n, k) -> dict:
     A_l = _int_at_least("A_l", A_l, 1)
     n, k = _n_k(n, k)
     Z = S_l * A_l
-    if n * math.log10(max(Z, 2)) > 1e6:
-        raise ValueError(
-            f"n={n} makes the tabular Q-learning table a number of more than a million digits "
-            f"(|Z_l|^n with |Z_l| = {Z}); use n <= {int(1e6 / math.log10(max(Z, 2)))}."
-        )
+    q_log10 = math.log10(S_g * A_g) + n * math.log10(Z)
     sizes = {
-        "q_learning": S_g * S_l**n * A_g * A_l**n,
+        # |Z_l|^n past a million digits is not worth holding exactly: None, log10 only
+        "q_learning": S_g * S_l**n * A_g * A_l**n if q_log10 <= _MAX_DIGITS else None,
         "mean_field": S_g * S_l * math.comb(n - 1 + Z - 1, Z - 1) * A_l * A_g,
         "mean_field_paper": S_g * A_g * Z * n**Z,
         "alg1": S_g * A_g * Z**k,
@@ -256,5 +258,6 @@ def table_sizes(S_g, S_l, A_g, A_l, n, k) -> dict:
     out["rule"] = rule
     out["subsample_mfq"] = sizes["alg1"] if rule == "tabular" else sizes["alg2"]
     out["smaller"] = "tabular" if sizes["alg1"] <= sizes["alg2"] else "mean_field"
-    out["log10"] = {name: math.log10(value) for name, value in sizes.items()}
+    out["log10"] = {name: math.log10(value) for name, value in sizes.items() if value is not None}
+    out["log10"]["q_learning"] = q_log10
     return out

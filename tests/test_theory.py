@@ -199,6 +199,14 @@ def test_table_sizes_exact_for_huge_values():
     assert sizes["alg2"] == 3 * 10 * math.comb(99 + 99, 99) * 10 * 4
 
 
+def test_table_sizes_beyond_a_million_digits_keep_log10_only():
+    # constrained exploration at n = 10^6: |Z_l|^n has 10^6 log10(45) digits
+    sizes = table_sizes(4, 9, 5, 5, 10**6, 3)
+    assert sizes["q_learning"] is None
+    assert sizes["log10"]["q_learning"] == pytest.approx(math.log10(20) + 10**6 * math.log10(45))
+    assert sizes["mean_field"] == 4 * 9 * math.comb(10**6 - 1 + 44, 44) * 5 * 5
+
+
 @pytest.mark.parametrize("bad", ["S_g", "S_l", "A_g", "A_l", "n", "k"])
 def test_table_sizes_validation(bad):
     args = dict(S_g=2, S_l=2, A_g=2, A_l=2, n=5, k=3)

@@ -1,0 +1,93 @@
+"""The sweep tasks of the experiment chapters (6: Gaussian squeeze, 7: constrained exploration).
+
+Each task is one grid point of :func:`smfq_lib.sweep.run_sweep`: it learns ``pi_k^est`` on the
+``k``-agent subsystem (Algorithm 2 by default, exact operator) and runs Algorithm 3 on ``n``
+agents with the count-level executor, returning a dict of scalars for the results store. They
+live in the package, not in the notebooks, so that Dask workers import them by name and the
+notebooks hold no algorithm. :func:`seed_table` and :func:`mean_ci` read a store back for plots.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import stats
+
+from smfq_lib.examples import constrained_exploration, gaussian_squeeze
+from smfq_lib.execute import rollout_counts
+from smfq_lib.learn import learn
+from smfq_lib.sweep import results_columns
+
+__all__ = ["squeeze_point", "exploration_point", "seed_table", "mean_ci"]
+
+
+def _all_in(system, state: int, agents: int) -> np.ndarray:
+    """Counts over ``S_l`` with every one of ``agents`` agents in local state ``state``."""
+    counts = np.zeros(system.S_l, dtype=np.int64)
+    counts[state] = agents
+    return counts
+
+
+def squeeze_point(loads, mu, sigma, gamma, n, k, seed, rollouts, horizon, algorithm) -> dict:
+    """Gaussian squeeze (Example 0.1): learn ``pi_k^est`` and run it on ``n`` agents.
+
+    Every agent starts having sent load 0. Returns the mean discounted return (eq. 13) and its
+    standard error over ``rollouts`` runs of ``horizon`` steps, the learning time and table size,
+    and the ``k``-agent subsystem's own optimal value and agent-1 action at the start state.
+    """
+    system = gaussian_squeeze(loads=loads, mu=mu, sigma=sigma, gamma=gamma)
+    q = learn(system, k, None, algorithm=algorithm, seed=seed, progress=False)
+    run = rollout_counts(system, q, n, 0, _all_in(system, 0, n), horizon, rollouts, seed)
+    others = _all_in(system, 0, k - 1)
+    return {
+        "ret": run.mean(),
+        "ret_sem": run.sem(),
+        "learn_seconds": q.seconds,
+        "entries": int(q.Q.size),
+        "subsystem_value": q.value(0, 0, others),
+        "a_start": q.greedy(0, 0, others)[1],
+    }
+
+
+def exploration_point(M, d, slip, gamma, n, n_large, k, seed, rollouts, horizon, algorithm) -> dict:
+    """Constrained exploration (Example 0.2): learn ``pi_k^est``, run it on ``n`` and ``n_large``.
+
+    Every agent starts in cell ``r0c0`` with the box at global state 0. Returns the mean
+    discounted return and its standard error on both populations, the learning time and table
+    size, and the ``k``-agent subsystem's optimal value at the start state.
+    """
+    system = constrained_exploration(M=M, d=d, slip=slip, gamma=gamma)
+    q = learn(system, k, None, algorithm=algorithm, seed=seed, progress=False)
+    out = {"learn_seconds": q.seconds, "entries": int(q.Q.size)}
+    for tag, agents in (("n", n), ("large", n_large)):
+        run = rollout_counts(
+            system, q, agents, 0, _all_in(system, 0, agents), horizon, rollouts, seed
+        )
+        out[f"ret_{tag}"] = run.mean()
+        out[f"sem_{tag}"] = run.sem()
+    out["subsystem_value"] = q.value(0, 0, _all_in(system, 0, k - 1))
+    return out
+
+
+def seed_table(store, grid, column: str, ks, seeds) -> np.ndarray:
+    """``column`` of a results store as an array ``(len(ks), len(seeds))``, row ``k``, col seed."""
+    res = results_columns(store, grid=grid)
+    table = np.empty((len(ks), len(seeds)), dtype=res[column].dtype)
+    for i, k in enumerate(ks):
+        for j, s in enumerate(seeds):
+            hit = np.flatnonzero((res["k"] == k) & (res["seed"] == s))
+            if hit.size != 1:
+                raise ValueError(
+                    f"the store holds {hit.size} rows for k={k}, seed={s} in this grid; run the "
+                    "sweep over the grid first."
+                )
+            table[i, j] = res[column][hit[0]]
+    return table
+
+
+def mean_ci(values: np.ndarray, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+    """Mean over seeds (axis 1) and the half-width of its Student-t confidence interval."""
+    S = values.shape[1]
+    if S < 2:
+        return values.mean(axis=1), np.zeros(values.shape[0])
+    t = stats.t.ppf(0.5 + level / 2, S - 1)
+    return values.mean(axis=1), t * values.std(axis=1, ddof=1) / np.sqrt(S)

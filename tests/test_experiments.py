@@ -1,0 +1,49 @@
+"""The chapter sweep tasks: their numbers agree with the exact evaluation they summarise."""
+
+import numpy as np
+import pytest
+
+from smfq_lib.evaluate import optimal_value, policy_value
+from smfq_lib.examples import constrained_exploration, gaussian_squeeze
+from smfq_lib.experiments import exploration_point, mean_ci, seed_table, squeeze_point
+from smfq_lib.learn import learn
+from smfq_lib.sweep import run_sweep
+
+
+def test_squeeze_point_at_k_equal_n_reports_v_star_and_the_policy_return():
+    args = dict(loads=3, mu=1.0, sigma=1.0, gamma=0.9, n=3, k=3, seed=0, rollouts=4000)
+    out = squeeze_point(**args, horizon=120, algorithm="mean_field")
+    system = gaussian_squeeze(loads=3, mu=1.0, sigma=1.0, gamma=0.9)
+    start = np.array([3, 0, 0])
+    assert out["subsystem_value"] == pytest.approx(optimal_value(system, 3, 0, start), abs=1e-7)
+    q = learn(system, 3, None, algorithm="mean_field", progress=False)
+    exact = policy_value(system, q, 3, 0, start)
+    assert abs(out["ret"] - exact) <= 4 * out["ret_sem"] + 0.9**120 * 10
+
+
+def test_exploration_point_returns_agree_with_the_exact_policy_value():
+    args = dict(M=3, d=2, slip=0.1, gamma=0.9, n=2, n_large=50, k=1, seed=0, rollouts=3000)
+    out = exploration_point(**args, horizon=120, algorithm="mean_field")
+    system = constrained_exploration(M=3, d=2, slip=0.1, gamma=0.9)
+    q = learn(system, 1, None, algorithm="mean_field", progress=False)
+    exact = policy_value(system, q, 2, 0, np.r_[2, np.zeros(8, dtype=np.int64)])
+    assert abs(out["ret_n"] - exact) <= 4 * out["sem_n"] + 0.9**120 * 10
+    assert set(out) == {"learn_seconds", "entries", "ret_n", "sem_n", "ret_large", "sem_large",
+                        "subsystem_value"}  # fmt: skip
+
+
+def test_seed_table_and_mean_ci(tmp_path):
+    grid = [
+        {"loads": 2, "mu": 0.5, "sigma": 1.0, "gamma": 0.5, "n": 2, "k": k, "seed": s,
+         "rollouts": 10, "horizon": 5, "algorithm": "mean_field"}
+        for s in (0, 1) for k in (1, 2)
+    ]  # fmt: skip
+    store = tmp_path / "gs.csv"
+    run_sweep(squeeze_point, grid, store=store, client="serial", progress=False)
+    table = seed_table(store, grid, "entries", [1, 2], [0, 1])
+    assert table.shape == (2, 2) and (table[:, 0] == table[:, 1]).all()
+    with pytest.raises(ValueError, match="k=3"):
+        seed_table(store, grid, "entries", [3], [0])
+    mean, half = mean_ci(np.array([[1.0, 3.0], [2.0, 2.0]]))
+    assert mean.tolist() == [2.0, 2.0] and half[1] == 0.0
+    assert half[0] == pytest.approx(12.706204736 * 1.0, rel=1e-6)  # t_{0.975, 1} * s / sqrt(2)
