@@ -585,28 +585,26 @@ def _resolve_client(client):
     """-> ("serial", None, False) or ("dask", Client, owned)."""
     from distributed import Client
 
+    named_by = "client"
     if client is None:
         address = os.environ.get(SCHEDULER_ENV, "").strip()
         if not address:
             return "dask", default_client(), False
-        if address == "serial":
-            return "serial", None, False
-        try:
-            return "dask", Client(address, timeout="30s"), True
-        except OSError as exc:
-            raise ValueError(
-                f"{SCHEDULER_ENV}={address!r} names a scheduler that cannot be reached ({exc}); "
-                f"start it, or unset {SCHEDULER_ENV} to use a local cluster."
-            ) from None
+        client, named_by = address, SCHEDULER_ENV
     if isinstance(client, str):
         if client == "serial":
             return "serial", None, False
         try:
             return "dask", Client(client, timeout="30s"), True
         except OSError as exc:
+            fix = (
+                f"unset {SCHEDULER_ENV} to use a local cluster"
+                if named_by == SCHEDULER_ENV
+                else "pass client=None for a local cluster or 'serial' to run in this process"
+            )
             raise ValueError(
-                f"client={client!r} names a scheduler that cannot be reached ({exc}); start it, "
-                "or pass client=None for a local cluster or 'serial' to run in this process."
+                f"{named_by}={client!r} names a scheduler that cannot be reached ({exc}); "
+                f"start it, or {fix}."
             ) from None
     if isinstance(client, Client):
         return "dask", client, False
