@@ -92,7 +92,8 @@ def _check_n(n, k) -> int:
     return int(n)
 
 
-def _is_max(value: float, top: float, tol: float) -> bool:
+def _is_max(value, top: float, tol: float):
+    """The tie rule's test (elementwise on arrays): ``value >= top - tol (1 + |top|)``."""
     return value >= top - tol * (1.0 + abs(top))
 
 
@@ -131,8 +132,7 @@ def bf_action_laws(system, Q, k, rule, tol=1e-11) -> tuple[np.ndarray, np.ndarra
         others = [s for s in range(S_l) for _ in range(c[s])]
         if rule == "uniform":
             block = Q[(s_g, s_1, *others)]
-            top = block.max()
-            mask = block >= top - tol * (1.0 + abs(top))
+            mask = _is_max(block, block.max(), tol)
             rest = tuple(range(2, block.ndim))
             prob_g[s_g, s_1, r] = mask.sum(axis=(1,) + rest) / mask.sum()
             prob_l[s_g, s_1, r] = mask.sum(axis=(0,) + rest) / mask.sum()

@@ -177,6 +177,8 @@ def test_tolerance_decides_near_ties():
     np.testing.assert_allclose(bf_action_laws(system, Q, 1, "uniform")[1][0, 0, 0], [1.0, 0.0])
     laws = bf_action_laws(system, Q, 1, "uniform", tol=1e-8)[1][0, 0, 0]
     np.testing.assert_allclose(laws, [0.5, 0.5])
+    Q[0, 0, 0] = [1000.0, 1000.0 - 1e-9]  # relative: 1e-9 < 1e-11 * (1 + 1000)
+    np.testing.assert_allclose(bf_action_laws(system, Q, 1, "uniform")[1][0, 0, 0], [0.5, 0.5])
 
 
 # ---------------------------------------------------------------------------------------------
