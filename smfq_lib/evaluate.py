@@ -29,7 +29,7 @@ of states and actions, so by linearity of expectation the value (13) of any poli
 (the optimum of the same expectations), equal their values under the mean rewards ``r_g``,
 ``r_l``. Both functions therefore use the means and ignore the noise; the gap they return is the
 exact gap of Theorem 0.13's left side. (The noise matters to the sampled learner, whose reward
-estimates it perturbs, and to the executors' realised rewards: see :mod:`smfq_lib.learn` and
+estimates it perturbs, and to the executors' realised rewards: see :mod:`smfq_lib.learning` and
 :mod:`smfq_lib.execute`.)
 
 Caching. Each solve covers every count state at once and is cached, keyed on
@@ -368,7 +368,7 @@ def optimal_value_table(system: CooperativeSystem, n: int, *, memory_budget=None
         return hit[1]
     C, N = _check_count_space(system, n, memory_budget, _WHAT_STAR)
     try:
-        from smfq_lib.learn import learn
+        from smfq_lib.learning import learn
     except ImportError as exc:  # pragma: no cover - until smfq_lib.learn lands
         raise ValueError(
             f"optimal_value needs smfq_lib.learn, which is unavailable: {exc}"

@@ -20,7 +20,7 @@ from smfq_lib.evaluate import (
     policy_value_table,
 )
 from smfq_lib.execute import iid_initial
-from smfq_lib.learn import learn
+from smfq_lib.learning import learn
 from smfq_lib.system import Aggregate, CooperativeSystem
 
 ATOL = 1e-9
