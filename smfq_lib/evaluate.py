@@ -18,7 +18,8 @@ here, so they are functions of the count state.
   exact law is the convolution of per-agent pmfs on the integer lattice, so ``phi`` must be
   integer-valued here). ``V`` solves ``(I - gamma P) V = r`` (dense LU, exact to rounding).
 * :func:`optimal_value`: ``V*`` (eq. 4) = Algorithm 2 with ``k = n`` and the exact operator
-  (``smfq_lib.learn``): with ``k = n`` the subsystem IS the system, so its value table read at the
+  (``smfq_lib.learn``, solved by policy iteration: the same fixed point as value iteration in a
+  handful of sweeps): with ``k = n`` the subsystem IS the system, so its value table read at the
   canonical representative (``s_1`` = lowest state present, the others' counts ``counts - e_{s_1}``)
   is ``V*``.
 * :func:`gap`: ``V* - V^{pi_k^est}`` at a state or under an initial distribution, the quantity
@@ -55,6 +56,7 @@ from numba import njit
 from smfq_lib.budget import check_fits
 from smfq_lib.combinatorics import compositions, multinomial_pmf, n_compositions, rank
 from smfq_lib.execute import count_state_weights, run_chunks
+from smfq_lib.learning.mean_field_kernels import add_tables
 from smfq_lib.policy import (
     action_distributions_into,
     policy_tables,
@@ -74,7 +76,7 @@ __all__ = [
 ]
 
 _CACHE_SIZE = 16
-_VSTAR_TOL = 1e-12  # value-iteration tolerance of the k = n learner behind V*
+_VSTAR_TOL = 1e-12  # tolerance of the k = n learner behind V* (its last value-iteration step)
 _WHAT_PI = "the count chain of pi_k^est"
 _WHAT_STAR = "V* (Algorithm 2 with k = n)"
 _POLICY_CACHE: OrderedDict = OrderedDict()
@@ -97,45 +99,33 @@ def _cache_put(cache, key, entry):
 # --------------------------------------------------------------------------------------------
 # kernel: the count chain of pi_k^est
 # --------------------------------------------------------------------------------------------
-@njit(cache=True)
-def _convolve_into(dist, m, w, ms, S_l):
-    """Distribution over compositions of ``m + ms`` of the sum of independent compositions with
-    laws ``dist`` (over compositions of ``m``) and ``w`` (over compositions of ``ms``)."""
-    out = np.zeros(n_compositions(m + ms, S_l))
-    ca = compositions(m, S_l)
-    cb = compositions(ms, S_l)
-    cc = np.empty(S_l, np.int64)
-    for i in range(ca.shape[0]):
-        if dist[i] == 0.0:
-            continue
-        for j in range(cb.shape[0]):
-            if w[j] == 0.0:
-                continue
-            for q in range(S_l):
-                cc[q] = ca[i, q] + cb[j, q]
-            out[rank(cc)] += dist[i] * w[j]
-    return out
-
-
 @njit(cache=True, nogil=True)
 def _chain_kernel(
     lo, hi, P_g, P_l, r_g, r_l, phi_int, pi_g, pi_l, n, comps_n, comps_km1, comps_k, ck_s1,
-    ck_rank, Pmat, rdec, pg_all, xpmf, use_x, wmin, width,
+    ck_rank, tab, off, Pmat, rdec, pg_all, xpmf, use_x, wmin, width,
 ):  # fmt: skip
     """Rows ``lo .. hi-1`` of the count chain (see :func:`_chain_row`)."""
+    C = comps_n.shape[0]
+    cur = np.empty(C)
+    nxt = np.empty(C)
     for j in range(lo, hi):
         _chain_row(
             j, P_g, P_l, r_g, r_l, phi_int, pi_g, pi_l, n, comps_n, comps_km1, comps_k, ck_s1,
-            ck_rank, Pmat, rdec, pg_all, xpmf, use_x, wmin, width,
+            ck_rank, tab, off, cur, nxt, Pmat, rdec, pg_all, xpmf, use_x, wmin, width,
         )  # fmt: skip
 
 
 @njit(cache=True)
 def _chain_row(
     j, P_g, P_l, r_g, r_l, phi_int, pi_g, pi_l, n, comps_n, comps_km1, comps_k, ck_s1, ck_rank,
-    Pmat, rdec, pg_all, xpmf, use_x, wmin, width,
+    tab, off, cur, nxt, Pmat, rdec, pg_all, xpmf, use_x, wmin, width,
 ):  # fmt: skip
-    """Row ``j`` of the count chain: transition probabilities, expected reward, law of x."""
+    """Row ``j`` of the count chain: transition probabilities, expected reward, law of x.
+
+    The next counts are the sum of the ``n`` agents' independent one-hot moves (agent in state
+    ``s``: law ``q_s``): the multinomial law of the most populated state's agents, then every
+    other agent added one at a time (``tab``, ``off``: ``mean_field_kernels.add_tables``), in
+    ``cur`` (``nxt`` is scratch)."""
     S_g, A_g = P_g.shape[0], P_g.shape[1]
     S_l, A_l = P_l.shape[0], P_l.shape[2]
     C = comps_n.shape[0]
@@ -162,24 +152,36 @@ def _chain_row(
     for a in range(A_g):
         for s2 in range(S_g):
             pgmix[s2] += p_g[a] * P_g[s_g, a, s2]
-    # next counts: convolution of Multinomial(counts[s], q_s)
-    dist = np.ones(1)
-    m = 0
-    q = np.zeros(S_l)
+    # next counts: Multinomial(counts[s], q_s) of the most populated state, then one agent at a time
+    q = np.zeros((S_l, S_l))
     for s in range(S_l):
-        ms = counts[s]
-        if ms == 0:
-            continue
-        q[:] = 0.0
         for a in range(A_l):
             for s2 in range(S_l):
-                q[s2] += p_l[s, a] * P_l[s, s_g, a, s2]
-        cb = compositions(ms, S_l)
-        w = np.empty(cb.shape[0])
-        for i in range(cb.shape[0]):
-            w[i] = multinomial_pmf(cb[i], q)
-        dist = _convolve_into(dist, m, w, ms, S_l)
-        m += ms
+                q[s, s2] += p_l[s, a] * P_l[s, s_g, a, s2]
+    big = np.argmax(counts)
+    first = compositions(counts[big], S_l)
+    for i in range(first.shape[0]):
+        cur[i] = multinomial_pmf(first[i], q[big])
+    T = counts[big]
+    for s in range(S_l):
+        if s == big:
+            continue
+        for _ in range(counts[s]):
+            lo = off[T]
+            for i in range(off[T + 2] - off[T + 1]):
+                nxt[i] = 0.0
+            for r in range(off[T + 1] - lo):
+                p = cur[r]
+                if p == 0.0:
+                    continue
+                for s2 in range(S_l):
+                    w = q[s, s2]
+                    if w != 0.0:
+                        nxt[tab[lo + r, s2]] += p * w
+            T += 1
+            for i in range(off[T + 1] - off[T]):
+                cur[i] = nxt[i]
+    dist = cur
     for s2 in range(S_g):
         if pgmix[s2] == 0.0:
             continue
@@ -310,10 +312,11 @@ def policy_value_table(system: CooperativeSystem, policy, n: int, *, memory_budg
     wmin = int(phi_int.min())
     width = int(phi_int.max()) - wmin
     tables = policy_tables(k, system.S_l)
+    tab, off = add_tables(n + 1, system.S_l)
     run_chunks(
         lambda a, b: _chain_kernel(
             a, b, system.P_g, system.P_l, system.r_g, system.r_l, phi_int, pi_g, pi_l, n,
-            comps_n, *tables, Pmat, rdec, pg_all, xpmf, use_x, wmin, width,
+            comps_n, *tables, tab, off, Pmat, rdec, pg_all, xpmf, use_x, wmin, width,
         ),
         N,
     )  # fmt: skip
@@ -373,7 +376,15 @@ def optimal_value_table(system: CooperativeSystem, n: int, *, memory_budget=None
         raise ValueError(
             f"optimal_value needs smfq_lib.learn, which is unavailable: {exc}"
         ) from None
-    q = learn(system, n, None, algorithm="mean_field", tol=_VSTAR_TOL, progress=False)
+    q = learn(
+        system,
+        n,
+        None,
+        algorithm="mean_field",
+        solver="policy_iteration",
+        tol=_VSTAR_TOL,
+        progress=False,
+    )
     Vq = np.asarray(q.V)
     comps_n = compositions(n, system.S_l)
     s1 = np.argmax(comps_n > 0, axis=1)

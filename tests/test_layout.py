@@ -72,7 +72,9 @@ def test_operator_interface(algorithm, m):
     Cs = 6  # compositions of k - 1 = 2 agents into S_l = 3 states
     assert V.shape == pi_g.shape == pi_l.shape == (2, 3, Cs)
     assert pi_g.min() >= 0 and pi_g.max() < 2 and pi_l.min() >= 0 and pi_l.max() < 2
-    assert op.table_bytes(system, k, m) == L.table_bytes(system, k, m, algorithm)
+    assert op.table_bytes(system, k, m) == L.table_bytes(system, k, m, algorithm, "value_iteration")
+    pi = L.table_bytes(system, k, m, algorithm, "policy_iteration")
+    assert pi == op.table_bytes(system, k, m) + op.chain_bytes(system, k, m)
 
 
 def test_execute_exports_the_same_public_names():

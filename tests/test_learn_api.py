@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import subprocess
 import sys
 import textwrap
+import time
 
 import numpy as np
 import pytest
 from brute_force import tiny_system
 
+from smfq_lib import CooperativeSystem
 from smfq_lib.learning import SubsampledQ, choose_algorithm, learn, table_bytes
 
 
@@ -65,27 +68,73 @@ def test_memory_guard_names_size_and_largest_k():
         learn(system, 12, None, algorithm="mean_field", memory_budget=1000)
 
 
-def test_memory_guard_on_auto_tabular_suggests_mean_field():
-    system = tiny_system(2, 3, 2, 3, seed=1)  # |Z_l| = 9: auto picks Algorithm 1 up to k = 13
+def test_memory_guard_on_paper_tabular_suggests_mean_field():
+    system = tiny_system(2, 3, 2, 3, seed=1)  # |Z_l| = 9: the paper picks Algorithm 1 to k = 13
     with pytest.raises(ValueError, match=r"With algorithm='mean_field' the largest k is \d+"):
-        learn(system, 8, None, memory_budget=2**30)
+        learn(system, 8, None, algorithm="paper", memory_budget=2**30)
 
 
-def test_auto_rule_and_reason():
+def test_paper_rule_and_reason():
     # |Z_l| = 4: 4^(k-1) <= k^4 holds for k <= 6 and fails from k = 7 on
     for k in range(1, 7):
-        assert choose_algorithm(4, k)[0] == "tabular"
+        assert choose_algorithm(4, k, "paper")[0] == "tabular"
     for k in range(7, 12):
-        assert choose_algorithm(4, k)[0] == "mean_field"
-    alg, reason = choose_algorithm(4, 7)
-    assert "4^6 > k^|Z_l| = 7^4" in reason
+        assert choose_algorithm(4, k, "paper")[0] == "mean_field"
+    alg, reason = choose_algorithm(4, 7, "paper")
+    assert "4^6 = 4096 > k^|Z_l| = 7^4 = 2401" in reason and "paper's rule" in reason
     system = tiny_system(1, 2, 1, 2, seed=2)
-    res = learn(system, 7, None, progress=False)
+    res = learn(system, 7, None, algorithm="paper", progress=False)
     assert res.algorithm == "mean_field" and "paper's rule" in res.reason
-    res = learn(system, 2, None, progress=False)
+    res = learn(system, 2, None, algorithm="paper", progress=False)
     assert res.algorithm == "tabular" and "<=" in res.reason
     res = learn(system, 2, None, algorithm="mean_field", progress=False)
     assert res.algorithm == "mean_field" and "requested by the caller" in res.reason
+
+
+def test_auto_picks_the_smaller_table():
+    """``"auto"``: Algorithm 1 iff its Q has no more entries than Algorithm 2's, checked against
+    the entry counts written out independently (ties at k <= 2 go to Algorithm 1)."""
+    for Z in (1, 2, 4, 9):
+        for k in range(1, 30):
+            tab = Z**k
+            mf = Z * math.comb(k - 1 + Z - 1, Z - 1)
+            assert choose_algorithm(Z, k)[0] == ("tabular" if tab <= mf else "mean_field"), (Z, k)
+    alg, reason = choose_algorithm(4, 3)
+    assert alg == "mean_field" and "smaller table" in reason and "16 > " in reason
+    system = tiny_system(1, 2, 1, 2, seed=2)
+    assert learn(system, 3, None, progress=False).algorithm == "mean_field"
+    assert learn(system, 2, None, progress=False).algorithm == "tabular"
+
+
+def test_huge_k_is_refused_in_milliseconds():
+    """Sizes are compared in logs: k = 10**7 or 10**18 neither hangs on exact powers nor
+    overflows a float while formatting the message."""
+    system = tiny_system(2, 3, 2, 3, seed=1)
+    for k in (10**6, 10**7, 10**18):
+        for algorithm in ("tabular", "mean_field", "auto", "paper"):
+            t = time.perf_counter()
+            with pytest.raises(ValueError, match="bytes|GiB"):
+                learn(system, k, None, algorithm=algorithm, progress=False)
+            assert time.perf_counter() - t < 2.0, (k, algorithm)
+    assert choose_algorithm(9, 10**18)[0] == "mean_field"
+    assert choose_algorithm(9, 10**18, "paper")[0] == "mean_field"
+
+
+def test_infinite_memory_budget_is_accepted_and_nan_refused(system):
+    res = learn(system, 2, None, memory_budget=float("inf"), progress=False)
+    assert res.Q.size > 0
+    with pytest.raises(ValueError, match="^memory_budget must"):
+        learn(system, 2, None, memory_budget=float("nan"), progress=False)
+
+
+@pytest.mark.parametrize("solver", ["value_iteration", "policy_iteration"])
+def test_non_finite_q_is_an_error(solver):
+    """Rewards near the float64 limit overflow Q: a NaN or infinite residual raises instead of
+    counting as converged."""
+    base = tiny_system(1, 2, 1, 2, gamma=0.9, seed=3)
+    system = CooperativeSystem(base.P_g, base.P_l, base.r_g * 1e308, base.r_l * 1e308, 0.9)
+    with pytest.raises(ValueError, match="overflowed or became NaN"):
+        learn(system, 2, None, solver=solver, progress=False)
 
 
 @pytest.mark.parametrize("algorithm", ["tabular", "mean_field"])

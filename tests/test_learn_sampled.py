@@ -14,7 +14,8 @@ from scipy.stats import chi2
 
 from smfq_lib.combinatorics import compositions as compositions_nb
 from smfq_lib.learning import learn
-from smfq_lib.learning.mean_field_kernels import exact_mean_field, sample_mean_field
+from smfq_lib.learning.mean_field_exact import exact_tables, next_composition_laws
+from smfq_lib.learning.mean_field_kernels import sample_mean_field
 from smfq_lib.learning.operator import operator_class
 from smfq_lib.learning.rewards import mean_field_reward, tabular_reward
 from smfq_lib.learning.sampled import cdf_tables
@@ -55,7 +56,8 @@ def test_mean_field_sampler_matches_exact_convolution():
         zc[s * A_l + a] += 1
     m = 20_000
     out = np.empty(S_g * S_l * A_l * A_g * m, dtype=np.int32)
-    sample_mean_field(*cdf_tables(system.P_g, system.P_l), zc[None, :], A_l, m, 11, out)
+    rows = S_g * S_l
+    sample_mean_field(*cdf_tables(system.P_g, system.P_l), zc[None, :], A_l, m, 11, 0, rows, out)
     comps = compositions(len(others), S_l)
     Cs = len(comps)
     p_values = []
@@ -86,7 +88,7 @@ def test_mean_field_sampler_single_cell_multinomial():
     zc = np.array([0, 0, 0, 6, 0, 0], dtype=np.int64)  # six agents in (s=1, a=1)
     m = 40_000
     out = np.empty(3 * 2 * m, dtype=np.int32)
-    sample_mean_field(*cdf_tables(system.P_g, system.P_l), zc[None, :], 2, m, 3, out)
+    sample_mean_field(*cdf_tables(system.P_g, system.P_l), zc[None, :], 2, m, 3, 0, 3, out)
     comps = compositions(6, 3)
     Cs = len(comps)
     expected = bf_next_counts(system, 0, [(1, 1)] * 6)
@@ -102,7 +104,7 @@ def test_tabular_sampler_matches_product_kernel():
     S_g, S_l, A_g, A_l = 2, 2, 2, 2
     Ns, Na = S_g * S_l**k, A_g * A_l**k
     out = np.empty(Ns * Na * m, dtype=np.int32)
-    sample_tabular(*cdf_tables(system.P_g, system.P_l), k, m, 4, out)
+    sample_tabular(*cdf_tables(system.P_g, system.P_l), k, m, 4, 0, Ns, out)
     p_values = []
     for row in range(Ns):
         sg, *s = np.unravel_index(row, (S_g,) + (S_l,) * k)
@@ -123,28 +125,27 @@ def test_tabular_sampler_matches_product_kernel():
 
 
 def test_exact_distributions_equal_brute_force():
-    """The CSR rows of the exact operator are bf_next_counts of the others' cells."""
+    """The exact next-composition laws (policy iteration's chain rows) are bf_next_counts of
+    the others' cells."""
     system = tiny_system(2, 3, 2, 2, seed=1)
     t, Z_l = 3, 6
     Zt = compositions_nb(t, Z_l)
-    offsets, cols, probs = exact_mean_field(np.ascontiguousarray(system.P_l), 2, Zt, 2)
+    tables = exact_tables(np.ascontiguousarray(system.P_l), 2, 2, t)
     comps = compositions(t, 3)
+    sgs = np.repeat(np.arange(2), len(Zt))
+    rows = np.tile(np.arange(len(Zt)), 2)
+    laws = np.empty((rows.size, len(comps)))
+    next_composition_laws(
+        np.ascontiguousarray(system.P_l), 2, Zt, sgs, rows, tables.tab, tables.off, laws
+    )
     for sg in range(2):
         for r, zc in enumerate(Zt):
             cells = [(z // 2, z % 2) for z in range(Z_l) for _ in range(zc[z])]
             want = bf_next_counts(system, sg, cells)
-            row = sg * len(Zt) + r
-            got = {
-                comps[c]: p
-                for c, p in zip(
-                    cols[offsets[row] : offsets[row + 1]],
-                    probs[offsets[row] : offsets[row + 1]],
-                    strict=True,
-                )
-            }
-            assert got.keys() == want.keys()
+            got = laws[sg * len(Zt) + r]
+            assert {comps[c] for c in np.flatnonzero(got)} == want.keys()
             for key, p in want.items():
-                assert abs(got[key] - p) < 1e-14
+                assert abs(got[comps.index(key)] - p) < 1e-14
 
 
 @pytest.mark.parametrize("algorithm", ["mean_field", "tabular"])
@@ -192,7 +193,9 @@ def test_fixed_samples_give_a_fixed_point(algorithm):
 @pytest.mark.parametrize("algorithm", ["mean_field", "tabular"])
 def test_residuals_contract_at_rate_gamma(algorithm, m):
     system = tiny_system(2, 2, 2, 2, gamma=0.85, seed=2, aggregate=True)
-    res = learn(system, 3, m, algorithm=algorithm, tol=1e-10, progress=False)
+    res = learn(
+        system, 3, m, algorithm=algorithm, solver="value_iteration", tol=1e-10, progress=False
+    )
     r = res.residuals
     g = system.gamma
     assert len(r) > 50

@@ -252,4 +252,4 @@ def test_learners_use_the_same_rule():
 
     for Z in range(1, 30):
         for k in range(1, 60):
-            assert choose_algorithm(Z, k)[0] == rule_choice(Z, k), (Z, k)
+            assert choose_algorithm(Z, k, "paper")[0] == rule_choice(Z, k), (Z, k)

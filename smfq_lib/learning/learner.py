@@ -1,12 +1,14 @@
-"""SUBSAMPLE-MFQ learning (Algorithms 1 and 2): value iteration on a ``k``-agent subsystem.
+"""SUBSAMPLE-MFQ learning (Algorithms 1 and 2): the fixed point of the Bellman operator of a
+``k``-agent subsystem.
 
 :func:`learn` is the one entry point. It validates its arguments, picks Algorithm 1 (tabular,
-eq. 8) or Algorithm 2 (mean-field, eq. 9) by the paper's rule (or the caller's choice), refuses a
-table that would not fit in memory, builds that algorithm's operator
-(:mod:`smfq_lib.learning.tabular` or :mod:`smfq_lib.learning.mean_field`: it draws the ``m``
-samples per entry once or, with ``m=None``, prepares the exact expectation of eq. 12), and
-iterates it from ``Q^0 = 0`` until ``||Q^{t+1} - Q^t||_inf <= tol (1 - gamma) / gamma`` (then
-``||Q^{t+1} - Q_fix||_inf <= tol``).
+eq. 8) or Algorithm 2 (mean-field, eq. 9) (:func:`choose_algorithm`: by default the smaller
+table; the paper's rule on request), refuses a table that would not fit in memory, builds that
+algorithm's operator (:mod:`smfq_lib.learning.tabular` or :mod:`smfq_lib.learning.mean_field`:
+it draws the ``m`` samples per entry once or, with ``m=None``, prepares the exact expectation of
+eq. 12), and finds its fixed point from ``Q^0 = 0`` by value iteration (the paper's loop) or
+policy iteration (:mod:`smfq_lib.learning.solvers`), stopping on a value-iteration step with
+``||Q^{t+1} - Q^t||_inf <= tol (1 - gamma) / gamma`` (then ``||Q^{t+1} - Q_fix||_inf <= tol``).
 """
 
 from __future__ import annotations
@@ -23,14 +25,20 @@ import numpy as np
 from smfq_lib.budget import check_fits, default_budget
 from smfq_lib.learning.operator import operator_class
 from smfq_lib.learning.result import SubsampledQ
+from smfq_lib.learning.solvers import DENSE_MAX, SOLVERS, policy_iteration, value_iteration
 from smfq_lib.system import CooperativeSystem
 
 __all__ = ["learn", "choose_algorithm", "table_bytes"]
 
-ALGORITHMS = ("auto", "tabular", "mean_field")
+ALGORITHMS = ("auto", "paper", "tabular", "mean_field")
 #: Below this much work per iteration (entries x samples) kernels run on one thread: a parallel
 #: launch costs more than the work, and far more on a loaded machine. Results do not depend on it.
 _SERIAL_WORK = 2_000_000
+#: Sizes are compared exactly while ``Z_l^(k-1)`` has at most this many bits, in logs above
+#: (where the two sides differ by far more than rounding).
+_EXACT_BITS = 4096
+#: A table of more than ``2^_MAX_LOG2_BYTES`` bytes is refused before its exact size is computed.
+_MAX_LOG2_BYTES = 60
 
 
 @contextlib.contextmanager
@@ -45,46 +53,124 @@ def _threads_for(work: int):
         numba.set_num_threads(before)
 
 
+def _log_comb(n: int, r: int) -> float:
+    return math.lgamma(n + 1) - math.lgamma(r + 1) - math.lgamma(n - r + 1)
+
+
+def _power_text(base: int, exp: int) -> str:
+    """``base^exp`` with its value, or its order of magnitude when that is huge."""
+    log10 = exp * math.log10(base) if base > 1 else 0.0
+    return f"{base}^{exp} = {base**exp}" if log10 < 15 else f"{base}^{exp} ~ 1e{log10:.0f}"
+
+
 def choose_algorithm(Z_l: int, k: int, algorithm: str = "auto") -> tuple[str, str]:
-    """The algorithm that runs and why. ``"auto"`` is the paper's rule (section Method):
-    Algorithm 1 when ``|Z_l|^(k-1) <= k^|Z_l|``, Algorithm 2 otherwise (exact integers)."""
-    if algorithm != "auto":
+    """The algorithm that runs and why.
+
+    * ``"auto"``: the smaller table. Algorithm 1's ``Q`` has ``|S_g||A_g||Z_l|^k`` entries,
+      Algorithm 2's ``|S_g||A_g||Z_l| C(k+|Z_l|-2, |Z_l|-1)``: Algorithm 1 iff
+      ``|Z_l|^(k-1) <= C(k+|Z_l|-2, |Z_l|-1)`` (a tie, ``k <= 2`` or ``|Z_l| = 1``, goes to
+      Algorithm 1, as in the paper). Both compute the same ``Q`` on matching entries, and the
+      smaller table is the faster one.
+    * ``"paper"``: the paper's rule (section Method): Algorithm 1 iff ``|Z_l|^(k-1) <=
+      k^|Z_l|``, which uses the O-form ``k^|Z_l|`` of the mean-field count and so picks
+      Algorithm 1 where Algorithm 2 is up to ``~|Z_l|!`` times smaller.
+    * ``"tabular"`` / ``"mean_field"``: the caller's choice.
+
+    Exact integers while ``|Z_l|^(k-1)`` is below ``2^4096``, logarithms above (instant for any
+    ``k``).
+    """
+    if algorithm not in ("auto", "paper"):
         return algorithm, f"requested by the caller (algorithm={algorithm!r})"
-    lhs = Z_l ** (k - 1)
-    rhs = k**Z_l
-    if lhs <= rhs:
-        return "tabular", (
-            f"auto (paper's rule): |Z_l|^(k-1) = {Z_l}^{k - 1} <= k^|Z_l| = {k}^{Z_l} "
-            "-> Algorithm 1 (tabular)"
+    exact = (k - 1) * math.log2(max(Z_l, 1)) <= _EXACT_BITS
+    lhs = _power_text(Z_l, k - 1)
+    if algorithm == "paper":
+        tab = Z_l ** (k - 1) <= k**Z_l if exact else (k - 1) * math.log(Z_l) <= Z_l * math.log(k)
+        rhs, rule = f"k^|Z_l| = {_power_text(k, Z_l)}", "paper's rule"
+    else:
+        C = (k + Z_l - 2, Z_l - 1)
+        if exact:
+            tab = Z_l ** (k - 1) <= math.comb(*C)
+            rhs = f"C(k+|Z_l|-2, |Z_l|-1) = C({C[0]}, {C[1]}) = {math.comb(*C)}"
+        else:
+            tab = (k - 1) * math.log(Z_l) <= _log_comb(*C)
+            log10 = _log_comb(*C) / math.log(10)
+            rhs = f"C(k+|Z_l|-2, |Z_l|-1) = C({C[0]}, {C[1]}) ~ 1e{log10:.0f}"
+        rule = "smaller table"
+    head = f"{algorithm} ({rule}): |Z_l|^(k-1) = {lhs}"
+    if tab:
+        return "tabular", f"{head} <= {rhs} -> Algorithm 1 (tabular)"
+    return "mean_field", f"{head} > {rhs} -> Algorithm 2 (mean-field)"
+
+
+def _log2_table_bytes(system, k: int, algorithm: str) -> float:
+    """``log2`` of the bytes of four Q-sized buffers (a lower bound on :func:`table_bytes`)."""
+    S_g, S_l, A_l, A_g, Z_l = system.S_g, system.S_l, system.A_l, system.A_g, system.Z_l
+    if algorithm == "tabular":
+        entries = math.log2(S_g * A_g) + k * math.log2(Z_l)
+    else:
+        entries = math.log2(S_g * S_l * A_l * A_g) + _log_comb(k + Z_l - 2, Z_l - 1) / math.log(2)
+    return entries + 5
+
+
+def table_bytes(system, k: int, m: int | None, algorithm: str, solver: str = "auto") -> int:
+    """Bytes :func:`learn` allocates for ``(k, m, algorithm, solver)`` (``algorithm`` resolved,
+    not ``"auto"``): two Q buffers, R (and its construction temporary), V and the policy tables,
+    the composition tables, and the stored samples (at most ``m`` (index, multiplicity) pairs
+    per entry) or, for ``m=None``, the exact operator's working tables; with policy iteration,
+    also the policy's transition chain (Algorithm 1's exact operator: a dense matrix over the
+    joint states). Each operator counts its own (``TabularOperator.table_bytes``,
+    ``MeanFieldOperator.table_bytes``). Refuses (``ValueError``) a size past ``2^60`` bytes
+    without computing it."""
+    log2 = _log2_table_bytes(system, k, algorithm)
+    if log2 > _MAX_LOG2_BYTES:
+        raise ValueError(
+            f"learn(k={k}, algorithm={algorithm!r}) needs more than 2^{log2:.0f} bytes "
+            f"(~1e{log2 * math.log10(2):.0f} bytes; the Q table alone): far beyond any memory. "
+            "Use a smaller k (or algorithm='mean_field')."
         )
-    return "mean_field", (
-        f"auto (paper's rule): |Z_l|^(k-1) = {Z_l}^{k - 1} > k^|Z_l| = {k}^{Z_l} "
-        "-> Algorithm 2 (mean-field)"
-    )
+    cls = operator_class(algorithm)
+    total = cls.table_bytes(system, k, m)
+    if _resolve_solver(system, k, m, algorithm, solver) == "policy_iteration":
+        total += cls.chain_bytes(system, k, m)
+    return total
 
 
-def table_bytes(system, k: int, m: int | None, algorithm: str) -> int:
-    """Bytes :func:`learn` allocates for ``(k, m, algorithm)`` (``algorithm`` resolved, not
-    ``"auto"``): two Q buffers, R (and its construction temporary), V and the policy tables, the
-    composition tables, and the stored samples (``m`` indices per entry) or, for ``m=None``, the
-    exact next-composition distributions (an upper bound on their CSR size; Algorithm 1: the
-    exact operator's contraction buffers). Each operator counts its own
-    (``TabularOperator.table_bytes``, ``MeanFieldOperator.table_bytes``)."""
-    return operator_class(algorithm).table_bytes(system, k, m)
+def _resolve_solver(system, k, m, algorithm, solver) -> str:
+    """``"auto"`` is policy iteration, except for Algorithm 1's exact operator with more than
+    ``DENSE_MAX`` joint states, whose policy chain is a dense matrix over them: value
+    iteration."""
+    if solver != "auto":
+        return solver
+    if algorithm == "tabular" and m is None:
+        joint = math.log(system.S_g) + k * math.log(system.S_l)  # log Ns, no big powers
+        if joint > math.log(DENSE_MAX):
+            return "value_iteration"
+    return "policy_iteration"
 
 
-def _largest_k(system, m, algorithm, budget, k_from) -> int:
-    """Largest ``k`` (scanning up from 1) whose tables fit ``budget``; 0 if not even ``k = 1``."""
-    best = 0
-    for kk in range(1, max(k_from, 1) + 1):
+def _largest_k(system, m, algorithm, solver, budget, k_from) -> int:
+    """Largest ``k <= k_from`` whose tables fit ``budget`` (0 if not even ``k = 1``); tables
+    grow with ``k``, so a doubling then bisection search."""
+
+    def fits(kk):
         alg, _ = choose_algorithm(system.Z_l, kk, algorithm)
-        if table_bytes(system, kk, m, alg) > budget:
-            break
-        best = kk
-    return best
+        if _log2_table_bytes(system, kk, alg) > _MAX_LOG2_BYTES:
+            return False
+        return table_bytes(system, kk, m, alg, solver) <= budget
+
+    if not fits(1):
+        return 0
+    lo, hi = 1, 2
+    while hi <= k_from and fits(hi):
+        lo, hi = hi, 2 * hi
+    hi = min(hi, k_from + 1)  # fits(lo) holds, fits(hi) fails (or hi = k_from + 1)
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (mid, hi) if fits(mid) else (lo, mid)
+    return lo
 
 
-def _validate(system, k, m, algorithm, tol, max_iter, seed, progress, memory_budget):
+def _validate(system, k, m, algorithm, solver, tol, max_iter, seed, progress, memory_budget):
     if not isinstance(system, CooperativeSystem):
         raise ValueError(
             f"system must be an smfq_lib.CooperativeSystem; got {type(system).__name__}. "
@@ -103,6 +189,8 @@ def _validate(system, k, m, algorithm, tol, max_iter, seed, progress, memory_bud
         )
     if algorithm not in ALGORITHMS:
         raise ValueError(f"algorithm must be one of {ALGORITHMS}; got {algorithm!r}.")
+    if solver not in SOLVERS:
+        raise ValueError(f"solver must be one of {SOLVERS}; got {solver!r}.")
     if isinstance(tol, bool) or not isinstance(tol, numbers.Real) or not tol > 0:
         raise ValueError(f"tol must be a float > 0 (e.g. 1e-8); got {tol!r}.")
     if max_iter is not None and (not is_int(max_iter) or max_iter < 1):
@@ -114,18 +202,18 @@ def _validate(system, k, m, algorithm, tol, max_iter, seed, progress, memory_bud
     if memory_budget is not None and (
         isinstance(memory_budget, bool)
         or not isinstance(memory_budget, numbers.Real)
-        or not memory_budget > 0
+        or not memory_budget > 0  # also refuses NaN
     ):
         raise ValueError(
-            f"memory_budget must be None (half the free memory) or a positive number of bytes; "
-            f"got {memory_budget!r}."
+            f"memory_budget must be None (half the free memory), a positive number of bytes or "
+            f"float('inf') (no limit); got {memory_budget!r}."
         )
 
 
 def _default_max_iter(gamma, r_max, threshold) -> int:
     """Iterations after which the contraction bound ``gamma^t max|R|`` on the residual (and so
     ``gamma^t max|R| / (1 - gamma)`` on the error) is below ``threshold``, plus a margin of 10."""
-    if r_max <= threshold:
+    if not r_max > threshold:  # also a NaN or infinite r_max: the solver then raises
         return 10
     return int(math.ceil(math.log(threshold / r_max) / math.log(gamma))) + 10
 
@@ -136,6 +224,7 @@ def learn(
     m=None,
     *,
     algorithm="auto",
+    solver="auto",
     tol=1e-8,
     max_iter=None,
     seed=0,
@@ -150,73 +239,75 @@ def learn(
     k : number of sampled local agents, ``k >= 1`` (``k = 1``: agent 1 alone).
     m : samples per (state, action) entry, drawn once and reused every iteration so that the
         empirical operator has a fixed point; ``None``: the exact expectation.
-    algorithm : ``"auto"`` (paper's rule: Algorithm 1 iff ``|Z_l|^(k-1) <= k^|Z_l|``),
-        ``"tabular"`` (Algorithm 1) or ``"mean_field"`` (Algorithm 2).
-    tol : stop when ``||Q^{t+1} - Q^t||_inf <= tol (1 - gamma) / gamma``.
-    max_iter : iteration cap (default: the contraction bound's count for ``tol``, plus 10).
+    algorithm : ``"auto"`` (the smaller table, see :func:`choose_algorithm`), ``"paper"`` (the
+        paper's rule: Algorithm 1 iff ``|Z_l|^(k-1) <= k^|Z_l|``), ``"tabular"`` (Algorithm 1)
+        or ``"mean_field"`` (Algorithm 2). The result records which rule chose, and why.
+    solver : ``"value_iteration"`` (Algorithms 1, 2 as printed: ``Q^{t+1} = T Q^t``),
+        ``"policy_iteration"`` (Howard's, on the value table's states; the same fixed point in a
+        handful of sweeps, :mod:`smfq_lib.learning.solvers`) or ``"auto"`` (the default): policy
+        iteration, which is the faster everywhere measured (``benchmarks/bench_solve.py``),
+        except for Algorithm 1's exact operator with more than ``DENSE_MAX`` joint states
+        (dense policy chain): value iteration there.
+    tol : both solvers stop on a value-iteration step with ``||Q^{t+1} - Q^t||_inf <= tol (1 -
+        gamma) / gamma``, so ``||Q - Q_fix||_inf <= tol``.
+    max_iter : cap on sweeps (backups of the whole ``Q``; default: value iteration's
+        contraction-bound count for ``tol``, plus 10).
     seed : key of the counter-based RNG; the samples do not depend on the thread count.
-    progress : tqdm bar over iterations showing the residual.
-    memory_budget : bytes allowed for the tables (default: half the available memory).
+    progress : tqdm bar over sweeps showing the residual.
+    memory_budget : bytes allowed for the tables (default: half the available memory;
+        ``float("inf")``: no limit).
 
-    Raises ``ValueError`` on bad arguments or when the tables would exceed the budget (with their
-    size in GiB and the largest ``k`` that would fit).
+    Raises ``ValueError`` on bad arguments, when the tables would exceed the budget (with their
+    size in GiB and the largest ``k`` that would fit), and when ``Q`` stops being finite (a NaN
+    or infinite residual: rewards too large for float64).
     """
     t0 = time.perf_counter()
-    _validate(system, k, m, algorithm, tol, max_iter, seed, progress, memory_budget)
+    _validate(system, k, m, algorithm, solver, tol, max_iter, seed, progress, memory_budget)
     k = int(k)
     m = None if m is None else int(m)
     alg, reason = choose_algorithm(system.Z_l, k, algorithm)
-    budget = default_budget() if memory_budget is None else int(memory_budget)
-    need = table_bytes(system, k, m, alg)
+    solver = _resolve_solver(system, k, m, alg, solver)
+    budget = default_budget() if memory_budget is None else memory_budget
+    need = table_bytes(system, k, m, alg, solver)
     if need > budget:
-        best = _largest_k(system, m, algorithm, budget, k)
+        best = _largest_k(system, m, algorithm, solver, budget, k)
         fit = (
             f"The largest k that would fit with algorithm={algorithm!r} is {best}."
             if best
             else f"Not even k = 1 fits with algorithm={algorithm!r}."
         )
         if alg == "tabular":
-            other = _largest_k(system, m, "mean_field", budget, k)
+            other = _largest_k(system, m, "mean_field", solver, budget, k)
             fit += f" With algorithm='mean_field' the largest k is {other}."
         if m is not None:
             fit += " A smaller m also shrinks the stored samples."
         check_fits(
-            f"learn(k={k}, m={m}, {alg}): Q, R, V and "
-            + ("the exact distributions" if m is None else "the stored samples"),
+            f"learn(k={k}, m={m}, {alg}, {solver}): Q, R, V and "
+            + ("the exact operator's tables" if m is None else "the stored samples"),
             need,
             budget,
             hint=fit + f" ({reason}.) Pass memory_budget= to raise the budget.",
         )
-    work = table_bytes(system, k, m, alg) // 8
-    with _threads_for(work):
-        return _run(system, k, m, alg, reason, tol, max_iter, int(seed), progress, t0)
+    with _threads_for(need // 8):
+        return _run(system, k, m, alg, reason, solver, tol, max_iter, int(seed), progress, t0)
 
 
-def _run(system, k, m, alg, reason, tol, max_iter, seed, progress, t0) -> SubsampledQ:
+def _run(system, k, m, alg, reason, solver, tol, max_iter, seed, progress, t0) -> SubsampledQ:
     op = operator_class(alg)(system, k, m, seed)
     gamma = system.gamma
     threshold = tol * (1.0 - gamma) / gamma
     r_max = float(np.abs(op.R).max()) if op.size else 0.0
     n_iter = _default_max_iter(gamma, r_max, threshold) if max_iter is None else int(max_iter)
-
-    Q = np.zeros(op.size)
-    Q_new = np.empty(op.size)
-    residuals = []
+    run = policy_iteration if solver == "policy_iteration" else value_iteration
     from tqdm.auto import tqdm
 
     with tqdm(total=n_iter, disable=not progress, desc=f"learn k={k} {alg} m={m}") as bar:
-        for _ in range(n_iter):
-            res = float(op.step(Q, Q_new))
-            Q, Q_new = Q_new, Q
-            residuals.append(res)
-            bar.set_postfix_str(f"residual={res:.3e}", refresh=False)
-            bar.update()
-            if res <= threshold:
-                break
-    if residuals[-1] > threshold:
+        Q, stats = run(op, threshold, n_iter, bar)
+    if stats.residuals[-1] > threshold:
         warnings.warn(
-            f"learn stopped after max_iter={n_iter} iterations with residual {residuals[-1]:.3g} "
-            f"> tol (1 - gamma) / gamma = {threshold:.3g}; raise max_iter for tol={tol}.",
+            f"learn stopped after max_iter={n_iter} sweeps with residual "
+            f"{stats.residuals[-1]:.3g} > tol (1 - gamma) / gamma = {threshold:.3g}; raise "
+            f"max_iter for tol={tol}.",
             RuntimeWarning,
             stacklevel=3,
         )
@@ -230,7 +321,11 @@ def _run(system, k, m, alg, reason, tol, max_iter, seed, progress, t0) -> Subsam
         V=V,
         pi_g=pi_g,
         pi_l=pi_l,
-        residuals=np.asarray(residuals),
+        residuals=np.asarray(stats.residuals),
         seconds=time.perf_counter() - t0,
         seed=seed,
+        solver=stats.solver,
+        sweeps=stats.sweeps,
+        solves=stats.solves,
+        solve_seconds=stats.solve_seconds,
     )

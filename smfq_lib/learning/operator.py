@@ -7,7 +7,12 @@ Each learner is one :class:`Operator`, built once and then iterated by the loop 
   rewards and ``m`` samples, the average of each entry's ``m`` fixed noisy draws, Theorem 0.13),
   then either the ``m`` fixed samples per entry of the empirical operator (eq. 8 or 9) or the
   tables of the exact expectation (eq. 12);
-* :meth:`Operator.step`: one Bellman update ``Q_new = T Q_old`` and its residual;
+* :meth:`Operator.step`: one Bellman update ``Q_new = T Q_old`` and its residual, split as
+  ``backup(value_table(Q_old))``: the value table (the max over each value state's actions) and
+  ``R + gamma E V(next)``;
+* for policy iteration (:mod:`smfq_lib.learning.solvers`): :meth:`Operator.action_view` (which
+  ``Q`` entries are the actions of which value state) and :meth:`Operator.policy_chain` (the
+  transition matrix between value states of a policy that picks one entry per value state);
 * :meth:`Operator.policy_tables`: ``V``, ``pi_g``, ``pi_l`` of the final ``Q`` (Algorithm 2,
   line 10), for both learners through the one argmax routine over the mean-field shape
   (:func:`smfq_lib.learning.argmax.mf_argmax`), so that they break ties identically.
@@ -23,6 +28,7 @@ import math
 from abc import ABC, abstractmethod
 
 import numpy as np
+import scipy.sparse as sp
 
 from smfq_lib.combinatorics import compositions, marginal_ranks, n_compositions
 from smfq_lib.learning.argmax import mf_argmax
@@ -45,6 +51,8 @@ class Operator(ABC):
     shape: tuple[int, ...]
     size: int
     R: np.ndarray
+    #: entries of the value table (the states of the MDP whose Bellman operator this is)
+    n_values: int
 
     def __init__(self, system, k, m, seed):
         self.system, self.k, self.m, self.seed = system, k, m, seed
@@ -69,9 +77,57 @@ class Operator(ABC):
     def table_bytes(system, k: int, m: int | None) -> int:
         """Bytes this operator and the loop allocate (see :func:`smfq_lib.learning.table_bytes`)."""
 
+    @staticmethod
     @abstractmethod
+    def chain_bytes(system, k: int, m: int | None) -> int:
+        """Extra bytes of policy iteration: its policy chain (:meth:`policy_chain`) and the
+        dense matrix of the evaluation solve (up to ``solvers.DENSE_MAX`` value states)."""
+
+    @staticmethod
+    def _sampled_chain_bytes(n_values: int, m: int) -> int:
+        """A sampled chain: CSR of at most ``min(m, n_values)`` pairs per row, plus the dense
+        solve's matrix when it is small."""
+        from smfq_lib.learning.solvers import DENSE_MAX
+
+        dense = 16 * n_values**2 if n_values <= DENSE_MAX else 0
+        return 16 * n_values * min(m, n_values) + dense
+
+    @abstractmethod
+    def value_table(self, Q) -> np.ndarray:
+        """The flat value table of a flat ``Q``: its max over each value state's entries."""
+
+    @abstractmethod
+    def backup(self, V, Q_old, Q_new) -> float:
+        """``Q_new = R + gamma E V(next)`` for a flat value table ``V``; returns
+        ``||Q_new - Q_old||_inf``."""
+
     def step(self, Q_old, Q_new) -> float:
         """``Q_new = T Q_old`` (flat buffers); returns ``||Q_new - Q_old||_inf``."""
+        return self.backup(self.value_table(Q_old), Q_old, Q_new)
+
+    @abstractmethod
+    def action_view(self) -> tuple[int, int, int, np.ndarray, int]:
+        """``(G, Cz, B, mr, Cs)``: ``Q`` viewed as ``(G, Cz, B)``; entry ``(g, r, b)`` is an
+        action of value state ``g * Cs + mr[r]``."""
+
+    def policy_chain(self, choice):
+        """Transition matrix ``P[v, v']`` between value states when value state ``v`` takes the
+        flat ``Q`` entry ``choice[v]``: the samples' frequencies (sparse) for the empirical
+        operators, the exact law for ``m=None`` (see the subclasses)."""
+        if self.m is None:
+            return self._exact_chain(choice)
+        s = self.samples
+        lo, hi = s.ptr[choice], s.ptr[choice + 1]
+        indptr = np.zeros(choice.shape[0] + 1, dtype=np.int64)
+        np.cumsum(hi - lo, out=indptr[1:])
+        pos = np.repeat(lo - indptr[:-1], hi - lo) + np.arange(indptr[-1])
+        data = s.mult[pos] / s.m
+        n = self.n_values
+        return sp.csr_array((data, s.idx[pos].astype(np.int64), indptr), shape=(n, n))
+
+    @abstractmethod
+    def _exact_chain(self, choice):
+        """:meth:`policy_chain` of the exact operator."""
 
     @abstractmethod
     def policy_tables(self, Q) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

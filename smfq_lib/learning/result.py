@@ -33,8 +33,14 @@ class SubsampledQ:
         algorithms; for Algorithm 1 they are read at the canonical representative (agent 1 first,
         the others' (state, action) pairs sorted ascending by ``z = s * A_l + a``), because a
         sampled tabular ``Q`` is not exactly permutation invariant (DESIGN §9).
-    residuals : ``||Q^{t+1} - Q^t||_inf`` of every iteration.
+    residuals : ``||Q^{t+1} - Q^t||_inf`` of every sweep (with policy iteration, the sweeps
+        after a policy evaluation measure ``||R + gamma E V_pi - Q||``; the last is always a
+        value-iteration step).
     seconds : wall time of learning (set-up included). seed : RNG seed of the samples.
+    solver : ``"value_iteration"`` or ``"policy_iteration"`` (:mod:`smfq_lib.learning.solvers`).
+    sweeps : backups of the whole ``Q``; solves : policy evaluations (linear solves) and
+    solve_seconds : their wall time (0 for value iteration). Files written before these fields
+    existed load with the defaults (value iteration, ``sweeps = 0``).
     """
 
     k: int
@@ -48,6 +54,10 @@ class SubsampledQ:
     residuals: np.ndarray
     seconds: float
     seed: int
+    solver: str = "value_iteration"
+    sweeps: int = 0
+    solves: int = 0
+    solve_seconds: float = 0.0
 
     # lookups ---------------------------------------------------------------------------------
     def _index(self, s_g, s_1, counts):
@@ -90,6 +100,10 @@ class SubsampledQ:
             "reason": self.reason,
             "seconds": self.seconds,
             "seed": self.seed,
+            "solver": self.solver,
+            "sweeps": self.sweeps,
+            "solves": self.solves,
+            "solve_seconds": self.solve_seconds,
         }
         arrays = {name: getattr(self, name) for name in _ARRAYS}
         np.savez(path, meta=np.array(json.dumps(meta)), **arrays)
@@ -108,6 +122,6 @@ class SubsampledQ:
     def __repr__(self) -> str:
         return (
             f"SubsampledQ(k={self.k}, m={self.m}, algorithm={self.algorithm!r}, "
-            f"Q.shape={self.Q.shape}, iterations={len(self.residuals)}, "
-            f"seconds={self.seconds:.3g})"
+            f"Q.shape={self.Q.shape}, solver={self.solver!r}, sweeps={self.sweeps}, "
+            f"solves={self.solves}, seconds={self.seconds:.3g})"
         )

@@ -1,27 +1,69 @@
 """The empirical operators' fixed samples, shared by Algorithms 1 and 2 (eq. 8 and 9).
 
 Both learners draw the ``m`` next states of every (state, action) entry once, before value
-iteration, by inverse CDF on the rows of ``P_g`` and ``P_l`` (:func:`cdf_tables`), and store
-for each sample the flat index of its next state in the iteration's value table (int32 while
-every index fits, see :func:`index_dtype`). Redrawing every sweep would give a stochastic
-iteration with no fixed point. One iteration is then the same gather for both
-(:func:`apply_sampled`): ``Q = R + gamma / m sum_j V[idx]``.
+iteration, by inverse CDF on the rows of ``P_g`` and ``P_l`` (:func:`cdf_tables`). Redrawing every
+sweep would give a stochastic iteration with no fixed point.
+
+Storage. An entry's ``m`` samples are indices into the iteration's value table, which is small
+(a few thousand entries), so they repeat: the samples are stored per entry as their distinct
+indices, ascending, each with its multiplicity (:class:`Samples`, CSR-like: per-entry offsets
+``ptr``, then ``idx`` and ``mult`` in the narrowest integer types that fit). One iteration is then
+the same weighted gather for both learners (:func:`apply_sampled`):
+``Q[e] = R[e] + gamma / m * sum_i mult_i V[idx_i]`` over the entry's distinct indices, which is
+``R[e] + gamma / m * sum_j V[next state of sample j]`` up to the order of the additions.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+import numba
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
-__all__ = ["NBLOCKS", "apply_sampled", "cdf_tables", "index_dtype"]
+from smfq_lib.execute.chunks import run_chunks
 
-#: Blocks of the gather's residual reduction (one ``prange`` iteration each).
-NBLOCKS = 512
+__all__ = ["Samples", "apply_sampled", "cdf_tables", "draw_samples", "index_dtype", "sample_bytes"]
+
+#: Entries per block of the sampling pass (each block is drawn at full width, ``m`` indices per
+#: entry, then compressed; blocks run on threads).
+_BLOCK_ENTRIES = 1 << 16
 
 
 def index_dtype(n_targets: int):
-    """Integer type of stored sample indices into a value table of ``n_targets`` entries."""
+    """Narrowest integer type of stored indices into a value table of ``n_targets`` entries."""
+    if n_targets <= 1 << 16:
+        return np.uint16
     return np.int32 if n_targets < 2**31 else np.int64
+
+
+def _mult_dtype(m: int):
+    return np.uint8 if m < 1 << 8 else (np.uint16 if m < 1 << 16 else np.int32)
+
+
+def sample_bytes(entries: int, m: int, n_targets: int) -> int:
+    """Upper bound on the bytes of :class:`Samples` (every sample distinct) plus the sampling
+    pass's per-thread blocks."""
+    pair = np.dtype(index_dtype(n_targets)).itemsize + np.dtype(_mult_dtype(m)).itemsize
+    distinct = min(m, n_targets)
+    block = _BLOCK_ENTRIES * m * 8 * 2 * max(1, numba.get_num_threads())
+    return 8 * (entries + 1) + entries * distinct * pair + block
+
+
+@dataclass
+class Samples:
+    """The fixed samples of every entry ``e``: ``idx[ptr[e]:ptr[e+1]]`` are its distinct
+    next-state indices into the value table (ascending) and ``mult`` their multiplicities
+    (summing to ``m``)."""
+
+    m: int
+    ptr: np.ndarray
+    idx: np.ndarray
+    mult: np.ndarray
+
+    @property
+    def nbytes(self) -> int:
+        return self.ptr.nbytes + self.idx.nbytes + self.mult.nbytes
 
 
 def cdf_tables(P_g, P_l):
@@ -34,33 +76,94 @@ def cdf_tables(P_g, P_l):
     return np.cumsum(P_g, axis=-1), last_pos(P_g), np.cumsum(P_l, axis=-1), last_pos(P_l)
 
 
-@njit(cache=True, parallel=True)
-def apply_sampled(R, V, idx, m, gamma, Q_old, Q_new, nblocks):
-    """Empirical operator (8)/(9) on flat arrays: ``Q_new[e] = R[e] + gamma/m sum_j V[idx[e*m+j]]``.
+@njit(cache=True, nogil=True)
+def _compress(raw, m, cnt, idx, mult):
+    """Per entry of ``raw`` (``m`` samples each): its distinct values ascending into ``idx``,
+    their multiplicities into ``mult``, their number into ``cnt``; returns the pairs written."""
+    buf = np.empty(m, dtype=raw.dtype)
+    o = 0
+    for e in range(cnt.shape[0]):
+        for j in range(m):  # insertion sort of the entry's samples
+            x = raw[e * m + j]
+            i = j
+            while i > 0 and buf[i - 1] > x:
+                buf[i] = buf[i - 1]
+                i -= 1
+            buf[i] = x
+        c = 0
+        j = 0
+        while j < m:
+            x = buf[j]
+            r = j
+            while r < m and buf[r] == x:
+                r += 1
+            idx[o] = x
+            mult[o] = r - j
+            o += 1
+            c += 1
+            j = r
+        cnt[e] = c
+    return o
 
-    Returns the residual ``max_e |Q_new[e] - Q_old[e]|``. Shared by Algorithms 1 and 2.
+
+def draw_samples(draw, n_rows: int, per_row: int, m: int, n_targets: int) -> Samples:
+    """Draw and compress the samples of ``n_rows * per_row`` entries.
+
+    ``draw(row_lo, row_hi, out)`` (a sampling kernel) writes the ``m`` samples of the entries of
+    rows ``row_lo .. row_hi - 1`` into ``out`` (``m`` per entry, entry-major). Blocks of rows are
+    drawn and compressed on ``numba.get_num_threads()`` threads; the samples do not depend on
+    the blocking (each entry's draws are keyed by the entry).
     """
-    N = R.shape[0]
-    res = np.zeros(nblocks)
-    step = (N + nblocks - 1) // nblocks
-    scale = gamma / m
-    for b in prange(nblocks):
-        lo = b * step
-        hi = min(N, lo + step)
-        mx = 0.0
-        for e in range(lo, hi):
-            acc = 0.0
-            base = e * m
-            for j in range(m):
-                acc += V[idx[base + j]]
-            q = R[e] + scale * acc
-            d = abs(q - Q_old[e])
-            if d > mx:
-                mx = d
-            Q_new[e] = q
-        res[b] = mx
-    out = 0.0
-    for b in range(nblocks):
-        if res[b] > out:
-            out = res[b]
-    return out
+    rows_per = max(1, _BLOCK_ENTRIES // max(per_row, 1))
+    edges = list(range(0, n_rows, rows_per)) + [n_rows]
+    blocks = [None] * (len(edges) - 1)
+    it, mt = index_dtype(n_targets), _mult_dtype(m)
+
+    def run(a, b):
+        for i in range(a, b):
+            lo, hi = edges[i], edges[i + 1]
+            ne = (hi - lo) * per_row
+            raw = np.empty(ne * m, dtype=np.int64)
+            draw(lo, hi, raw)
+            cnt = np.empty(ne, dtype=np.int64)
+            idx = np.empty(ne * m, dtype=it)
+            mult = np.empty(ne * m, dtype=mt)
+            used = _compress(raw, m, cnt, idx, mult)
+            blocks[i] = (cnt, idx[:used].copy(), mult[:used].copy())
+
+    run_chunks(run, len(blocks))
+    ptr = np.zeros(n_rows * per_row + 1, dtype=np.int64)
+    np.cumsum(np.concatenate([b[0] for b in blocks]), out=ptr[1:])
+    idx = np.concatenate([b[1] for b in blocks])
+    mult = np.concatenate([b[2] for b in blocks])
+    return Samples(m, ptr, idx, mult)
+
+
+@njit(cache=True, nogil=True)
+def _gather(lo, hi, R, V, ptr, idx, mult, scale, Q_old, Q_new):
+    mx = 0.0
+    for e in range(lo, hi):
+        acc = 0.0
+        for i in range(ptr[e], ptr[e + 1]):
+            acc += mult[i] * V[idx[i]]
+        q = R[e] + scale * acc
+        d = abs(q - Q_old[e])
+        if d > mx:
+            mx = d
+        Q_new[e] = q
+    return mx
+
+
+def apply_sampled(R, V, samples: Samples, gamma, Q_old, Q_new) -> float:
+    """Empirical operator (8)/(9) on flat arrays: ``Q_new[e] = R[e] + gamma/m sum_i mult_i
+    V[idx_i]`` over entry ``e``'s distinct sample indices (ascending); returns the residual
+    ``max_e |Q_new[e] - Q_old[e]|``. Shared by Algorithms 1 and 2; chunks of entries run on
+    threads, and each entry is computed the same way whatever the chunking."""
+    res = []
+    s = samples
+    scale = gamma / s.m
+    run_chunks(
+        lambda a, b: res.append(_gather(a, b, R, V, s.ptr, s.idx, s.mult, scale, Q_old, Q_new)),
+        R.shape[0],
+    )
+    return max(res)

@@ -8,8 +8,8 @@ Read top to bottom, :class:`TabularOperator` is the algorithm:
    plus, with stochastic rewards and ``m`` samples, the average of every entry's ``m`` fixed
    noisy draws (:func:`~.reward_noise.add_tabular_noise`, Theorem 0.13);
 2. eq. (8): the ``m`` next joint states ``(s_g^j, s_Delta^j)`` of every entry, drawn once and
-   stored as rows of the value table (:func:`~.tabular_kernels.sample_tabular`); eq. (12) needs
-   nothing stored;
+   stored as rows of the value table (:func:`~.tabular_kernels.sample_tabular`,
+   :func:`~.sampled.draw_samples`); eq. (12) needs nothing stored;
 3. one Bellman step (lines 4-6): ``V1 = max over a'_g, a'_Delta`` of ``Q``, then
    ``R + gamma/m sum_j V1[s^j]`` (:func:`~.sampled.apply_sampled`) or the exact expectation
    (:func:`~.tabular_kernels.apply_exact_tabular`);
@@ -18,17 +18,20 @@ Read top to bottom, :class:`TabularOperator` is the algorithm:
    Algorithm 2 (:func:`~.argmax.mf_argmax`), because a sampled tabular ``Q`` is not exactly
    permutation invariant.
 
-The iteration loop, its stopping rule and the memory guard are :func:`smfq_lib.learning.learn`'s.
+The fixed point is found by value iteration or policy iteration (:mod:`~.solvers`; the policy
+chain of the exact operator is a dense product law per joint state); the loop, its stopping rule
+and the memory guard are :func:`smfq_lib.learning.learn`'s.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from smfq_lib.execute.chunks import run_chunks
 from smfq_lib.learning.operator import Operator
 from smfq_lib.learning.reward_noise import add_tabular_noise
 from smfq_lib.learning.rewards import tabular_reward
-from smfq_lib.learning.sampled import NBLOCKS, apply_sampled, cdf_tables, index_dtype
+from smfq_lib.learning.sampled import apply_sampled, cdf_tables, draw_samples, sample_bytes
 from smfq_lib.learning.tabular_kernels import apply_exact_tabular, fold, sample_tabular
 
 __all__ = ["TabularOperator"]
@@ -49,24 +52,48 @@ class TabularOperator(Operator):
             add_tabular_noise(self.R, system, k, m, seed)
         self.shape = (S_g,) + (S_l,) * k + (A_g,) + (A_l,) * k
         self.size = self.R.shape[0]
+        self.n_values = self.Ns
         if m is not None:  # eq. (8): m fixed samples per entry
-            self.idx = np.empty(self.size * m, dtype=index_dtype(self.Ns))
-            sample_tabular(*cdf_tables(self.P_g, self.P_l), k, m, seed, self.idx)
+            cdf = cdf_tables(self.P_g, self.P_l)
+            self.samples = draw_samples(
+                lambda lo, hi, out: sample_tabular(*cdf, k, m, seed, lo, hi, out),
+                self.Ns,
+                self.Na,
+                m,
+                self.Ns,
+            )
 
-    def step(self, Q_old, Q_new) -> float:
-        V1 = Q_old.reshape(self.Ns, self.Na).max(axis=1)
+    def value_table(self, Q):
+        return Q.reshape(self.Ns, self.Na).max(axis=1)
+
+    def backup(self, V, Q_old, Q_new) -> float:
         if self.m is not None:
-            return apply_sampled(self.R, V1, self.idx, self.m, self.gamma, Q_old, Q_new, NBLOCKS)
-        return apply_exact_tabular(
-            self.R.reshape(self.Ns, self.Na),
-            V1,
-            self.P_g,
-            self.P_l,
-            self.k,
-            self.gamma,
-            Q_old.reshape(self.Ns, self.Na),
-            Q_new.reshape(self.Ns, self.Na),
+            return apply_sampled(self.R, V, self.samples, self.gamma, Q_old, Q_new)
+        res = []
+        args = (self.R.reshape(self.Ns, self.Na), V, self.P_g, self.P_l, self.k, self.gamma)
+        Q2 = (Q_old.reshape(self.Ns, self.Na), Q_new.reshape(self.Ns, self.Na))
+        run_chunks(
+            lambda a, b: res.append(apply_exact_tabular(a, b, *args, *Q2)),
+            self.system.S_g * self.system.A_g,
         )
+        return max(res)
+
+    def action_view(self):
+        return self.Ns, 1, self.Na, np.zeros(1, dtype=np.int64), 1
+
+    def _exact_chain(self, choice):
+        """Dense ``P[row, row']``: the product law ``P_g[s_g, a_g] x P_l[s_1, s_g, a_1] x ...
+        x P_l[s_k, s_g, a_k]`` over next joint states, for the chosen column of every row."""
+        s, k = self.system, self.k
+        rows = np.arange(self.Ns)
+        cols = choice - rows * self.Na
+        sg = rows // s.S_l**k
+        P = s.P_g[sg, cols // s.A_l**k]
+        for i in range(k):
+            si = (rows // s.S_l ** (k - 1 - i)) % s.S_l
+            ai = (cols // s.A_l ** (k - 1 - i)) % s.A_l
+            P = (P[:, :, None] * s.P_l[si, sg, ai][:, None, :]).reshape(self.Ns, -1)
+        return P
 
     def policy_tables(self, Q):
         """``V, pi_g, pi_l`` of a flat ``Q``, read at canonical representatives (see
@@ -78,8 +105,8 @@ class TabularOperator(Operator):
     @staticmethod
     def table_bytes(system, k, m):
         """Two Q buffers, R and its construction temporary, V1 and the folded Q, the greedy
-        tables; the stored samples (``m`` row indices per entry) or, for ``m=None``, the exact
-        operator's contraction buffers (``apply_exact_tabular``)."""
+        tables; the stored samples (at most ``m`` (row, multiplicity) pairs per entry) or, for
+        ``m=None``, the exact operator's contraction buffers (``apply_exact_tabular``)."""
         S_g, S_l, A_l, A_g, Z_l = system.S_g, system.S_l, system.A_l, system.A_g, system.Z_l
         Cz, _, small = Operator._common_bytes(system, k)
         n_mf = S_g * S_l * Cz * A_l * A_g
@@ -87,7 +114,16 @@ class TabularOperator(Operator):
         n_tab = Ns * A_g * A_l**k
         total = 4 * 8 * n_tab + 8 * Ns + 8 * n_mf + small  # + V1 and the folded Q
         if m is not None:
-            total += n_tab * m * np.dtype(index_dtype(Ns)).itemsize
+            total += sample_bytes(n_tab, m, Ns)
         else:  # the exact operator's contraction buffers
             total += 8 * (2 * S_l * Z_l ** (k - 1) + A_l ** (k - 1))
         return total
+
+    @staticmethod
+    def chain_bytes(system, k, m):
+        """Sampled: the CSR chain over the joint states; exact: the dense ``Ns x Ns`` chain and
+        the solve's copy of it."""
+        Ns = system.S_g * system.S_l**k
+        if m is not None:
+            return Operator._sampled_chain_bytes(Ns, m)
+        return 16 * Ns * Ns

@@ -10,9 +10,9 @@ Empirical operator (8): entry ``e = row * Na + col``, sample ``j``: ``s_g^j ~ P_
 ``rng.stream_key(seed, e)``. The next row index is stored once; iterations then use the shared
 ``sampled.apply_sampled``. The exact operator (12) is sum-factorised: per ``(s_g, a_g)``
 block it contracts ``s_g'`` and then one agent at a time, so each entry costs ``~S_l``
-multiply-adds rather than a sum over all ``S_g S_l^k`` next joint states. Algorithm 1's tables
-grow like ``(S_l A_l)^k``, so they are small whenever they fit at all: these kernels are serial
-(less to compile); the per-iteration gather of the sampled operator is the shared parallel kernel.
+multiply-adds rather than a sum over all ``S_g S_l^k`` next joint states. The kernels are
+``nogil`` and take a range of rows (sampling) or ``(s_g, a_g)`` blocks (exact operator), which
+the operator runs on threads (``execute.chunks.run_chunks``: no ``parallel=True`` compilation).
 """
 
 from __future__ import annotations
@@ -34,21 +34,22 @@ def _decode(x, base, k, out):
         x //= base
 
 
-@njit(cache=True)
-def sample_tabular(cdf_g, last_g, cdf_l, last_l, k, m, seed, out):
-    """Draw the ``m`` fixed samples of every Algorithm 1 entry (eq. 8): ``out[e * m + j]`` is the
-    flat row (next ``(s_g, s_1..s_k)``) of sample ``j`` of entry ``e``."""
-    S_g = cdf_g.shape[0]
+@njit(cache=True, nogil=True)
+def sample_tabular(cdf_g, last_g, cdf_l, last_l, k, m, seed, row_lo, row_hi, out):
+    """Draw the ``m`` fixed samples of the Algorithm 1 entries of rows ``row_lo .. row_hi - 1``
+    (eq. 8): ``out[(e - e_lo) * m + j]`` is the flat row (next ``(s_g, s_1..s_k)``) of sample
+    ``j`` of entry ``e``, where ``e_lo`` is the first entry of row ``row_lo``."""
     A_g = cdf_g.shape[1]
     S_l = cdf_l.shape[0]
     A_l = cdf_l.shape[2]
     nl = S_l**k
     na = A_l**k
     Na = A_g * na
-    for row in range(S_g * nl):
+    e_lo = row_lo * Na
+    sv = np.empty(k, dtype=np.int64)
+    av = np.empty(k, dtype=np.int64)
+    for row in range(row_lo, row_hi):
         sg = row // nl
-        sv = np.empty(k, dtype=np.int64)
-        av = np.empty(k, dtype=np.int64)
         _decode(row % nl, S_l, k, sv)
         for col in range(Na):
             ag = col // na
@@ -63,12 +64,14 @@ def sample_tabular(cdf_g, last_g, cdf_l, last_l, k, m, seed, out):
                     a = av[i]
                     sn = categorical(cdf_l[s, sg, a], last_l[s, sg, a], uniform(key, base + 1 + i))
                     nxt = nxt * S_l + sn
-                out[e * m + j] = nxt
+                out[(e - e_lo) * m + j] = nxt
 
 
-@njit(cache=True)
-def apply_exact_tabular(R, V1, P_g, P_l, k, gamma, Q_old, Q_new):
-    """Exact operator (12) on the 2-D view ``(Ns, Na)``; returns ``max |Q_new - Q_old|``.
+@njit(cache=True, nogil=True)
+def apply_exact_tabular(lo, hi, R, V1, P_g, P_l, k, gamma, Q_old, Q_new):
+    """Exact operator (12) on the 2-D view ``(Ns, Na)``, for the ``(s_g, a_g)`` blocks
+    ``lo .. hi - 1`` (block ``b``: ``s_g = b // A_g``, ``a_g = b % A_g``); returns their
+    ``max |Q_new - Q_old|``.
 
     Sum factorisation of ``E V1[s_g', s_1', ..., s_k'] = sum_{s_g'} P_g[s_g, a_g, s_g']
     sum_{s_1'} P_l[s_1, s_g, a_1, s_1'] ... sum_{s_k'} P_l[s_k, s_g, a_k, s_k'] V1[s_g', s']``,
@@ -80,7 +83,8 @@ def apply_exact_tabular(R, V1, P_g, P_l, k, gamma, Q_old, Q_new):
     after agent 1 it is the block ``[s_1..s_k, a_1..a_k]`` of ``Q``, written as
     ``R + gamma T``. Cost ``~ S_g A_g S_l (S_l A_l)^k`` per sweep (``S_l`` multiply-adds per
     entry) instead of ``S_g S_l^k`` per entry; two buffers of ``S_l (S_l A_l)^(k-1)`` floats.
-    Serial, fixed summation order: the result does not depend on the thread count.
+    Blocks are independent (callers run them on threads); each entry has one fixed summation
+    order, so the result does not depend on the thread count.
     """
     S_g = P_g.shape[0]
     A_g = P_g.shape[1]
@@ -93,53 +97,54 @@ def apply_exact_tabular(R, V1, P_g, P_l, k, gamma, Q_old, Q_new):
     tmp = np.empty(cap)
     acc = np.empty(A_l ** (k - 1))
     mx = 0.0
-    for sg in range(S_g):
-        for ag in range(A_g):
+    for blk in range(lo, hi):
+        sg = blk // A_g
+        ag = blk % A_g
+        for x in range(nl):
+            buf[x] = 0.0
+        for g in range(S_g):
+            p = P_g[sg, ag, g]
             for x in range(nl):
-                buf[x] = 0.0
-            for g in range(S_g):
-                p = P_g[sg, ag, g]
-                for x in range(nl):
-                    buf[x] += p * V1[g * nl + x]
-            X = nl // S_l
-            Ys = 1
-            Ya = 1
-            for _ in range(k - 1):  # agents k, k - 1, ..., 2
-                for x in range(X):
-                    for s in range(S_l):
-                        for ys in range(Ys):
-                            for a in range(A_l):
-                                o = (((x * S_l + s) * Ys + ys) * A_l + a) * Ya
-                                for ya in range(Ya):
-                                    tmp[o + ya] = 0.0
-                                for sn in range(S_l):
-                                    p = P_l[s, sg, a, sn]
-                                    b = ((x * S_l + sn) * Ys + ys) * Ya
-                                    for ya in range(Ya):
-                                        tmp[o + ya] += p * buf[b + ya]
-                buf, tmp = tmp, buf
-                X //= S_l
-                Ys *= S_l
-                Ya *= A_l
-            # agent 1: X == 1, write the (s_g, a_g) block of Q
-            for s in range(S_l):
-                for ys in range(Ys):
-                    row = sg * nl + s * Ys + ys
-                    for a in range(A_l):
-                        for ya in range(Ya):
-                            acc[ya] = 0.0
-                        for sn in range(S_l):
-                            p = P_l[s, sg, a, sn]
-                            b = (sn * Ys + ys) * Ya
+                buf[x] += p * V1[g * nl + x]
+        X = nl // S_l
+        Ys = 1
+        Ya = 1
+        for _ in range(k - 1):  # agents k, k - 1, ..., 2
+            for x in range(X):
+                for s in range(S_l):
+                    for ys in range(Ys):
+                        for a in range(A_l):
+                            o = (((x * S_l + s) * Ys + ys) * A_l + a) * Ya
                             for ya in range(Ya):
-                                acc[ya] += p * buf[b + ya]
-                        c0 = ag * na + a * Ya
+                                tmp[o + ya] = 0.0
+                            for sn in range(S_l):
+                                p = P_l[s, sg, a, sn]
+                                b = ((x * S_l + sn) * Ys + ys) * Ya
+                                for ya in range(Ya):
+                                    tmp[o + ya] += p * buf[b + ya]
+            buf, tmp = tmp, buf
+            X //= S_l
+            Ys *= S_l
+            Ya *= A_l
+        # agent 1: X == 1, write the (s_g, a_g) block of Q
+        for s in range(S_l):
+            for ys in range(Ys):
+                row = sg * nl + s * Ys + ys
+                for a in range(A_l):
+                    for ya in range(Ya):
+                        acc[ya] = 0.0
+                    for sn in range(S_l):
+                        p = P_l[s, sg, a, sn]
+                        b = (sn * Ys + ys) * Ya
                         for ya in range(Ya):
-                            q = R[row, c0 + ya] + gamma * acc[ya]
-                            d = abs(q - Q_old[row, c0 + ya])
-                            if d > mx:
-                                mx = d
-                            Q_new[row, c0 + ya] = q
+                            acc[ya] += p * buf[b + ya]
+                    c0 = ag * na + a * Ya
+                    for ya in range(Ya):
+                        q = R[row, c0 + ya] + gamma * acc[ya]
+                        d = abs(q - Q_old[row, c0 + ya])
+                        if d > mx:
+                            mx = d
+                        Q_new[row, c0 + ya] = q
     return mx
 
 

@@ -1,0 +1,178 @@
+"""Two solvers for the fixed point ``Q = T Q`` of one Bellman operator (empirical eq. 8/9 with
+fixed samples, or exact eq. 12): value iteration (Algorithms 1, 2 as printed) and policy
+iteration (Howard), which reaches the same fixed point in a handful of sweeps.
+
+Both see the operator through :class:`smfq_lib.learning.operator.Operator`: ``T Q =
+backup(value_table(Q))`` where ``value_table`` is the max of ``Q`` over each value state's
+actions and ``backup(V) = R + gamma E V(next)``. The operator is the Bellman operator of an MDP
+on the value table's states (Algorithm 2: ``(s_g, s_1, c)``; Algorithm 1: the joint states
+``(s_g, s_1..s_k)``) whose actions at a state are its ``Q`` entries; with fixed samples it is an
+empirical MDP, whose transition law is the samples' frequencies.
+
+* :func:`value_iteration`: ``Q^{t+1} = T Q^t`` from ``Q^0 = 0`` until ``||Q^{t+1} - Q^t||_inf <=
+  tol (1 - gamma) / gamma`` (then ``||Q^{t+1} - Q_fix||_inf <= tol``).
+* :func:`policy_iteration`: from ``Q = T 0 = R``, repeat: improvement (the greedy entry of every
+  value state, keeping the current one while it is within a tie tolerance of the max, so that
+  ties cannot make it cycle), then, if the policy changed, evaluation (solve
+  ``(I - gamma P_pi) V = R_pi`` on the value states, :func:`evaluate_policy`) and one backup
+  ``Q = R + gamma E V_pi``; if it did not change, one value-iteration step ``Q <- T Q``. It stops
+  on a value-iteration step whose residual meets the same rule, so it returns a ``Q`` with the
+  same guarantee (``||Q - Q_fix||_inf <= tol``).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.linalg
+import scipy.sparse as sp
+from numba import njit
+from scipy.sparse.linalg import LinearOperator, gmres, spsolve
+
+from smfq_lib.execute.chunks import run_chunks
+from smfq_lib.learning.argmax import TIE_RTOL
+
+__all__ = ["SOLVERS", "SolveStats", "evaluate_policy", "policy_iteration", "value_iteration"]
+
+SOLVERS = ("auto", "policy_iteration", "value_iteration")
+#: Policy evaluation solves densely (LU) up to this many value states; above, a sparse direct
+#: solve (sampled operators) or GMRES (exact operators).
+DENSE_MAX = 2500
+#: Policy evaluations before policy iteration gives up improving and only iterates values (a
+#: guard against round-off cycles; never reached in the tests).
+MAX_EVALUATIONS = 100
+
+
+@dataclass
+class SolveStats:
+    """What a solver did: sweeps (backups of the whole ``Q``), policy evaluations (linear
+    solves) and their seconds, the residual of every sweep."""
+
+    solver: str
+    sweeps: int = 0
+    solves: int = 0
+    solve_seconds: float = 0.0
+    residuals: list = field(default_factory=list)
+
+
+def _checked(res: float, sweep: int) -> float:
+    if not np.isfinite(res):
+        raise ValueError(
+            f"the residual of sweep {sweep} is {res}: Q overflowed or became NaN. The rewards "
+            "(and 1 / (1 - gamma)) must keep every value finite in float64; rescale them."
+        )
+    return res
+
+
+def value_iteration(op, threshold: float, max_sweeps: int, bar) -> tuple[np.ndarray, SolveStats]:
+    """``Q^{t+1} = T Q^t`` from ``Q^0 = 0`` until the residual is ``<= threshold`` or
+    ``max_sweeps`` sweeps; returns the last ``Q`` (flat) and the stats."""
+    stats = SolveStats("value_iteration")
+    Q = np.zeros(op.size)
+    Q_new = np.empty(op.size)
+    for _ in range(max_sweeps):
+        res = _checked(float(op.step(Q, Q_new)), stats.sweeps)
+        Q, Q_new = Q_new, Q
+        stats.sweeps += 1
+        stats.residuals.append(res)
+        bar.set_postfix_str(f"residual={res:.3e}", refresh=False)
+        bar.update()
+        if res <= threshold:
+            break
+    return Q, stats
+
+
+@njit(cache=True, nogil=True)
+def _improve(lo, hi, Q, Cz, B, mr, Cs, rtol, atol, V, choice):
+    """Improvement over the groups ``g = lo .. hi - 1`` of ``Q`` viewed as ``(G, Cz, B)``: value
+    state ``g * Cs + mr[r]`` has the entries ``(g, r, b)``. ``V`` gets the max; ``choice`` (flat
+    entry per value state, -1: none) keeps its entry while that is within
+    ``min(rtol (1 + |max|), atol)`` of the max, else takes the first maximal entry. Returns the
+    number of value states whose entry changed."""
+    best = np.empty(Cs)
+    arg = np.empty(Cs, dtype=np.int64)
+    changed = 0
+    for g in range(lo, hi):
+        best[:] = -np.inf
+        arg[:] = -1
+        for r in range(Cz):
+            c = mr[r]
+            o = (g * Cz + r) * B
+            for b in range(B):
+                if Q[o + b] > best[c]:
+                    best[c] = Q[o + b]
+                    arg[c] = o + b
+        for c in range(Cs):
+            v = g * Cs + c
+            V[v] = best[c]
+            cur = choice[v]
+            if cur >= 0 and Q[cur] >= best[c] - min(rtol * (1.0 + abs(best[c])), atol):
+                continue
+            if cur != arg[c]:
+                changed += 1
+                choice[v] = arg[c]
+    return changed
+
+
+def improve(op, Q, V, choice, atol) -> int:
+    """Greedy improvement of ``choice`` on ``Q`` (see :func:`_improve`); fills ``V``."""
+    G, Cz, B, mr, Cs = op.action_view()
+    counts = []
+    run_chunks(
+        lambda a, b: counts.append(_improve(a, b, Q, Cz, B, mr, Cs, TIE_RTOL, atol, V, choice)), G
+    )
+    return sum(counts)
+
+
+def evaluate_policy(chain, r, gamma, x0, atol) -> np.ndarray:
+    """``V`` solving ``(I - gamma P) V = r`` for the value-state chain ``P`` of a policy.
+
+    ``chain`` is a dense array, a SciPy sparse matrix or a ``LinearOperator`` with ``toarray()``.
+    Up to :data:`DENSE_MAX` states: dense LU. Above: sparse LU for a sparse chain, else GMRES
+    from ``x0`` to a 2-norm residual ``<= atol`` (raised to the round-off floor). An inexact
+    ``V`` cannot make :func:`policy_iteration` wrong (it only stops on a value-iteration step
+    that meets the tolerance); it can only cost it sweeps.
+    """
+    n = r.shape[0]
+    if n <= DENSE_MAX:
+        A = chain.toarray() if not isinstance(chain, np.ndarray) else chain.copy()
+        A *= -gamma
+        A[np.diag_indices(n)] += 1.0
+        return scipy.linalg.solve(A, r, overwrite_a=True, check_finite=False)
+    if sp.issparse(chain):
+        A = sp.identity(n, format="csc") - gamma * sp.csc_array(chain)
+        return spsolve(A, r)
+    floor = 64 * np.finfo(float).eps * np.sqrt(n) * np.abs(r).max() / (1.0 - gamma)
+    A = LinearOperator((n, n), matvec=lambda x: x - gamma * (chain @ x), dtype=float)
+    return gmres(A, r, x0=x0, rtol=0.0, atol=max(atol, floor), restart=60, maxiter=50)[0]
+
+
+def policy_iteration(op, threshold: float, max_sweeps: int, bar) -> tuple[np.ndarray, SolveStats]:
+    """Howard's policy iteration on the value states of ``op`` (see the module docstring);
+    returns ``Q`` (flat) with ``||Q - T Q_prev||``-residual ``<= threshold`` and the stats."""
+    stats = SolveStats("policy_iteration")
+    Q = np.zeros(op.size)
+    Q_new = np.empty(op.size)
+    V = np.zeros(op.n_values)
+    choice = np.full(op.n_values, -1, dtype=np.int64)
+    vi_step = True  # the sweep below is T applied to Q = 0
+    while True:
+        res = _checked(float(op.backup(V, Q, Q_new)), stats.sweeps)
+        Q, Q_new = Q_new, Q
+        stats.sweeps += 1
+        stats.residuals.append(res)
+        bar.set_postfix_str(f"residual={res:.3e} solves={stats.solves}", refresh=False)
+        bar.update()
+        if (vi_step and res <= threshold) or stats.sweeps >= max_sweeps:
+            break
+        V = np.empty(op.n_values)
+        changed = improve(op, Q, V, choice, threshold / 4)
+        vi_step = changed == 0 or stats.solves >= MAX_EVALUATIONS
+        if not vi_step:
+            t = time.perf_counter()
+            V = evaluate_policy(op.policy_chain(choice), op.R[choice], op.gamma, V, threshold / 8)
+            stats.solves += 1
+            stats.solve_seconds += time.perf_counter() - t
+    return Q, stats
