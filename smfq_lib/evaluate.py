@@ -137,7 +137,8 @@ def _chain_row(
     action_distributions_into(
         p_g, p_l, pi_g, pi_l, s_g, counts, comps_km1, comps_k, ck_s1, ck_rank, work
     )
-    pg_all[j] = p_g
+    for a in range(A_g):
+        pg_all[j, a] = p_g[a]
     # expected decomposed reward, eq. (3)
     rew = 0.0
     for a in range(A_g):
@@ -202,8 +203,10 @@ def _chain_row(
                     for a in range(A_l):
                         tmp[v + phi_int[s, a] - wmin] += px[v] * p_l[s, a]
                 top += width
-                px[: top + 1] = tmp[: top + 1]
-        xpmf[j] = px
+                for v in range(top + 1):
+                    px[v] = tmp[v]
+        for v in range(n * width + 1):
+            xpmf[j, v] = px[v]
 
 
 # --------------------------------------------------------------------------------------------

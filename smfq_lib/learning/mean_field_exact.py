@@ -29,8 +29,9 @@ from __future__ import annotations
 import numba
 import numpy as np
 from numba import njit
+from scipy.special import gammaln
 
-from smfq_lib.combinatorics import compositions, multinomial_pmf, n_compositions
+from smfq_lib.combinatorics import compositions, n_compositions
 from smfq_lib.execute.chunks import run_chunks
 from smfq_lib.learning.mean_field_kernels import add_tables, binom_table, rank_tab
 
@@ -59,16 +60,19 @@ def exact_tables(P_l, S_g, A_l, t) -> ExactTables:
     return ExactTables(P_l, S_g, A_l, t)
 
 
-@njit(cache=True)
 def _mult_table(P_l, S_g, A_l, t, moff):
+    """``Multinomial(n, p)`` pmfs over the compositions of ``n = 0..t`` (rank order) for the last
+    cell's law ``p = P_l[S_l - 1, s_g, A_l - 1]`` of every ``s_g``; in logs (NumPy, no kernel)."""
     S_l = P_l.shape[0]
     out = np.zeros((S_g, moff[t + 1]))
-    for sg in range(S_g):
-        p = P_l[S_l - 1, sg, A_l - 1]
-        for n in range(t + 1):
-            C = compositions(n, S_l)
-            for x in range(C.shape[0]):
-                out[sg, moff[n] + x] = multinomial_pmf(C[x], p)
+    for n in range(t + 1):
+        C = compositions(n, S_l)
+        log_coef = gammaln(n + 1.0) - gammaln(C + 1.0).sum(axis=1)
+        for sg in range(S_g):
+            p = P_l[S_l - 1, sg, A_l - 1]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                terms = np.where(C > 0, C * np.log(p), 0.0)
+            out[sg, moff[n] : moff[n + 1]] = np.exp(log_coef + terms.sum(axis=1))
     return out
 
 
@@ -241,5 +245,6 @@ def next_composition_laws(P_l, A_l, Zt, sgs, rows, tab, off, out):
                         w = P_l[s, sg, a, sn]
                         if w != 0.0:
                             nxt[tab[off[t] + rr, sn]] += p * w
-                cur[:n_next] = nxt[:n_next]
+                for q in range(n_next):
+                    cur[q] = nxt[q]
                 t += 1

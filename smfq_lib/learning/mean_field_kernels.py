@@ -61,9 +61,7 @@ def sample_mean_field(cdf_g, last_g, cdf_l, last_l, Zt, A_l, m, seed, row_lo, ro
     A_g = cdf_g.shape[1]
     S_l = cdf_l.shape[0]
     Cz, Z_l = Zt.shape
-    t = 0
-    for z in range(Z_l):
-        t += Zt[0, z]
+    t = Zt[0].sum()  # k - 1 (a loop from a literal 0 would compile rank_tab twice)
     btab = binom_table(t + S_l, S_l)
     Cs = btab[t + S_l - 1, S_l - 1]
     kk = t + 1

@@ -1,0 +1,185 @@
+"""Value iteration vs policy iteration for the exact quantities of the chapters.
+
+On ``random_system(2, S_l, 2, 2, seed=0)`` (gamma 0.9), in one run:
+
+1. ``V*`` (Algorithm 2 at ``k = n``, exact operator, tol 1e-12, as
+   ``evaluate.optimal_value_table`` computes it) at ``n = 25, 50, 100, 200`` (``S_l = 2``) and
+   ``n = 20, 30`` (``S_l = 3``): sweeps, solves and seconds of both solvers and their ratio, and
+   a reference: policy iteration on the count MDP written plainly in NumPy/SciPy
+   (:func:`reference_vstar`, ``S_l = 2``: binomial laws convolved by FFT, dense evaluation solve),
+   whose ``V*`` must equal the library's.
+2. The full exact gap curve at ``n = 50, 100``: ``V*``, then for every ``k = 1..n`` learn
+   ``pi_k^est`` (``learn(system, k)``, tol 1e-8) and solve its value ``V^{pi_k^est}`` on ``n``
+   agents; the worst-case gap over start states ``(V* - V^pi).max()``. Seconds with each solver
+   and the ratio; the gaps must agree.
+
+``--quick``: ``V*`` at ``n = 25, 50`` (``S_l = 2``) and ``20`` (``S_l = 3``), the curve at
+``n = 30``. The machine load (``uptime``) is printed with every table.
+
+Usage: ``python benchmarks/bench_solve.py [--quick]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+import numpy as np
+from scipy.stats import binom
+
+from smfq_lib.evaluate import clear_cache, optimal_value_table, policy_value_table
+from smfq_lib.examples import random_system
+from smfq_lib.learning import learn
+
+#: The reference holds a (triples x (n + 1)) law table per global state; skip it beyond this.
+REFERENCE_MAX_BYTES = 2 * 2**30
+
+
+def load() -> str:
+    return "load average {:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
+
+
+def reference_vstar(system, n):
+    """``V*[s_g, x]`` (``x`` agents in local state 0) by policy iteration on the count MDP of a
+    system with ``S_l = 2``, in plain NumPy/SciPy: action ``(a_g, u0, u1)`` = global action, how
+    many of the ``x`` agents in state 0 and of the ``n - x`` in state 1 take local action 0. The
+    next ``x'`` is a sum of four binomials (convolved by FFT), ``s_g'`` independent."""
+    S_g, g = system.S_g, system.gamma
+    P_g, P_l, r_g, r_l = system.P_g, system.P_l, system.r_g, system.r_l
+    x, u0, u1 = np.array(
+        [(x, a, b) for x in range(n + 1) for a in range(x + 1) for b in range(n - x + 1)]
+    ).T
+    counts = (u0, x - u0, u1, n - x - u1)  # agents in cells (s, a) = (0,0), (0,1), (1,0), (1,1)
+    cells = ((0, 0), (0, 1), (1, 0), (1, 1))
+    D, R = [], []
+    for sg in range(S_g):
+        F = 1.0
+        for (s, a), c in zip(cells, counts, strict=True):
+            pmf = binom.pmf(np.arange(n + 1)[None, :], np.arange(n + 1)[:, None], P_l[s, sg, a, 0])
+            F = F * np.fft.rfft(pmf, n=n + 1)[c]
+        D.append(np.fft.irfft(F, n=n + 1))  # (triples, x'): law of x'
+        loc = sum(c * r_l[s, sg, a] for (s, a), c in zip(cells, counts, strict=True)) / n
+        R.append(r_g[sg][:, None] + loc[None, :])  # (A_g, triples)
+    starts = np.searchsorted(x, np.arange(n + 2))
+    V = np.zeros((S_g, n + 1))
+    choice = None
+    while True:
+        EV = np.stack([D[sg] @ V.T for sg in range(S_g)])  # (S_g, triples, S_g')
+        Q = np.stack([R[sg] + g * (P_g[sg] @ EV[sg].T) for sg in range(S_g)])  # (S_g, A_g, T)
+        best = np.empty((S_g, n + 1), dtype=np.int64)
+        for xx in range(n + 1):
+            block = Q[:, :, starts[xx] : starts[xx + 1]].reshape(S_g, -1)
+            best[:, xx] = block.argmax(axis=1)
+        if choice is not None and np.array_equal(best, choice):
+            return V
+        choice = best
+        ag, t = (
+            choice // (starts[1:] - starts[:-1]),
+            starts[:-1] + choice % (starts[1:] - starts[:-1]),
+        )
+        P = np.zeros((S_g, n + 1, S_g, n + 1))
+        r = np.empty((S_g, n + 1))
+        for sg in range(S_g):
+            P[sg] = P_g[sg, ag[sg]][:, :, None] * D[sg][t[sg]][:, None, :]
+            r[sg] = R[sg][ag[sg], t[sg]]
+        N = S_g * (n + 1)
+        V = np.linalg.solve(np.eye(N) - g * P.reshape(N, N), r.ravel()).reshape(S_g, n + 1)
+
+
+def _vstar(system, n, solver):
+    t = time.perf_counter()
+    q = learn(system, n, None, algorithm="mean_field", solver=solver, tol=1e-12, progress=False)
+    return q, time.perf_counter() - t
+
+
+def vstar_table(cases):
+    print(f"\nV* = Algorithm 2 at k = n (exact, tol 1e-12); {load()}")
+    head = (
+        f"{'S_l':>3} {'n':>4} {'Q entries':>11} {'VI sweeps':>9} {'VI s':>8} {'PI sweeps':>9} "
+        f"{'solves':>6} {'PI s':>7} {'VI/PI':>6} {'ref s':>7} {'ref/PI':>6} {'|PI-VI|':>8} "
+        f"{'|PI-ref|':>8}"
+    )
+    print(head)
+    print("-" * len(head))
+    for S_l, n in cases:
+        system = random_system(2, S_l, 2, 2, seed=0)
+        vi, t_vi = _vstar(system, n, "value_iteration")
+        pi, t_pi = _vstar(system, n, "policy_iteration")
+        ref = err_ref = float("nan")
+        T = (n + 1) * (n + 2) * (n + 3) // 6
+        if S_l == 2 and T * (n + 1) * 8 * 6 <= REFERENCE_MAX_BYTES:
+            t = time.perf_counter()
+            V_ref = reference_vstar(system, n)
+            ref = time.perf_counter() - t
+            clear_cache()
+            err_ref = np.abs(optimal_value_table(system, n) - V_ref).max()
+        print(
+            f"{S_l:>3} {n:>4} {pi.Q.size:>11,} {vi.sweeps:>9} {t_vi:>8.2f} {pi.sweeps:>9} "
+            f"{pi.solves:>6} {t_pi:>7.2f} {t_vi / t_pi:>6.1f} {ref:>7.2f} {ref / t_pi:>6.1f} "
+            f"{np.abs(pi.V - vi.V).max():>8.1e} {err_ref:>8.1e}"
+        )
+    print(
+        "VI/PI = seconds of value iteration / policy iteration (each the whole learn call); ref "
+        "= policy iteration on the count MDP in plain NumPy/SciPy (S_l = 2 only; skipped past "
+        f"{REFERENCE_MAX_BYTES / 2**30:.0f} GiB of law tables); |PI-VI|, |PI-ref| = max "
+        "difference of the V* tables."
+    )
+
+
+def gap_curve(system, n, solver):
+    """The worst-case exact gap for every k = 1..n (seconds, gaps)."""
+    clear_cache()
+    t = time.perf_counter()
+    q = learn(system, n, None, algorithm="mean_field", solver=solver, tol=1e-12, progress=False)
+    v_star = q.V  # read at the canonical representative, as optimal_value_table does
+    from smfq_lib.combinatorics import compositions, rank
+
+    comps = compositions(n, system.S_l)
+    s1 = np.argmax(comps > 0, axis=1)
+    others = comps.copy()
+    others[np.arange(len(comps)), s1] -= 1
+    v_star = v_star[:, s1, [rank(c) for c in others]]
+    gaps = []
+    for k in range(1, n + 1):
+        pol = learn(system, k, None, solver=solver, progress=False)
+        gaps.append(float((v_star - policy_value_table(system, pol, n)).max()))
+    return time.perf_counter() - t, np.array(gaps)
+
+
+def curve_table(ns):
+    print(f"\nfull exact gap curve, k = 1..n (S_l = 2); {load()}")
+    head = f"{'n':>4} {'VI s':>8} {'PI s':>8} {'VI/PI':>6} {'max |gap diff|':>14} {'gap k=1':>9}"
+    print(head)
+    print("-" * len(head))
+    for n in ns:
+        system = random_system(2, 2, 2, 2, seed=0)
+        t_vi, g_vi = gap_curve(system, n, "value_iteration")
+        t_pi, g_pi = gap_curve(system, n, "policy_iteration")
+        print(
+            f"{n:>4} {t_vi:>8.1f} {t_pi:>8.1f} {t_vi / t_pi:>6.1f} "
+            f"{np.abs(g_vi - g_pi).max():>14.1e} {g_pi[0]:>9.2e}"
+        )
+    print(
+        "each curve: V* (k = n, tol 1e-12), then learn(system, k) (tol 1e-8) and the exact value "
+        "of pi_k^est on n agents for every k; the solver is used for every learn call."
+    )
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="small sizes (a minute or two)")
+    args = ap.parse_args()
+    warm = random_system(2, 2, 2, 2, seed=1)  # compile / load every kernel first
+    for solver in ("value_iteration", "policy_iteration"):
+        policy_value_table(warm, learn(warm, 3, None, solver=solver, progress=False), 4)
+    if args.quick:
+        vstar_table([(2, 25), (2, 50), (3, 20)])
+        curve_table([30])
+    else:
+        vstar_table([(2, 25), (2, 50), (2, 100), (2, 200), (3, 20), (3, 30)])
+        curve_table([50, 100])
+
+
+if __name__ == "__main__":
+    main()
