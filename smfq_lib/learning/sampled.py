@@ -46,7 +46,7 @@ def sample_bytes(entries: int, m: int, n_targets: int) -> int:
     pass's per-thread blocks."""
     pair = np.dtype(index_dtype(n_targets)).itemsize + np.dtype(_mult_dtype(m)).itemsize
     distinct = min(m, n_targets)
-    block = _BLOCK_ENTRIES * m * 8 * 2 * max(1, numba.get_num_threads())
+    block = min(entries, _BLOCK_ENTRIES) * m * (16 + pair) * max(1, numba.get_num_threads())
     return 8 * (entries + 1) + entries * distinct * pair + block
 
 
