@@ -192,8 +192,11 @@ def test_progress_bar_on_and_off(system, capsys):
 
 def test_max_iter_cap_warns(system):
     with pytest.warns(RuntimeWarning, match="max_iter=3"):
-        res = learn(system, 2, 2, max_iter=3, progress=False)
-    assert len(res.residuals) == 3
+        res = learn(system, 2, 2, solver="value_iteration", max_iter=3, progress=False)
+    assert len(res.residuals) == res.sweeps == 3
+    with pytest.warns(RuntimeWarning, match="max_iter=1 sweeps"):
+        res = learn(system, 2, 2, solver="policy_iteration", max_iter=1, progress=False)
+    assert res.sweeps == 1 and res.solves == 1  # the residuals also hold max|R| (T 0 = R)
 
 
 _SCRIPT = textwrap.dedent(

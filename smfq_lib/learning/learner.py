@@ -25,7 +25,7 @@ import numpy as np
 from smfq_lib.budget import check_fits, default_budget
 from smfq_lib.learning.operator import operator_class
 from smfq_lib.learning.result import SubsampledQ
-from smfq_lib.learning.solvers import DENSE_MAX, SOLVERS, policy_iteration, value_iteration
+from smfq_lib.learning.solvers import SOLVERS, policy_iteration, value_iteration
 from smfq_lib.system import CooperativeSystem
 
 __all__ = ["learn", "choose_algorithm", "table_bytes"]
@@ -39,6 +39,9 @@ _SERIAL_WORK = 2_000_000
 _EXACT_BITS = 4096
 #: A table of more than ``2^_MAX_LOG2_BYTES`` bytes is refused before its exact size is computed.
 _MAX_LOG2_BYTES = 60
+#: Policy iteration on Algorithm 1's exact operator up to this many joint states (its policy
+#: chain is a dense ``Ns x Ns`` matrix: 288 MB here); value iteration above.
+TABULAR_PI_MAX = 6000
 
 
 @contextlib.contextmanager
@@ -135,15 +138,21 @@ def table_bytes(system, k: int, m: int | None, algorithm: str, solver: str = "au
     return total
 
 
-def _resolve_solver(system, k, m, algorithm, solver) -> str:
+def _resolve_solver(system, k, m, algorithm, solver, budget=math.inf) -> str:
     """``"auto"`` is policy iteration, except for Algorithm 1's exact operator with more than
-    ``DENSE_MAX`` joint states, whose policy chain is a dense matrix over them: value
-    iteration."""
+    ``TABULAR_PI_MAX`` joint states (its policy chain is a dense matrix over them) and where
+    policy iteration's extra memory would not fit ``budget`` but value iteration's would:
+    value iteration there."""
     if solver != "auto":
         return solver
     if algorithm == "tabular" and m is None:
         joint = math.log(system.S_g) + k * math.log(system.S_l)  # log Ns, no big powers
-        if joint > math.log(DENSE_MAX):
+        if joint > math.log(TABULAR_PI_MAX):
+            return "value_iteration"
+    if math.isfinite(budget) and _log2_table_bytes(system, k, algorithm) <= _MAX_LOG2_BYTES:
+        cls = operator_class(algorithm)
+        vi = cls.table_bytes(system, k, m)
+        if vi <= budget < vi + cls.chain_bytes(system, k, m):
             return "value_iteration"
     return "policy_iteration"
 
@@ -246,8 +255,9 @@ def learn(
         ``"policy_iteration"`` (Howard's, on the value table's states; the same fixed point in a
         handful of sweeps, :mod:`smfq_lib.learning.solvers`) or ``"auto"`` (the default): policy
         iteration, which is the faster everywhere measured (``benchmarks/bench_solve.py``),
-        except for Algorithm 1's exact operator with more than ``DENSE_MAX`` joint states
-        (dense policy chain): value iteration there.
+        except for Algorithm 1's exact operator with more than ``TABULAR_PI_MAX`` joint states
+        (dense policy chain) or when only value iteration fits ``memory_budget``: value
+        iteration there. The result records the solver that ran.
     tol : both solvers stop on a value-iteration step with ``||Q^{t+1} - Q^t||_inf <= tol (1 -
         gamma) / gamma``, so ``||Q - Q_fix||_inf <= tol``.
     max_iter : cap on sweeps (backups of the whole ``Q``; default: value iteration's
@@ -266,8 +276,8 @@ def learn(
     k = int(k)
     m = None if m is None else int(m)
     alg, reason = choose_algorithm(system.Z_l, k, algorithm)
-    solver = _resolve_solver(system, k, m, alg, solver)
     budget = default_budget() if memory_budget is None else memory_budget
+    solver = _resolve_solver(system, k, m, alg, solver, budget)
     need = table_bytes(system, k, m, alg, solver)
     if need > budget:
         best = _largest_k(system, m, algorithm, solver, budget, k)

@@ -161,5 +161,5 @@ class MeanFieldOperator(Operator):
         _, Cs, _ = Operator._common_bytes(system, k)
         n = system.S_g * system.S_l * Cs
         if m is not None:
-            return Operator._sampled_chain_bytes(n, m)
-        return 8 * n * Cs + Operator._sampled_chain_bytes(n, 0)
+            return Operator._chain_solve_bytes(n, m)
+        return 8 * n * Cs + Operator._chain_solve_bytes(n, 0)

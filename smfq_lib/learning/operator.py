@@ -84,13 +84,13 @@ class Operator(ABC):
         dense matrix of the evaluation solve (up to ``solvers.DENSE_MAX`` value states)."""
 
     @staticmethod
-    def _sampled_chain_bytes(n_values: int, m: int) -> int:
-        """A sampled chain: CSR of at most ``min(m, n_values)`` pairs per row, plus the dense
-        solve's matrix when it is small."""
+    def _chain_solve_bytes(n_values: int, pairs: int) -> int:
+        """A CSR chain of at most ``pairs`` entries per row (a sampled operator: ``m``), plus
+        the dense matrix of the LU solve when there are at most ``DENSE_MAX`` value states."""
         from smfq_lib.learning.solvers import DENSE_MAX
 
         dense = 16 * n_values**2 if n_values <= DENSE_MAX else 0
-        return 16 * n_values * min(m, n_values) + dense
+        return 16 * n_values * min(pairs, n_values) + dense
 
     @abstractmethod
     def value_table(self, Q) -> np.ndarray:

@@ -121,9 +121,9 @@ class TabularOperator(Operator):
 
     @staticmethod
     def chain_bytes(system, k, m):
-        """Sampled: the CSR chain over the joint states; exact: the dense ``Ns x Ns`` chain and
-        the solve's copy of it."""
+        """Sampled: the CSR chain over the joint states; exact: the dense ``Ns x Ns`` chain and,
+        up to ``DENSE_MAX`` joint states, the LU solve's copy of it."""
         Ns = system.S_g * system.S_l**k
         if m is not None:
-            return Operator._sampled_chain_bytes(Ns, m)
-        return 16 * Ns * Ns
+            return Operator._chain_solve_bytes(Ns, m)
+        return 8 * Ns * Ns + Operator._chain_solve_bytes(Ns, 0)
