@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from smfq_lib.checks import check_gamma
 from smfq_lib.system import ROW_TOL, Aggregate, CooperativeSystem
 
 __all__ = [
@@ -64,10 +65,6 @@ def _float_arg(
     if not ok:
         raise ValueError(f"{name} must be a finite number in {lo_s}; got {value!r}. {fix}".rstrip())
     return v
-
-
-def _gamma_arg(gamma) -> float:
-    return _float_arg("gamma", gamma, 0.0, 1.0, open_lo=True, open_hi=True)
 
 
 # Example 0.1 -------------------------------------------------------------------------------
@@ -140,7 +137,7 @@ def gaussian_squeeze(
         "mu", mu, 0.0, loads - 1.0, fix="mu is the target mean load PER AGENT (not n times it)."
     )
     sigma = _float_arg("sigma", sigma, 0.0, open_lo=True)
-    gamma = _gamma_arg(gamma)
+    gamma = check_gamma(gamma)
     p_hold = _float_arg("p_hold", p_hold, 0.0, 1.0, open_hi=True)
 
     L = loads
@@ -269,7 +266,7 @@ def constrained_exploration(
     d = _int_arg("d", d, 1)
     if d > M:
         raise ValueError(f"d must be <= M (the box lies in the grid); got d={d}, M={M}.")
-    gamma = _gamma_arg(gamma)
+    gamma = check_gamma(gamma)
     slip = _float_arg("slip", slip, 0.0, 1.0)
     cover_reward = _float_arg("cover_reward", cover_reward)
     clean_reward = _float_arg("clean_reward", clean_reward)
@@ -352,7 +349,7 @@ def random_system(
     S_l = _int_arg("S_l", S_l, 1)
     A_g = _int_arg("A_g", A_g, 1)
     A_l = _int_arg("A_l", A_l, 1)
-    gamma = _gamma_arg(gamma)
+    gamma = check_gamma(gamma)
     seed = _int_arg("seed", seed, 0, "Pass a non-negative integer seed.")
     rng = np.random.default_rng(seed)
     P_g = rng.dirichlet(np.ones(S_g), size=(S_g, A_g))
