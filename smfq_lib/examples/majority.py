@@ -1,4 +1,4 @@
-"""A mode the local agents are rewarded for matching: the instance on which ``k`` matters most.
+"""A mode the local agents are rewarded for matching: an instance on which ``k`` matters.
 
 The best global action is the majority state of the local agents, which a sample of ``k`` of them
 estimates with an error of order ``1/sqrt(k)`` (less, sampling without replacement from ``n``):
