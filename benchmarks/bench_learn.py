@@ -39,7 +39,10 @@ import numpy as np
 from numba import njit, prange
 
 from smfq_lib.combinatorics import marginal_ranks
-from smfq_lib.learn import _Operator, _threads_for, learn, table_bytes
+from smfq_lib.learning import learn, table_bytes
+from smfq_lib.learning.learner import _threads_for
+from smfq_lib.learning.mean_field import MeanFieldOperator
+from smfq_lib.learning.tabular import TabularOperator
 
 
 @njit(parallel=True)
@@ -102,7 +105,7 @@ def enumeration_exact_tabular(R, V1, P_g, P_l, k, gamma, Q_new):
 
 def exact_tabular_table(system, tab_kmax, old_kmax, repeat):
     """Second table: exact Algorithm 1, library kernel vs the per-entry enumeration."""
-    op = _Operator(system, 1, None, "tabular", 0)  # warm-up: compile / load both kernels
+    op = TabularOperator(system, 1, None, 0)  # warm-up: compile / load both kernels
     op.step(np.zeros(op.size), np.empty(op.size))
     R2 = op.R.reshape(op.Ns, op.Na)
     enumeration_exact_tabular(R2, np.zeros(op.Ns), op.P_g, op.P_l, 1, op.gamma, np.empty_like(R2))
@@ -118,7 +121,7 @@ def exact_tabular_table(system, tab_kmax, old_kmax, repeat):
     for k in range(1, tab_kmax + 1):
         nbytes = table_bytes(system, k, None, "tabular")
         t = time.perf_counter()
-        op = _Operator(system, k, None, "tabular", 0)
+        op = TabularOperator(system, k, None, 0)
         setup = time.perf_counter() - t
         Q = np.random.default_rng(0).random(op.size)
         Q_new = np.empty(op.size)
@@ -236,7 +239,7 @@ def main():
     )
     # warm-up: compile / load every kernel on a tiny k
     for m in (args.m, None):
-        op = _Operator(system, 2, m, "mean_field", 0)
+        op = MeanFieldOperator(system, 2, m, 0)
         op.step(np.zeros(op.size), np.empty(op.size))
     sum_gather(np.zeros(3), np.zeros(2, dtype=np.int32), 1, np.empty(2))
 
@@ -251,7 +254,7 @@ def main():
         for m in (args.m, None):
             nbytes = table_bytes(system, k, m, "mean_field")
             t = time.perf_counter()
-            op = _Operator(system, k, m, "mean_field", 0)
+            op = MeanFieldOperator(system, k, m, 0)
             setup = time.perf_counter() - t
             rng = np.random.default_rng(0)
             Q = rng.random(op.size)

@@ -3,7 +3,7 @@
     python benchmarks/bench_sweep.py [--points 16] [--steps 4000000] [--workers 2]
 
 Each grid point is a CPU-bound Numba task of about 0.5-1 s: Monte Carlo rollouts of a random
-finite Markov chain with a counter-based generator (the shape of the work in execute.py),
+finite Markov chain with a counter-based generator (the shape of the work in execute/),
 single-threaded. The serial run is the reference; the cluster run uses
 ``smfq_lib.sweep.local_client`` (worker processes, one thread each). Both write a fresh store
 in a temporary directory, and the benchmark checks that they hold the same numbers. Target on

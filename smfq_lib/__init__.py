@@ -13,7 +13,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 __version__ = "0.1.0"
 
-from smfq_lib.learn import SubsampledQ, learn  # noqa: E402
+from smfq_lib.learning import SubsampledQ, learn  # noqa: E402
 from smfq_lib.system import Aggregate, CooperativeSystem, RewardNoise  # noqa: E402
 
 __all__ = ["Aggregate", "CooperativeSystem", "RewardNoise", "SubsampledQ", "learn", "__version__"]

@@ -18,9 +18,9 @@ here, so they are functions of the count state.
   exact law is the convolution of per-agent pmfs on the integer lattice, so ``phi`` must be
   integer-valued here). ``V`` solves ``(I - gamma P) V = r`` (dense LU, exact to rounding).
 * :func:`optimal_value`: ``V*`` (eq. 4) = Algorithm 2 with ``k = n`` and the exact operator
-  (``smfq_lib.learn``): with ``k = n`` the subsystem IS the system, so its value table read at the
-  canonical representative (``s_1`` = lowest state present, the others' counts ``counts - e_{s_1}``)
-  is ``V*``.
+  (``smfq_lib.learning``): with ``k = n`` the subsystem IS the system, so its value table read at
+  the canonical representative (``s_1`` = lowest state present, the others' counts
+  ``counts - e_{s_1}``) is ``V*``.
 * :func:`gap`: ``V* - V^{pi_k^est}`` at a state or under an initial distribution, the quantity
   bounded by Theorem 0.11.
 
@@ -29,7 +29,7 @@ of states and actions, so by linearity of expectation the value (13) of any poli
 (the optimum of the same expectations), equal their values under the mean rewards ``r_g``,
 ``r_l``. Both functions therefore use the means and ignore the noise; the gap they return is the
 exact gap of Theorem 0.13's left side. (The noise matters to the sampled learner, whose reward
-estimates it perturbs, and to the executors' realised rewards: see :mod:`smfq_lib.learn` and
+estimates it perturbs, and to the executors' realised rewards: see :mod:`smfq_lib.learning` and
 :mod:`smfq_lib.execute`.)
 
 Caching. Each solve covers every count state at once and is cached, keyed on
@@ -146,7 +146,7 @@ def _chain_bytes(system, n, memory_budget) -> int:
 def _star_bytes(system, n, memory_budget) -> int:
     """Bytes of the ``k = n`` learner behind ``V*`` (``learn``'s own estimate, plus the count
     states), refused if over the budget."""
-    from smfq_lib.learn import table_bytes
+    from smfq_lib.learning import table_bytes
 
     C = n_compositions(n, system.S_l)
     Cz = n_compositions(n - 1, system.Z_l)
@@ -321,7 +321,7 @@ def optimal_value_table(system: CooperativeSystem, n: int, *, memory_budget=None
         _OPTIMAL_CACHE.move_to_end(key)
         return hit[1]
     progress = _bar(progress, _star_bytes(system, n, memory_budget))
-    from smfq_lib.learn import learn
+    from smfq_lib.learning import learn
 
     q = learn(
         system,

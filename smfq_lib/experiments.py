@@ -14,7 +14,7 @@ from scipy import stats
 
 from smfq_lib.examples import constrained_exploration, gaussian_squeeze
 from smfq_lib.execute import rollout_counts
-from smfq_lib.learn import learn
+from smfq_lib.learning import learn
 from smfq_lib.sweep import results_columns
 
 __all__ = ["squeeze_point", "exploration_point", "seed_table", "mean_ci"]

@@ -10,7 +10,7 @@ Everything here is closed-form arithmetic on the problem sizes; nothing is learn
   Algorithms 1 and 2 on ``k`` agents (Discussion 0.12), with the algorithm the paper's rule picks.
 * :func:`rule_choice` -- the paper's rule between Algorithm 1 (tabular) and Algorithm 2
   (mean field): ``|Z_l|^(k-1) <= k^|Z_l|`` picks Algorithm 1 (the rule
-  ``smfq_lib.learn.choose_algorithm`` applies).
+  ``smfq_lib.learning.choose_algorithm`` applies).
 
 Logarithms: the paper writes ``ln`` in Theorem 0.11 and ``log`` in Lemma 0.9; both are taken as
 natural logarithms here.

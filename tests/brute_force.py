@@ -4,7 +4,7 @@ Everything here is derived from the paper (Problem Formulation, eq. 1-13, Algori
 the interface spec, written the slow and obvious way: loops over ``itertools.product`` of joint
 states and actions, exact expectations as sums of products of probabilities, value iteration or a
 direct linear solve on the joint space ``S_g x S_l^N``. Nothing is shared with the production
-kernels (``smfq_lib.learn``, ``policy``, ``execute``, ``evaluate``, ``combinatorics``): the
+kernels (``smfq_lib.learning``, ``policy``, ``execute``, ``evaluate``, ``combinatorics``): the
 composition enumeration and ranking below are re-done with :mod:`itertools`. Only
 :class:`smfq_lib.system.CooperativeSystem` (arrays, ``gamma``, ``stage_reward``) is used.
 

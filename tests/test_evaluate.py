@@ -21,7 +21,7 @@ from smfq_lib.evaluate import (
     policy_value_table,
 )
 from smfq_lib.execute import iid_initial
-from smfq_lib.learn import learn
+from smfq_lib.learning import learn
 from smfq_lib.system import Aggregate, CooperativeSystem
 
 ATOL = 1e-9
@@ -165,7 +165,7 @@ def test_non_integer_phi_is_refused():
 
 
 # -- memory budget and progress reach the k = n learner -----------------------------------------
-LEARN_MODULE = importlib.import_module("smfq_lib.learn")  # (smfq_lib.learn is also the function)
+LEARN_MODULE = importlib.import_module("smfq_lib.learning")
 
 
 def test_optimal_value_passes_budget_and_progress_to_learn(monkeypatch):

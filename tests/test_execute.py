@@ -191,7 +191,7 @@ def test_validation_errors():
 
 def test_learned_policy_object():
     """A SubsampledQ from smfq_lib.learn runs as is (Algorithm 1 and 2 tables alike)."""
-    from smfq_lib.learn import learn
+    from smfq_lib.learning import learn
 
     system = tiny_system(2, 2, 2, 2, gamma=0.8, seed=12)
     n = 6

@@ -6,7 +6,7 @@ import pytest
 from smfq_lib.evaluate import optimal_value, policy_value
 from smfq_lib.examples import constrained_exploration, gaussian_squeeze
 from smfq_lib.experiments import exploration_point, mean_ci, seed_table, squeeze_point
-from smfq_lib.learn import learn
+from smfq_lib.learning import learn
 from smfq_lib.sweep import run_sweep
 
 

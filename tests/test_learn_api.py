@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from brute_force import tiny_system
 
-from smfq_lib.learn import SubsampledQ, choose_algorithm, learn, table_bytes
+from smfq_lib.learning import SubsampledQ, choose_algorithm, learn, table_bytes
 
 
 @pytest.fixture(scope="module")
@@ -153,7 +153,7 @@ _SCRIPT = textwrap.dedent(
     import numba
     sys.path.insert(0, {tests!r})
     from brute_force import tiny_system
-    L = importlib.import_module("smfq_lib.learn")  # the package; smfq_lib.learn is the function
+    L = importlib.import_module("smfq_lib.learning.learner")  # holds learn and _SERIAL_WORK
     L._SERIAL_WORK = 0  # force the parallel path even on small tables
     s = tiny_system(2, 3, 2, 2, seed=6, aggregate=True)
     out = [str(numba.get_num_threads())]

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from brute_force import bf_subsystem_Q, composition_rank, tiny_system
 
-from smfq_lib.learn import learn
+from smfq_lib.learning import learn
 
 ATOL = 1e-9
 

@@ -13,10 +13,12 @@ from brute_force import bf_next_counts, compositions, tiny_system
 from scipy.stats import chi2
 
 from smfq_lib.combinatorics import compositions as compositions_nb
-from smfq_lib.learn import _Operator, learn
-from smfq_lib.learn.mean_field import cdf_tables, exact_mean_field, sample_mean_field
-from smfq_lib.learn.rewards import mean_field_reward, tabular_reward
-from smfq_lib.learn.tabular import sample_tabular
+from smfq_lib.learning import learn
+from smfq_lib.learning.mean_field_kernels import exact_mean_field, sample_mean_field
+from smfq_lib.learning.operator import operator_class
+from smfq_lib.learning.rewards import mean_field_reward, tabular_reward
+from smfq_lib.learning.sampled import cdf_tables
+from smfq_lib.learning.tabular_kernels import sample_tabular
 
 P_MIN = 1e-4  # per-entry chi-square p-value floor (fixed seed: deterministic)
 
@@ -180,10 +182,10 @@ def test_fixed_samples_give_a_fixed_point(algorithm):
     res = learn(system, k, m, algorithm=algorithm, seed=7, tol=1e-12, progress=False)
     Q = res.Q.ravel().copy()
     out = np.empty_like(Q)
-    assert _Operator(system, k, m, algorithm, 7).step(Q, out) <= 1e-10
+    assert operator_class(algorithm)(system, k, m, 7).step(Q, out) <= 1e-10
     np.testing.assert_allclose(out, Q, rtol=0, atol=1e-10)
     # other samples: another operator, another fixed point
-    assert _Operator(system, k, m, algorithm, 8).step(Q, out) > 1e-3
+    assert operator_class(algorithm)(system, k, m, 8).step(Q, out) > 1e-3
 
 
 @pytest.mark.parametrize("m", [None, 5])

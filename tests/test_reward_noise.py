@@ -23,7 +23,8 @@ from brute_force import random_policy, tiny_system
 from smfq_lib.combinatorics import compositions
 from smfq_lib.evaluate import policy_value
 from smfq_lib.execute import rollout_agents, rollout_counts
-from smfq_lib.learn import _Operator, learn
+from smfq_lib.learning import learn
+from smfq_lib.learning.operator import operator_class
 from smfq_lib.system import CooperativeSystem, RewardNoise
 
 
@@ -126,8 +127,8 @@ def test_sampled_reward_table_has_the_noise_law(algorithm, k, S_l, case):
     W_g, W_l = system.reward_noise.w_g, system.reward_noise.w_l
     total = 0
     for seed in range(6):
-        op = _Operator(system, k, m, algorithm, seed)
-        op0 = _Operator(base, k, m, algorithm, seed)
+        op = operator_class(algorithm)(system, k, m, seed)
+        op0 = operator_class(algorithm)(base, k, m, seed)
         d = (op.R - op0.R).reshape(op.shape)
         if algorithm == "mean_field":
             var, s4 = _mf_moments(W_g, W_l, k, m, compositions(k - 1, S_l * A_l), op.shape)
@@ -152,7 +153,7 @@ def test_fixed_point_same_seed_and_exact_operator_uses_means(algorithm):
     assert not np.array_equal(q1.Q, q3.Q)
     assert np.abs(q1.Q - q0.Q).max() > 0.05  # the noise is really used
     # fixed point of the (fixed-sample, fixed-noise) empirical operator: T Q = Q to the tolerance
-    op = _Operator(system, k, m, algorithm, 5)
+    op = operator_class(algorithm)(system, k, m, 5)
     Q = np.ascontiguousarray(q1.Q).ravel()
     res = op.step(Q, np.empty_like(Q))
     assert res < 1e-8, res

@@ -248,7 +248,7 @@ def test_rule_differs_from_true_smaller_table():
 
 
 def test_learners_use_the_same_rule():
-    from smfq_lib.learn import choose_algorithm
+    from smfq_lib.learning import choose_algorithm
 
     for Z in range(1, 30):
         for k in range(1, 60):

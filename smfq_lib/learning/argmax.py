@@ -9,7 +9,8 @@ Ties go to the lowest index in the flattened order ``(rank(zc), a_1, a_g)``: com
 ascending rank (lexicographic order of ``smfq_lib.combinatorics``), then ``a_1``, then ``a_g``;
 the first entry in that order within ``TIE_RTOL * (1 + |V|)`` of the maximum wins. Algorithm 1
 uses this same routine, on its tabular ``Q`` folded to this shape (see
-:func:`smfq_lib.learn.tabular.fold`), so both learners break ties identically (DESIGN §9).
+:func:`smfq_lib.learning.tabular_kernels.fold`), so both learners break ties identically
+(DESIGN §9).
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ _ARRAYS = ("Q", "V", "pi_g", "pi_l", "residuals")
 
 @dataclass(eq=False)
 class SubsampledQ:
-    """Result of :func:`smfq_lib.learn.learn`: ``Q_{k,m}^est`` (or ``Q_k*`` when ``m`` is None).
+    """Result of :func:`smfq_lib.learning.learn`: ``Q_{k,m}^est`` (or ``Q_k*`` when ``m`` is None).
 
     Attributes
     ----------
@@ -34,7 +34,7 @@ class SubsampledQ:
     V, pi_g, pi_l : shape ``(S_g, S_l, Cs)`` over state compositions ``c`` of the ``k - 1`` others:
         ``V[s_g, s_1, c]`` the max of ``Q`` over ``a_g``, ``a_1`` and every ``zc`` with state
         marginal ``c``; ``pi_g``, ``pi_l`` the maximizing ``a_g``, ``a_1`` (ties: first maximum in
-        the order ``(rank(zc), a_1, a_g)``, see ``policy_tables``). Identical in form for both
+        the order ``(rank(zc), a_1, a_g)``, see ``argmax``). Identical in form for both
         algorithms; for Algorithm 1 they are read at the canonical representative (agent 1 first,
         the others' (state, action) pairs sorted ascending by ``z = s * A_l + a``), because a
         sampled tabular ``Q`` is not exactly permutation invariant (DESIGN §9).

@@ -1,10 +1,10 @@
-"""Algorithm 2 kernels: Q over ``S_g x S_l x mu_{k-1}(Z_l) x A_l x A_g`` (eq. 9 and its exact
+"""Algorithm 2's kernels: Q over ``S_g x S_l x mu_{k-1}(Z_l) x A_l x A_g`` (eq. 9 and its exact
 counterpart, eq. 12 in mean-field form).
 
 Layout. ``Q[s_g, s_1, r, a_1, a_g]`` with ``r = rank(zc)``, ``zc`` the (state, action) composition
 of the ``k - 1`` other agents over the cells ``z = s * A_l + a``; the value table of an iteration
 is ``V[s_g, s_1, c]`` over state-only compositions ``c`` of ``k - 1`` into ``S_l`` parts
-(``policy_tables.mf_argmax``). Every kernel works on flat arrays in a fixed loop order, one
+(``argmax.mf_argmax``). Every kernel works on flat arrays in a fixed loop order, one
 ``prange`` over rows, so results are bit-identical whatever the thread count.
 
 Empirical operator (eq. 9). For entry ``e`` (flat index of ``(s_g, s_1, r, a_1, a_g)``) and
@@ -14,7 +14,7 @@ composition ``c^j`` of the others. The draws use ``rng.uniform(stream_key(seed, 
 with ``counter = j * (k + 1) + d`` (``d = 0``: global agent, ``1``: agent 1, ``2..k``: the others
 in ascending cell order). They are made once; the flat index ``(s_g^j * S_l + s_1^j) * Cs +
 rank(c^j)`` into ``V`` is stored, and each iteration is ``Q = R + gamma / m * sum_j V[idx]``
-(:func:`apply_sampled`, shared with Algorithm 1).
+(:func:`smfq_lib.learning.sampled.apply_sampled`, shared with Algorithm 1).
 
 Exact operator. For every ``(s_g, zc)`` the distribution ``D`` of the next state composition of the
 others (the convolution of the cells' multinomials, built agent by agent) is stored as CSR; an
@@ -32,9 +32,7 @@ from smfq_lib.rng import categorical, stream_key, uniform
 
 __all__ = [
     "binom_table",
-    "cdf_tables",
     "sample_mean_field",
-    "apply_sampled",
     "add_tables",
     "exact_mean_field",
     "apply_exact_mean_field",
@@ -63,16 +61,6 @@ def rank_tab(c, T, btab):
             r += btab[T + p, p] - btab[T - ci + p, p]
         T -= ci
     return r
-
-
-def cdf_tables(P_g, P_l):
-    """Cumulative rows of ``P_g``, ``P_l`` and, per row, the last outcome of positive mass."""
-
-    def last_pos(P):
-        pos = P > 0
-        return (P.shape[-1] - 1 - np.argmax(pos[..., ::-1], axis=-1)).astype(np.int64)
-
-    return np.cumsum(P_g, axis=-1), last_pos(P_g), np.cumsum(P_l, axis=-1), last_pos(P_l)
 
 
 @njit(cache=True, parallel=True)
@@ -116,38 +104,6 @@ def sample_mean_field(cdf_g, last_g, cdf_l, last_l, Zt, A_l, m, seed, out):
                         )
                         cnt[sn] += 1
                     out[e * m + j] = (sgn * S_l + s1n) * Cs + rank_tab(cnt, t, btab)
-
-
-@njit(cache=True, parallel=True)
-def apply_sampled(R, V, idx, m, gamma, Q_old, Q_new, nblocks):
-    """Empirical operator (8)/(9) on flat arrays: ``Q_new[e] = R[e] + gamma/m sum_j V[idx[e*m+j]]``.
-
-    Returns the residual ``max_e |Q_new[e] - Q_old[e]|``. Shared by Algorithms 1 and 2.
-    """
-    N = R.shape[0]
-    res = np.zeros(nblocks)
-    step = (N + nblocks - 1) // nblocks
-    scale = gamma / m
-    for b in prange(nblocks):
-        lo = b * step
-        hi = min(N, lo + step)
-        mx = 0.0
-        for e in range(lo, hi):
-            acc = 0.0
-            base = e * m
-            for j in range(m):
-                acc += V[idx[base + j]]
-            q = R[e] + scale * acc
-            d = abs(q - Q_old[e])
-            if d > mx:
-                mx = d
-            Q_new[e] = q
-        res[b] = mx
-    out = 0.0
-    for b in range(nblocks):
-        if res[b] > out:
-            out = res[b]
-    return out
 
 
 @njit(cache=True)

@@ -1,4 +1,4 @@
-"""Algorithm 1 kernels: Q over ``S_g x S_l^k x A_g x A_l^k`` (eq. 8 and, exactly, eq. 12).
+"""Algorithm 1's kernels: Q over ``S_g x S_l^k x A_g x A_l^k`` (eq. 8 and, exactly, eq. 12).
 
 Layout. Mixed radix, row-major over ``(s_g, s_1, ..., s_k, a_g, a_1, ..., a_k)``: a flat 2-D view
 ``Q[row, col]`` with ``row = s_g * S_l^k + sum_i s_i S_l^(k-i)`` (``Ns = S_g S_l^k`` rows) and
@@ -8,7 +8,7 @@ iteration is ``V1[row] = max_col Q[row, col]``, the ``max over a'_g, a'_Delta`` 
 Empirical operator (8): entry ``e = row * Na + col``, sample ``j``: ``s_g^j ~ P_g[s_g, a_g]``
 (counter ``j * (k + 1)``), ``s_i^j ~ P_l[s_i, s_g, a_i]`` (counter ``j * (k + 1) + i``), keyed by
 ``rng.stream_key(seed, e)``. The next row index is stored once; iterations then use the shared
-``mean_field.apply_sampled``. The exact operator (12) is sum-factorised: per ``(s_g, a_g)``
+``sampled.apply_sampled``. The exact operator (12) is sum-factorised: per ``(s_g, a_g)``
 block it contracts ``s_g'`` and then one agent at a time, so each entry costs ``~S_l``
 multiply-adds rather than a sum over all ``S_g S_l^k`` next joint states. Algorithm 1's tables
 grow like ``(S_l A_l)^k``, so they are small whenever they fit at all: these kernels are serial

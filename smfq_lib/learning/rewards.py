@@ -7,7 +7,7 @@ callable: it is evaluated here, vectorized, never inside a kernel.
 
 These are the MEAN rewards. With stochastic rewards (``system.reward_noise``, Theorem 0.13) the
 sampled learners add the average of each entry's ``m`` fixed noise draws on top
-(:mod:`smfq_lib.learn.reward_noise`); the exact operator (``m=None``) is the expectation and uses
+(:mod:`smfq_lib.learning.reward_noise`); the exact operator (``m=None``) is the expectation and uses
 these tables as they are.
 """
 

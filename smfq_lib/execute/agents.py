@@ -1,0 +1,203 @@
+"""Algorithm 3 (SUBSAMPLE-MFQ: Execution), literally, on ``n`` agents: the agent-level executor.
+
+:func:`rollout_agents` is the literal algorithm. Each step the global agent draws ``Delta``,
+``k`` of the ``n`` agents uniformly without replacement (Floyd's algorithm, O(k)), and reads
+``a_g = pi_g[s_g, s_1, rank(c)]`` with ``s_1`` the lowest state present in the sample and ``c``
+the sample's state counts minus one agent in ``s_1`` (the canonical representative of
+:mod:`smfq_lib.policy`); every local agent ``i`` draws ``k - 1`` of the other ``n - 1`` and
+reads ``a_i = pi_l[s_g, s_i, rank(c_i)]``; the stage reward is eq. (3) on all ``n`` agents;
+``s_g' ~ P_g[s_g, a_g]`` (eq. 1) and ``s_i' ~ P_l[s_i, s_g, a_i]`` (eq. 2) by inverse CDF.
+Cost O(n k) per step.
+
+Random numbers: one sequential splitmix64 stream per rollout (:mod:`~.rollouts`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from smfq_lib.combinatorics import binom
+from smfq_lib.execute.initial import initial_states
+from smfq_lib.execute.rollouts import Rollouts, phi_table, run_rollouts, validate_common
+from smfq_lib.rng import next_uniform
+from smfq_lib.system import CooperativeSystem
+
+__all__ = ["rollout_agents"]
+
+# samples of at most this size are de-duplicated by a linear scan, larger ones by a stamp array
+_SCAN_MAX = 24
+
+
+@njit(cache=True)
+def _inverse_cdf(cdf, u):
+    """Index ``j`` with ``cdf[j-1] <= u < cdf[j]`` (``cdf`` normalised, last entry 1)."""
+    j = 0
+    last = cdf.shape[0] - 1
+    while j < last and u >= cdf[j]:
+        j += 1
+    return j
+
+
+@njit(cache=True)
+def _rank_table(B, c, T):
+    """``combinatorics.rank`` of a composition ``c`` of ``T`` with ``B[t, p] = C(t + p, p)``."""
+    d = c.shape[0]
+    r = 0
+    for i in range(d - 1):
+        ci = c[i]
+        if ci > 0:
+            p = d - 1 - i
+            r += B[T, p] - B[T - ci, p]
+            T -= ci
+    return r
+
+
+@njit(cache=True)
+def _draw_counts(s, N, K, skip, c, sel, mark, stamp, st):
+    """State counts ``c`` of ``K`` distinct agents drawn uniformly (Floyd's algorithm, O(K)).
+
+    Indices ``t`` are drawn from ``{0 .. N-1}`` and mapped to agents by skipping ``skip``
+    (``t -> t`` if ``t < skip`` else ``t + 1``): with ``N = n - 1`` and ``skip = i`` they are
+    ``K`` of the other ``n - 1`` agents (``Delta_i``), with ``N = n`` and ``skip = n`` ``K`` of
+    all ``n`` (``Delta``). Duplicates are detected by a scan of ``sel`` for ``K <= _SCAN_MAX``,
+    else by ``mark[t] == stamp`` (``stamp`` fresh per call).
+    """
+    c[:] = 0
+    m = 0
+    for j in range(N - K, N):
+        t = np.int64(next_uniform(st) * (j + 1))
+        if t > j:
+            t = j
+        if K <= _SCAN_MAX:
+            for q in range(m):
+                if sel[q] == t:
+                    t = j
+                    break
+            sel[m] = t
+        else:
+            if mark[t] == stamp:
+                t = j
+            mark[t] = stamp
+        m += 1
+        idx = t if t < skip else t + 1
+        c[s[idx]] += 1
+
+
+@njit(cache=True, nogil=True)
+def _agent_kernel(
+    lo, hi, cdf_g, cdf_l, r_g, r_l, phi, pi_g, pi_l, k, n, B, sg0, counts0, local0, seeds,
+    rewards, xs, sgs, ags, counts_tr, noisy, w_g, w_l, nseeds,
+):  # fmt: skip
+    """Rollouts ``lo .. hi-1`` of the literal Algorithm 3, each on its own seeded stream.
+
+    With ``noisy``: reward noise (Theorem 0.13), one sign per agent and one for the global
+    reward per step, from the rollout's second stream ``nseeds[r]``."""
+    H = rewards.shape[1]
+    S_l = counts0.shape[1]
+    record = counts_tr.shape[1] > 0
+    st = np.zeros(1, np.uint64)
+    st2 = np.zeros(1, np.uint64)
+    for r in range(lo, hi):
+        st[0] = seeds[r]
+        if noisy:
+            st2[0] = nseeds[r]
+        s = np.empty(n, np.int64)
+        s_next = np.empty(n, np.int64)
+        if local0.shape[0] == n:
+            s[:] = local0
+        else:
+            pos = 0
+            for q in range(S_l):
+                for _ in range(counts0[r, q]):
+                    s[pos] = q
+                    pos += 1
+        mark = np.zeros(n if k > _SCAN_MAX else 1, np.int64)
+        sel = np.empty(k, np.int64)
+        c = np.zeros(S_l, np.int64)
+        cnt = np.zeros(S_l, np.int64)
+        stamp = 0
+        s_g = sg0[r]
+        for t in range(H):
+            # global agent: Delta ~ U(C([n], k)), canonical s_1 = lowest state present
+            stamp += 1
+            _draw_counts(s, n, k, n, c, sel, mark, stamp, st)
+            s1 = 0
+            while c[s1] == 0:
+                s1 += 1
+            c[s1] -= 1
+            a_g = pi_g[s_g, s1, _rank_table(B, c, k - 1)]
+            rew_l = 0.0
+            noise_l = 0.0
+            x = 0.0
+            cnt[:] = 0
+            for i in range(n):
+                si = s[i]
+                cnt[si] += 1
+                # local agent i: Delta_i ~ U(C([n] minus i, k-1))
+                stamp += 1
+                _draw_counts(s, n - 1, k - 1, i, c, sel, mark, stamp, st)
+                a = pi_l[s_g, si, _rank_table(B, c, k - 1)]
+                rew_l += r_l[si, s_g, a]
+                if noisy:  # r_l + w_l xi_i, xi_i = +-1
+                    xi = 1.0 if next_uniform(st2) < 0.5 else -1.0
+                    noise_l += w_l[si, s_g, a] * xi
+                x += phi[si, a]
+                s_next[i] = _inverse_cdf(cdf_l[si, s_g, a], next_uniform(st))
+            rewards[r, t] = r_g[s_g, a_g] + rew_l / n
+            if noisy:  # r_g + w_g xi
+                xi = 1.0 if next_uniform(st2) < 0.5 else -1.0
+                rewards[r, t] += w_g[s_g, a_g] * xi + noise_l / n
+            xs[r, t] = x
+            sgs[r, t] = s_g
+            ags[r, t] = a_g
+            if record:
+                counts_tr[r, t, :] = cnt
+            s_g = _inverse_cdf(cdf_g[s_g, a_g], next_uniform(st))
+            s, s_next = s_next, s
+
+
+def rollout_agents(
+    system: CooperativeSystem,
+    policy,
+    n: int,
+    s_g,
+    counts,
+    horizon: int,
+    rollouts: int,
+    seed: int,
+    *,
+    initial=None,
+    local_states=None,
+    record_counts: bool = False,
+    progress: bool = False,
+) -> Rollouts:
+    """Algorithm 3, literally, on ``n`` agents: ``rollouts`` independent runs of ``horizon`` steps.
+
+    ``policy``: any object with ``k``, ``pi_g``, ``pi_l`` (e.g. a ``SubsampledQ``). Start state:
+    ``(s_g, counts)`` (agents laid out in state order; the process is exchangeable), or
+    ``local_states`` (a full vector of ``n`` local states, with ``s_g``), or ``initial=`` (an
+    :class:`IIDInitial` from :func:`iid_initial`, or weights over the count states; then
+    ``s_g = counts = None``). Cost O(n k) per step per rollout; rollouts run in parallel.
+    """
+    n, H, R, seed, k, pi_g, pi_l = validate_common(system, policy, n, horizon, rollouts, seed)
+    sg0, c0, loc = initial_states(
+        system, n, s_g, counts, initial, local_states, R, seed, agent_level=True
+    )
+    if loc is None:
+        loc = np.zeros(0, np.int64)
+    cdf_g = np.cumsum(system.P_g, axis=-1)
+    cdf_g /= cdf_g[..., -1:]
+    cdf_l = np.cumsum(system.P_l, axis=-1)
+    cdf_l /= cdf_l[..., -1:]
+    S_l = system.S_l
+    B = np.array([[binom(t + p, p) for p in range(S_l)] for t in range(k + 1)], dtype=np.int64)
+    phi = phi_table(system)
+
+    def call(a, b, seeds, rew, xs, sgs, ags, ctr, noisy, w_g, w_l, nseeds):
+        _agent_kernel(
+            a, b, cdf_g, cdf_l, system.r_g, system.r_l, phi, pi_g, pi_l, k, n, B, sg0, c0,
+            loc, seeds, rew, xs, sgs, ags, ctr, noisy, w_g, w_l, nseeds,
+        )  # fmt: skip
+
+    return run_rollouts(call, system, n, k, seed, R, H, "agents", record_counts, progress)

@@ -1,0 +1,14 @@
+"""SUBSAMPLE-MFQ learning (Algorithms 1 and 2) on a ``k``-agent subsystem.
+
+``learn`` (:mod:`~.learner`: arguments, algorithm choice, memory guard, iteration loop) returns a
+``SubsampledQ`` (:mod:`~.result`). Algorithm 1 is :mod:`~.tabular`, Algorithm 2
+:mod:`~.mean_field`; both implement :class:`~.operator.Operator`. Their Numba kernels:
+:mod:`~.tabular_kernels`, :mod:`~.mean_field_kernels`, :mod:`~.sampled` (the fixed samples'
+gather, shared), :mod:`~.argmax` (greedy tables, shared); reward tables of eq. (6):
+:mod:`~.rewards`, :mod:`~.reward_noise`.
+"""
+
+from smfq_lib.learning.learner import choose_algorithm, learn, table_bytes
+from smfq_lib.learning.result import SubsampledQ
+
+__all__ = ["learn", "SubsampledQ", "choose_algorithm", "table_bytes"]

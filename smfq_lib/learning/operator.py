@@ -1,0 +1,103 @@
+"""The one interface of Algorithms 1 and 2: a Bellman operator of the ``k``-agent subsystem.
+
+Each learner is one :class:`Operator`, built once and then iterated by the loop of
+:func:`smfq_lib.learning.learn` from ``Q^0 = 0``:
+
+* construction: the surrogate reward ``r_Delta`` of eq. (6) as the table ``R`` (with stochastic
+  rewards and ``m`` samples, the average of each entry's ``m`` fixed noisy draws, Theorem 0.13),
+  then either the ``m`` fixed samples per entry of the empirical operator (eq. 8 or 9) or the
+  tables of the exact expectation (eq. 12);
+* :meth:`Operator.step`: one Bellman update ``Q_new = T Q_old`` and its residual;
+* :meth:`Operator.policy_tables`: ``V``, ``pi_g``, ``pi_l`` of the final ``Q`` (Algorithm 2,
+  line 10), for both learners through the one argmax routine over the mean-field shape
+  (:func:`smfq_lib.learning.argmax.mf_argmax`), so that they break ties identically.
+
+Algorithm 1 is :class:`smfq_lib.learning.tabular.TabularOperator`, Algorithm 2
+:class:`smfq_lib.learning.mean_field.MeanFieldOperator`; :func:`operator_class` maps the resolved
+algorithm name to its class (the only place that does).
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+
+import numpy as np
+
+from smfq_lib.combinatorics import compositions, marginal_ranks, n_compositions
+from smfq_lib.learning.argmax import mf_argmax
+
+__all__ = ["Operator", "operator_class"]
+
+
+class Operator(ABC):
+    """One Bellman operator (empirical eq. 8/9 with fixed samples, or exact eq. 12), ready to
+    iterate: ``step(Q_old, Q_new)`` writes ``T Q_old`` into ``Q_new`` and returns the residual.
+    Q buffers are flat float64 arrays of length ``size``.
+
+    Every operator sets ``shape`` (the shape of its Q), ``size`` (its number of entries) and
+    ``R`` (flat ``r_Delta``, eq. 6). This base builds what both need for their greedy tables:
+    ``Zt`` (the (state, action) compositions of the ``k - 1`` others, rank order), ``mr`` (the
+    rank of each one's state marginal), ``Cs``, ``mf_shape = (S_g, S_l, Cz, A_l, A_g)`` and the
+    buffers ``V``, ``pi_g``, ``pi_l`` of shape ``(S_g, S_l, Cs)``.
+    """
+
+    shape: tuple[int, ...]
+    size: int
+    R: np.ndarray
+
+    def __init__(self, system, k, m, seed):
+        self.system, self.k, self.m, self.seed = system, k, m, seed
+        S_g, S_l, A_l, A_g, Z_l = system.S_g, system.S_l, system.A_l, system.A_g, system.Z_l
+        self.gamma = system.gamma
+        self.Zt = compositions(k - 1, Z_l)
+        self.mr = marginal_ranks(k - 1, S_l, A_l)
+        self.Cs = int(n_compositions(k - 1, S_l))
+        self.mf_shape = (S_g, S_l, self.Zt.shape[0], A_l, A_g)
+        self.V = np.empty((S_g, S_l, self.Cs))
+        self.pi_g = np.empty((S_g, S_l, self.Cs), dtype=np.int64)
+        self.pi_l = np.empty((S_g, S_l, self.Cs), dtype=np.int64)
+        self.P_g = np.ascontiguousarray(system.P_g)
+        self.P_l = np.ascontiguousarray(system.P_l)
+        # With stochastic rewards (Theorem 0.13) and m samples, R is the average of the entry's
+        # m fixed noisy reward draws (learning/reward_noise.py). The exact operator (m=None) is
+        # the expectation: it keeps the means.
+        self.noisy = m is not None and system.reward_noise is not None
+
+    @staticmethod
+    @abstractmethod
+    def table_bytes(system, k: int, m: int | None) -> int:
+        """Bytes this operator and the loop allocate (see :func:`smfq_lib.learning.table_bytes`)."""
+
+    @abstractmethod
+    def step(self, Q_old, Q_new) -> float:
+        """``Q_new = T Q_old`` (flat buffers); returns ``||Q_new - Q_old||_inf``."""
+
+    @abstractmethod
+    def policy_tables(self, Q) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``V, pi_g, pi_l`` (copies, shape ``(S_g, S_l, Cs)``) of a flat ``Q``."""
+
+    def _greedy(self, Q5):
+        """Fill ``V``, ``pi_g``, ``pi_l`` from a mean-field-shaped ``Q5``; returns ``V``."""
+        mf_argmax(Q5, self.mr, self.V, self.pi_g, self.pi_l)
+        return self.V
+
+    def _greedy_tables(self, Q5):
+        self._greedy(Q5)
+        return self.V.copy(), self.pi_g.copy(), self.pi_l.copy()
+
+    @staticmethod
+    def _common_bytes(system, k: int) -> tuple[int, int, int]:
+        """``(Cz, Cs, bytes)``: the bytes of V, VT, pi_g, pi_l; Zt and the marginal ranks."""
+        S_g, S_l, Z_l = system.S_g, system.S_l, system.Z_l
+        Cz = math.comb(k - 1 + Z_l - 1, Z_l - 1)
+        Cs = math.comb(k - 1 + S_l - 1, S_l - 1)
+        return Cz, Cs, 4 * 8 * S_g * S_l * Cs + Cz * (Z_l + 1) * 8
+
+
+def operator_class(algorithm: str) -> type[Operator]:
+    """The operator of the resolved ``algorithm`` (``"tabular"`` or ``"mean_field"``)."""
+    from smfq_lib.learning.mean_field import MeanFieldOperator
+    from smfq_lib.learning.tabular import TabularOperator
+
+    return {"tabular": TabularOperator, "mean_field": MeanFieldOperator}[algorithm]
