@@ -138,13 +138,14 @@ def gap_bound(r_tilde, gamma, n, k, S_l, A_l, A_g, *, reading: str = "printed") 
 
     log_arg = _log_argument(r_tilde, gamma, k, S_l, A_l, A_g)
     if log_arg < 0.0:
-        # the r_tilde at which the log argument is 1, in logs (underflows to 0 harmlessly)
-        r_min = math.exp(-_log_argument(1.0, gamma, k, S_l, A_l, A_g))
+        # the r_tilde at which the log argument is 1 (printed as a power of 10 if it underflows)
+        log10_r_min = -_log_argument(1.0, gamma, k, S_l, A_l, A_g) / math.log(10.0)
+        r_min = f"{10**log10_r_min:.4g}" if log10_r_min > -300 else f"10^({log10_r_min:.4g})"
         raise ValueError(
             f"r_tilde={r_tilde} puts the log argument of Theorem 0.11, "
             f"40 r~ |S_l||A_l||A_g| k^(|A_l|+1/2) / (1-gamma)^2 = {math.exp(log_arg):.4g}, "
             f"below 1, where the printed bound is not a real number. It is defined for "
-            f"r_tilde >= {r_min:.4g} here (always for r_tilde >= 1/40). With r_tilde = 0 the "
+            f"r_tilde >= {r_min} here (always for r_tilde >= 1/40). With r_tilde = 0 the "
             "gap is 0 for every policy; otherwise rescale the rewards."
         )
     scale = r_tilde / (1.0 - gamma) ** 2
