@@ -33,7 +33,3 @@ def float_arg(
     if not ok:
         raise ValueError(f"{name} must be a finite number in {lo_s}; got {value!r}. {fix}".rstrip())
     return v
-
-
-def gamma_arg(gamma) -> float:
-    return float_arg("gamma", gamma, 0.0, 1.0, open_lo=True, open_hi=True)

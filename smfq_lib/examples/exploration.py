@@ -6,7 +6,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from smfq_lib.examples._checks import float_arg, gamma_arg, int_arg
+from smfq_lib.checks import check_gamma
+from smfq_lib.examples._checks import float_arg, int_arg
 from smfq_lib.system import CooperativeSystem
 
 __all__ = [
@@ -116,7 +117,7 @@ def constrained_exploration(
     The defaults are the smallest interesting instance, so that both learners fit a CI run.
     """
     M, d = _grid_args(M, d)
-    gamma = gamma_arg(gamma)
+    gamma = check_gamma(gamma)
     slip = float_arg("slip", slip, 0.0, 1.0)
     cover_reward = float_arg("cover_reward", cover_reward)
     clean_reward = float_arg("clean_reward", clean_reward)
@@ -269,7 +270,7 @@ def two_zone_exploration(
     grid with no cell in both; ``move_cost`` and ``box_move_cost`` are pairs of finite numbers.
     """
     M, d = _grid_args(M, d)
-    gamma = gamma_arg(gamma)
+    gamma = check_gamma(gamma)
     slip = float_arg("slip", slip, 0.0, 1.0)
     value_a = float_arg("value_a", value_a)
     value_b = float_arg("value_b", value_b)

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from smfq_lib.examples._checks import float_arg, gamma_arg, int_arg
+from smfq_lib.checks import check_gamma
+from smfq_lib.examples._checks import float_arg, int_arg
 from smfq_lib.system import CooperativeSystem
 
 __all__ = ["majority_mode"]
@@ -70,7 +71,7 @@ def majority_mode(
         fix=f"At flip = (S-1)/S = {flip_max:g} the next local state is uniform whatever the "
         "current one, so the majority predicts nothing.",
     )
-    gamma = gamma_arg(gamma)
+    gamma = check_gamma(gamma)
     switch_cost = float_arg("switch_cost", switch_cost, 0.0)
 
     eye = np.eye(S)

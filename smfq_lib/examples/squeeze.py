@@ -7,7 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from smfq_lib.examples._checks import float_arg, gamma_arg, int_arg
+from smfq_lib.checks import check_gamma
+from smfq_lib.examples._checks import float_arg, int_arg
 from smfq_lib.system import Aggregate, CooperativeSystem
 
 __all__ = ["GaussianSqueezeRho", "gaussian_squeeze"]
@@ -82,7 +83,7 @@ def gaussian_squeeze(
         "mu", mu, 0.0, loads - 1.0, fix="mu is the target mean load PER AGENT (not n times it)."
     )
     sigma = float_arg("sigma", sigma, 0.0, open_lo=True)
-    gamma = gamma_arg(gamma)
+    gamma = check_gamma(gamma)
     p_hold = float_arg("p_hold", p_hold, 0.0, 1.0, open_hi=True)
 
     L = loads

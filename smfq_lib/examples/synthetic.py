@@ -6,7 +6,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from smfq_lib.examples._checks import gamma_arg, int_arg
+from smfq_lib.checks import check_gamma
+from smfq_lib.examples._checks import int_arg
 from smfq_lib.system import ROW_TOL, Aggregate, CooperativeSystem
 
 __all__ = ["random_system", "with_types"]
@@ -25,7 +26,7 @@ def random_system(
     S_l = int_arg("S_l", S_l, 1)
     A_g = int_arg("A_g", A_g, 1)
     A_l = int_arg("A_l", A_l, 1)
-    gamma = gamma_arg(gamma)
+    gamma = check_gamma(gamma)
     seed = int_arg("seed", seed, 0, "Pass a non-negative integer seed.")
     rng = np.random.default_rng(seed)
     P_g = rng.dirichlet(np.ones(S_g), size=(S_g, A_g))
