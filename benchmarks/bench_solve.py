@@ -14,9 +14,12 @@ On ``random_system(2, S_l, 2, 2, seed=0)`` (gamma 0.9), in one run:
    and the ratio; the gaps must agree.
 
 ``--quick``: ``V*`` at ``n = 25, 50`` (``S_l = 2``) and ``20`` (``S_l = 3``), the curve at
-``n = 30``. The machine load (``uptime``) is printed with every table.
+``n = 30``. ``--scale``: only the exact gap curves at scale, with the default solver (policy
+iteration) and a breakdown of the time: ``n = 200`` (``S_l = 2``) and ``n = 60`` (``S_l = 3``),
+on ``random_system(2, S_l, 2, 2, seed=25)`` (chapter 8's system). The machine load
+(``uptime``) is printed with every table.
 
-Usage: ``python benchmarks/bench_solve.py [--quick]``.
+Usage: ``python benchmarks/bench_solve.py [--quick | --scale]``.
 """
 
 from __future__ import annotations
@@ -166,14 +169,59 @@ def curve_table(ns):
     )
 
 
+def scale_curve(S_l, n):
+    """The exact gap curve with the library's defaults, timed part by part."""
+    system = random_system(2, S_l, 2, 2, seed=25)
+    clear_cache()
+    t0 = time.perf_counter()
+    v_star = optimal_value_table(system, n)
+    t_star = time.perf_counter() - t0
+    t_learn = t_value = 0.0
+    sweeps = solves = 0
+    gaps = []
+    for k in range(1, n + 1):
+        t = time.perf_counter()
+        pol = learn(system, k, None, progress=False)
+        t_learn += time.perf_counter() - t
+        sweeps, solves = sweeps + pol.sweeps, solves + pol.solves
+        t = time.perf_counter()
+        gaps.append(float((v_star - policy_value_table(system, pol, n)).max()))
+        t_value += time.perf_counter() - t
+    total = time.perf_counter() - t0
+    print(
+        f"{S_l:>3} {n:>4} {total:>8.1f} {t_star:>7.1f} {t_learn:>8.1f} {sweeps:>7} {solves:>6} "
+        f"{t_value:>8.1f} {gaps[0]:>9.2e} {gaps[n // 2 - 1]:>9.2e} {gaps[-1]:>9.1e}   {load()}"
+    )
+
+
+def scale_table():
+    print("\nexact gap curves at scale (default solver: policy iteration)")
+    head = (
+        f"{'S_l':>3} {'n':>4} {'total s':>8} {'V* s':>7} {'learn s':>8} {'sweeps':>7} "
+        f"{'solves':>6} {'V^pi s':>8} {'gap k=1':>9} {'gap n/2':>9} {'gap k=n':>9}"
+    )
+    print(head)
+    print("-" * len(head))
+    scale_curve(2, 200)
+    scale_curve(3, 60)
+    print(
+        "total = V* + learn(system, k) for k = 1..n (sweeps, solves: summed over k) + the exact "
+        "value of each pi_k^est on n agents (V^pi); gap = worst case over start states, "
+        "(V* - V^pi).max(); load average after each curve."
+    )
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="small sizes (a minute or two)")
+    ap.add_argument("--scale", action="store_true", help="only the gap curves at scale")
     args = ap.parse_args()
     warm = random_system(2, 2, 2, 2, seed=1)  # compile / load every kernel first
     for solver in ("value_iteration", "policy_iteration"):
         policy_value_table(warm, learn(warm, 3, None, solver=solver, progress=False), 4)
-    if args.quick:
+    if args.scale:
+        scale_table()
+    elif args.quick:
         vstar_table([(2, 25), (2, 50), (3, 20)])
         curve_table([30])
     else:

@@ -15,7 +15,6 @@ import numpy as np
 import pytest
 from brute_force import tiny_system
 
-from smfq_lib import CooperativeSystem
 from smfq_lib.learning import SubsampledQ, choose_algorithm, learn, table_bytes
 
 
@@ -120,21 +119,28 @@ def test_huge_k_is_refused_in_milliseconds():
     assert choose_algorithm(9, 10**18, "paper")[0] == "mean_field"
 
 
-def test_infinite_memory_budget_is_accepted_and_nan_refused(system):
-    res = learn(system, 2, None, memory_budget=float("inf"), progress=False)
-    assert res.Q.size > 0
-    with pytest.raises(ValueError, match="^memory_budget must"):
-        learn(system, 2, None, memory_budget=float("nan"), progress=False)
+@pytest.mark.parametrize("budget", [float("inf"), float("nan"), -1.0])
+def test_infinite_or_nan_memory_budget_is_refused_clearly(system, budget):
+    """No OverflowError: a ValueError naming the argument, before any work."""
+    with pytest.raises(ValueError, match="^memory_budget must be None .* positive finite"):
+        learn(system, 2, None, memory_budget=budget, progress=False)
 
 
+@pytest.mark.parametrize("value", [np.inf, np.nan])
 @pytest.mark.parametrize("solver", ["value_iteration", "policy_iteration"])
-def test_non_finite_q_is_an_error(solver):
-    """Rewards near the float64 limit overflow Q: a NaN or infinite residual raises instead of
-    counting as converged."""
-    base = tiny_system(1, 2, 1, 2, gamma=0.9, seed=3)
-    system = CooperativeSystem(base.P_g, base.P_l, base.r_g * 1e308, base.r_l * 1e308, 0.9)
-    with pytest.raises(ValueError, match="overflowed or became NaN"):
-        learn(system, 2, None, solver=solver, progress=False)
+def test_non_finite_q_is_an_error(solver, value):
+    """A NaN or infinite residual raises instead of counting as converged (NaN <= tol is False,
+    but so is every later test: the loop used to stop silently). Systems refuse rewards that
+    could overflow, so the operator's R is corrupted directly here."""
+    from tqdm.auto import tqdm
+
+    from smfq_lib.learning import solvers
+    from smfq_lib.learning.operator import operator_class
+
+    op = operator_class("mean_field")(tiny_system(1, 2, 1, 2, gamma=0.9, seed=3), 2, None, 0)
+    op.R[3] = value
+    with tqdm(disable=True) as bar, pytest.raises(ValueError, match="overflowed or became NaN"):
+        getattr(solvers, solver)(op, 1e-9, 50, bar)
 
 
 @pytest.mark.parametrize("algorithm", ["tabular", "mean_field"])
@@ -175,12 +181,34 @@ def test_save_load_round_trip(system, tmp_path, m):
     with np.load(path, allow_pickle=False) as f:  # no pickle inside
         assert json.loads(str(f["meta"]))["m"] == m
     back = SubsampledQ.load(path)
-    for name in ("k", "m", "algorithm", "reason", "seconds", "seed"):
+    fields = ("k", "m", "algorithm", "reason", "seconds", "seed")
+    solver_fields = ("solver", "sweeps", "solves", "solve_seconds")
+    for name in fields + solver_fields:
         assert getattr(back, name) == getattr(res, name)
+    assert res.solver == "policy_iteration" and res.solves >= 1
     for name in ("Q", "V", "pi_g", "pi_l", "residuals"):
         a, b = getattr(back, name), getattr(res, name)
         assert a.dtype == b.dtype and np.array_equal(a, b)
     assert back.greedy(1, 1, [2, 0]) == res.greedy(1, 1, [2, 0])
+    # a file written before the solver fields existed loads with the defaults
+    with np.load(path, allow_pickle=False) as f:
+        meta = json.loads(str(f["meta"]))
+        arrays = {name: f[name] for name in f.files if name != "meta"}
+    for name in solver_fields:
+        del meta[name]
+    old = tmp_path / "old.npz"
+    np.savez(old, meta=np.array(json.dumps(meta)), **arrays)
+    back = SubsampledQ.load(old)
+    assert (back.solver, back.sweeps, back.solves, back.solve_seconds) == (
+        "value_iteration",
+        0,
+        0,
+        0,
+    )
+    meta["solver"] = "newton"
+    np.savez(old, meta=np.array(json.dumps(meta)), **arrays)
+    with pytest.raises(ValueError, match="metadata solver = 'newton'"):
+        SubsampledQ.load(old)
 
 
 def test_progress_bar_on_and_off(system, capsys):

@@ -22,7 +22,7 @@ import warnings
 import numba
 import numpy as np
 
-from smfq_lib.budget import check_fits, default_budget
+from smfq_lib.budget import check_budget, check_fits, default_budget
 from smfq_lib.learning.operator import operator_class
 from smfq_lib.learning.result import SubsampledQ
 from smfq_lib.learning.solvers import SOLVERS, policy_iteration, value_iteration
@@ -122,15 +122,10 @@ def table_bytes(system, k: int, m: int | None, algorithm: str, solver: str = "au
     per entry) or, for ``m=None``, the exact operator's working tables; with policy iteration,
     also the policy's transition chain (Algorithm 1's exact operator: a dense matrix over the
     joint states). Each operator counts its own (``TabularOperator.table_bytes``,
-    ``MeanFieldOperator.table_bytes``). Refuses (``ValueError``) a size past ``2^60`` bytes
-    without computing it."""
-    log2 = _log2_table_bytes(system, k, algorithm)
-    if log2 > _MAX_LOG2_BYTES:
-        raise ValueError(
-            f"learn(k={k}, algorithm={algorithm!r}) needs more than 2^{log2:.0f} bytes "
-            f"(~1e{log2 * math.log10(2):.0f} bytes; the Q table alone): far beyond any memory. "
-            "Use a smaller k (or algorithm='mean_field')."
-        )
+    ``MeanFieldOperator.table_bytes``). Algorithm 1 past ``2^60`` bytes is refused
+    (``ValueError``) without computing the exact size (``|S_l|^k`` for a huge ``k``)."""
+    if algorithm == "tabular":  # |S_l|^k as an exact integer can take hours: refuse first
+        _refuse_astronomical(system, k, algorithm)
     cls = operator_class(algorithm)
     total = cls.table_bytes(system, k, m)
     if _resolve_solver(system, k, m, algorithm, solver) == "policy_iteration":
@@ -138,7 +133,19 @@ def table_bytes(system, k: int, m: int | None, algorithm: str, solver: str = "au
     return total
 
 
-def _resolve_solver(system, k, m, algorithm, solver, budget=math.inf) -> str:
+def _refuse_astronomical(system, k, algorithm) -> None:
+    """``ValueError`` when the Q table alone needs more than ``2^_MAX_LOG2_BYTES`` bytes
+    (computed in logs, instantly for any ``k``)."""
+    log2 = _log2_table_bytes(system, k, algorithm)
+    if log2 > _MAX_LOG2_BYTES:
+        raise ValueError(
+            f"learn(k={k}, algorithm={algorithm!r}) needs more than 2^{log2:.0f} bytes "
+            f"(~1e{log2 * math.log10(2):.0f} bytes; the Q table alone): far beyond any memory. "
+            "Use a smaller k (or algorithm='mean_field')."
+        )
+
+
+def _resolve_solver(system, k, m, algorithm, solver, budget=None) -> str:
     """``"auto"`` is policy iteration, except for Algorithm 1's exact operator with more than
     ``TABULAR_PI_MAX`` joint states (its policy chain is a dense matrix over them) and where
     policy iteration's extra memory would not fit ``budget`` but value iteration's would:
@@ -149,7 +156,7 @@ def _resolve_solver(system, k, m, algorithm, solver, budget=math.inf) -> str:
         joint = math.log(system.S_g) + k * math.log(system.S_l)  # log Ns, no big powers
         if joint > math.log(TABULAR_PI_MAX):
             return "value_iteration"
-    if math.isfinite(budget) and _log2_table_bytes(system, k, algorithm) <= _MAX_LOG2_BYTES:
+    if budget is not None and _log2_table_bytes(system, k, algorithm) <= _MAX_LOG2_BYTES:
         cls = operator_class(algorithm)
         vi = cls.table_bytes(system, k, m)
         if vi <= budget < vi + cls.chain_bytes(system, k, m):
@@ -208,15 +215,7 @@ def _validate(system, k, m, algorithm, solver, tol, max_iter, seed, progress, me
         raise ValueError(f"seed must be an int in [0, 2**63); got {seed!r}.")
     if not isinstance(progress, bool):
         raise ValueError(f"progress must be True or False; got {progress!r}.")
-    if memory_budget is not None and (
-        isinstance(memory_budget, bool)
-        or not isinstance(memory_budget, numbers.Real)
-        or not memory_budget > 0  # also refuses NaN
-    ):
-        raise ValueError(
-            f"memory_budget must be None (half the free memory), a positive number of bytes or "
-            f"float('inf') (no limit); got {memory_budget!r}."
-        )
+    check_budget(memory_budget)  # None or a positive finite number (inf, NaN: ValueError)
 
 
 def _default_max_iter(gamma, r_max, threshold) -> int:
@@ -264,8 +263,8 @@ def learn(
         contraction-bound count for ``tol``, plus 10).
     seed : key of the counter-based RNG; the samples do not depend on the thread count.
     progress : tqdm bar over sweeps showing the residual.
-    memory_budget : bytes allowed for the tables (default: half the available memory;
-        ``float("inf")``: no limit).
+    memory_budget : bytes allowed for the tables (default: half the available memory); a
+        positive finite number (``float("inf")`` is refused with a ``ValueError``).
 
     Raises ``ValueError`` on bad arguments, when the tables would exceed the budget (with their
     size in GiB and the largest ``k`` that would fit), and when ``Q`` stops being finite (a NaN
@@ -276,7 +275,8 @@ def learn(
     k = int(k)
     m = None if m is None else int(m)
     alg, reason = choose_algorithm(system.Z_l, k, algorithm)
-    budget = default_budget() if memory_budget is None else memory_budget
+    _refuse_astronomical(system, k, alg)
+    budget = default_budget() if memory_budget is None else int(memory_budget)
     solver = _resolve_solver(system, k, m, alg, solver, budget)
     need = table_bytes(system, k, m, alg, solver)
     if need > budget:

@@ -57,12 +57,26 @@ class SolveStats:
 
 
 def _checked(res: float, sweep: int) -> float:
+    """``res``, or ``ValueError`` if it is NaN or infinite (``NaN <= tol`` is False, but so is
+    ``NaN > tol``: a NaN must not pass for convergence)."""
     if not np.isfinite(res):
         raise ValueError(
             f"the residual of sweep {sweep} is {res}: Q overflowed or became NaN. The rewards "
             "(and 1 / (1 - gamma)) must keep every value finite in float64; rescale them."
         )
     return res
+
+
+def _finite(Q, stats):
+    """``Q``, or ``ValueError`` if an entry is NaN or infinite (the kernels' residuals skip NaN
+    entries, so the last sweep's residual alone cannot tell)."""
+    bad = np.flatnonzero(~np.isfinite(Q))
+    if bad.size:
+        raise ValueError(
+            f"Q[{bad[0]}] = {Q[bad[0]]} after {stats.sweeps} sweeps: Q overflowed or became NaN. "
+            "The rewards (and 1 / (1 - gamma)) must keep every value finite in float64."
+        )
+    return Q, stats
 
 
 def value_iteration(op, threshold: float, max_sweeps: int, bar) -> tuple[np.ndarray, SolveStats]:
@@ -80,7 +94,7 @@ def value_iteration(op, threshold: float, max_sweeps: int, bar) -> tuple[np.ndar
         bar.update()
         if res <= threshold:
             break
-    return Q, stats
+    return _finite(Q, stats)
 
 
 @njit(cache=True, nogil=True)
@@ -190,4 +204,4 @@ def policy_iteration(op, threshold: float, max_sweeps: int, bar) -> tuple[np.nda
         stats.residuals.append(res)
         bar.set_postfix_str(f"residual={res:.3e} solves={stats.solves}", refresh=False)
         bar.update()
-    return Q, stats
+    return _finite(Q, stats)
