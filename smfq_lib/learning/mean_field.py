@@ -24,6 +24,8 @@ stopping rule and the memory guard are :func:`smfq_lib.learning.learn`'s.
 
 from __future__ import annotations
 
+import math
+
 import numba
 import numpy as np
 from scipy.sparse.linalg import LinearOperator
@@ -142,14 +144,18 @@ class MeanFieldOperator(Operator):
     def table_bytes(system, k, m):
         """Two Q buffers, R and its construction temporary, the greedy tables; the stored
         samples (at most ``m`` (index, multiplicity) pairs per entry) or, for ``m=None``, the
-        exact sweep's per-thread tables."""
+        exact sweep's tables (the last two cells' laws: ``sum_T (T + 1) C(T + S_l - 1, S_l - 1)
+        = S_l C(k + S_l, S_l + 1) - (S_l - 1) C(k - 1 + S_l, S_l)`` per ``s_g``) and per-thread
+        buffers."""
         S_g, S_l, A_l, A_g = system.S_g, system.S_l, system.A_l, system.A_g
         Cz, Cs, small = Operator._common_bytes(system, k)
         n_mf = S_g * S_l * Cz * A_l * A_g
         total = 4 * 8 * n_mf + small  # Q, Q_new, R, R temporary
-        if m is None:
+        if m is None:  # the last two cells' laws, per-thread tables (mean_field_exact)
+            t = k - 1
+            laws = S_l * math.comb(t + S_l + 1, S_l + 1) - (S_l - 1) * math.comb(t + S_l, S_l)
             depth = min(S_l * A_l, k + 1) + 1
-            total += 8 * Cs * S_g * S_l * depth * numba.get_num_threads()
+            total += 8 * S_g * laws + 8 * Cs * S_g * S_l * depth * numba.get_num_threads()
         else:
             total += sample_bytes(n_mf, m, S_g * S_l * Cs)
         return total

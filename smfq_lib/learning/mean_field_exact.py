@@ -7,18 +7,19 @@ of the ``k - 1`` others, each of the ``zc[z]`` agents of cell ``z = (s, a)`` mov
 independently by ``p_z = P_l[s, s_g, a, :]``. With the one-agent operator
 ``(A_p f)(c) = sum_s p[s] f(c + e_s)`` (``f`` over compositions of ``T``, ``A_p f`` over those of
 ``T - 1``), ``E f(sum of the agents' one-hot moves) = (A_{p_1} ... A_{p_T} f)(0)``, and the
-``A_p`` commute. So ``W(zc) = A_{p_0}^{zc[0]} ... A_{p_{Z-2}}^{zc[Z-2]} V`` read under the
-multinomial law of the last cell's ``zc[Z-1]`` agents.
+``A_p`` commute. So ``W(zc) = A_{p_0}^{zc[0]} ... A_{p_{Z-3}}^{zc[Z-3]} V`` read under the law
+of the last two cells' ``zc[Z-2] + zc[Z-1]`` agents (a table, :class:`ExactTables`).
 
 Sweep. Rows are visited depth first over the cells, in rank order (lexicographic, the order of
 ``smfq_lib.combinatorics``): level ``d`` holds ``A_{p_d}^{zc[d]}`` applied to level ``d - 1``'s
-table, and moving to the next composition adds ONE agent to one cell, i.e. one application of
-``A_p`` to a table over compositions of fewer agents; the leaf is the multinomial expectation of
-the last cell. Cost per sweep ``~ (S_l + 1) S_g S_l`` multiply-adds per (composition of ``k - 1``
-into ``Z_l + S_l - 1`` parts), about ``min(Cs, 7)`` times fewer than an expectation per row over
-a stored distribution of ``Cs`` points, and no set-up or storage beyond ``O(Z_l Cs)`` per
-thread. Work units are ``(s_g, zc[0])``; every ``Q`` entry is computed by one fixed sequence of
-operations, so the result does not depend on the thread count.
+table, and moving to the next prefix ``zc[0..Z-3]`` adds ONE agent to one cell, i.e. one
+application of ``A_p`` to a table over compositions of fewer agents; for each prefix with ``T``
+agents left, the rows ``zc[Z-2] = 0..T`` are dot products of that table with the tabulated laws
+of the last two cells. Cost per sweep ``~ S_g S_l`` multiply-adds per (composition of ``k - 1``
+into ``Z_l + S_l - 1`` parts), several times fewer than an expectation per row over a stored
+distribution of ``Cs`` points, and no storage beyond the last two cells' laws and ``O(Z_l Cs)``
+per thread. Work units are ``(s_g, zc[0])``; every ``Q`` entry is computed by one fixed sequence
+of operations, so the result does not depend on the thread count.
 
 Policy iteration (:mod:`smfq_lib.learning.solvers`) also needs the distribution itself for the
 rows its policy picks (:func:`next_composition_laws`: agent by agent, one row at a time).
@@ -41,18 +42,18 @@ __all__ = ["ExactTables", "exact_tables", "apply_exact_mean_field", "next_compos
 class ExactTables:
     """Index and weight tables of the exact sweep for ``t = k - 1`` others: ``tab``, ``off``
     (``mean_field_kernels.add_tables``), ``btab`` (binomials for ranks over ``Z_l`` cells) and
-    ``mult[s_g, moff[n] + x]``, the ``Multinomial(n, P_l[S_l - 1, s_g, A_l - 1])`` law of the last
-    cell over the compositions ``x`` of ``n = 0..t``."""
+    ``law2[s_g, loff[T] + j * C(T) + x]``: the law over the compositions ``x`` of ``T`` of the
+    next states of ``j`` agents of cell ``Z_l - 2`` and ``T - j`` of cell ``Z_l - 1`` (``C(T)``
+    compositions of ``T``; ``0 <= j <= T <= t``; with one cell, ``j = 0`` only)."""
 
     def __init__(self, P_l, S_g, A_l, t):
         S_l = P_l.shape[0]
         self.t = t
         self.tab, self.off = add_tables(t + 1, S_l)
         self.btab = binom_table(t + S_l * A_l, S_l * A_l)
-        self.moff = np.zeros(t + 2, dtype=np.int64)
-        for n in range(t + 1):
-            self.moff[n + 1] = self.moff[n] + n_compositions(n, S_l)
-        self.mult = _mult_table(P_l, S_g, A_l, t, self.moff)
+        sizes = [(T + 1) * n_compositions(T, S_l) for T in range(t + 1)]
+        self.loff = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+        self.law2 = _two_cell_laws(P_l, S_g, A_l, t, self.tab, self.off, self.loff)
 
 
 def exact_tables(P_l, S_g, A_l, t) -> ExactTables:
@@ -60,19 +61,36 @@ def exact_tables(P_l, S_g, A_l, t) -> ExactTables:
     return ExactTables(P_l, S_g, A_l, t)
 
 
-def _mult_table(P_l, S_g, A_l, t, moff):
-    """``Multinomial(n, p)`` pmfs over the compositions of ``n = 0..t`` (rank order) for the last
-    cell's law ``p = P_l[S_l - 1, s_g, A_l - 1]`` of every ``s_g``; in logs (NumPy, no kernel)."""
+def _two_cell_laws(P_l, S_g, A_l, t, tab, off, loff):
+    """``law2`` of :class:`ExactTables` (NumPy, no kernel): ``j = 0`` is the multinomial law of
+    the last cell (in logs); ``j >= 1`` adds one agent of cell ``Z_l - 2`` to the law of
+    ``(j - 1, T - j)`` over the compositions of ``T - 1``."""
     S_l = P_l.shape[0]
-    out = np.zeros((S_g, moff[t + 1]))
-    for n in range(t + 1):
-        C = compositions(n, S_l)
-        log_coef = gammaln(n + 1.0) - gammaln(C + 1.0).sum(axis=1)
+    Z = S_l * A_l
+    b = (Z - 1) // A_l, (Z - 1) % A_l
+    a = (Z - 2) // A_l, (Z - 2) % A_l
+    out = np.zeros((S_g, loff[-1]))
+    for T in range(t + 1):
+        C = compositions(T, S_l)
+        n = C.shape[0]
+        log_coef = gammaln(T + 1.0) - gammaln(C + 1.0).sum(axis=1)
         for sg in range(S_g):
-            p = P_l[S_l - 1, sg, A_l - 1]
+            p = P_l[b[0], sg, b[1]]
             with np.errstate(divide="ignore", invalid="ignore"):
                 terms = np.where(C > 0, C * np.log(p), 0.0)
-            out[sg, moff[n] : moff[n + 1]] = np.exp(log_coef + terms.sum(axis=1))
+            out[sg, loff[T] : loff[T] + n] = np.exp(log_coef + terms.sum(axis=1))
+            if Z == 1:
+                continue
+            p_a = P_l[a[0], sg, a[1]]
+            add = tab[off[T - 1] : off[T]] if T else None  # compositions of T - 1, plus e_s
+            n_prev = off[T] - off[T - 1] if T else 0
+            for j in range(1, T + 1):
+                lo = loff[T - 1] + (j - 1) * n_prev
+                prev = out[sg, lo : lo + n_prev]
+                row = np.zeros(n)
+                for s in range(S_l):
+                    row += np.bincount(add[:, s], weights=prev * p_a[s], minlength=n)
+                out[sg, loff[T] + j * n : loff[T] + (j + 1) * n] = row
     return out
 
 
@@ -96,16 +114,17 @@ def _add_agent(src, T, p, tab, off, dst):
 
 @njit(cache=True, nogil=True)
 def _sweep_lanes(
-    lo, hi, lanes, R, VT, P_g, P_l, tab, off, mult, moff, btab, gamma, Q_old, Q_new, res
+    lo, hi, lanes, R, VT, P_g, P_l, tab, off, law2, loff, btab, gamma, Q_old, Q_new, res
 ):
     """Lanes ``lo .. hi - 1`` of the exact sweep; lane ``L`` does the work units ``L, L + lanes,
-    ...`` (unit ``u``: ``s_g = u % S_g``, ``zc[0] = u // S_g``) and writes its residual to
-    ``res[L]``."""
+    ...`` (unit ``u``: ``s_g = u % S_g`` and, with three cells or more, ``zc[0] = u // S_g``)
+    and writes its residual to ``res[L]``."""
     S_g, S_l, Cz, A_l, A_g = R.shape
     Z = S_l * A_l
     Cs, K = VT.shape
-    t = moff.shape[0] - 2
-    depth = min(Z - 1, t + 1) + 1  # tables alive at once: one per cell with agents, + a spare
+    t = loff.shape[0] - 2
+    last = max(Z - 3, 0)  # deepest level of the prefix zc[0..Z-3]
+    depth = min(Z - 2, t + 1) + 1 if Z > 2 else 1  # tables alive at once (+ a spare)
     bufs = np.empty((depth, Cs, K))
     free = np.empty(depth, dtype=np.int64)
     src = np.zeros(Z, dtype=np.int64)
@@ -114,13 +133,12 @@ def _sweep_lanes(
     zc = np.zeros(Z, dtype=np.int64)
     W = np.empty(K)
     X = np.empty(S_g)
-    units = S_g * (t + 1) if Z > 1 else S_g
-    last = max(Z - 2, 0)
+    units = S_g * (t + 1) if Z > 2 else S_g
     for lane in range(lo, hi):
         mx = 0.0
         for u in range(lane, units, lanes):
             sg = u % S_g
-            n0 = u // S_g if Z > 1 else 0
+            n0 = u // S_g if Z > 2 else 0
             for i in range(depth):
                 free[i] = i
             nfree = depth - 1
@@ -136,45 +154,49 @@ def _sweep_lanes(
                 free[nfree - 1] = src[0]
                 src[0] = f
                 Tn[0] -= 1
-            for d in range(1, Z - 1):
+            for d in range(1, last + 1):
                 src[d] = src[0]
                 own[d] = False
                 Tn[d] = Tn[0]
-            zc[:] = 0
-            zc[0] = n0
-            zc[Z - 1] += Tn[0]
-            rr = rank_tab(zc, t, btab)  # rank of (n0, 0, ..., 0, t - n0), the unit's first row
+            rr = 0
+            if Z > 2:  # rank of (n0, 0, ..., 0, t - n0), the unit's first row
+                zc[:] = 0
+                zc[0] = n0
+                zc[Z - 1] = t - n0
+                rr = rank_tab(zc, t, btab)
             while True:
-                # leaf: the Tn[last] remaining agents are in cell Z - 1 (multinomial law)
+                # the rows of this prefix: j agents in cell Z - 2, the other T - j in cell Z - 1
                 L = bufs[src[last]]
-                nl = Tn[last]
-                for q in range(K):
-                    W[q] = 0.0
-                mb = moff[nl]
-                for x in range(moff[nl + 1] - mb):
-                    w = mult[sg, mb + x]
-                    if w != 0.0:
-                        for q in range(K):
-                            W[q] += w * L[x, q]
-                for s1 in range(S_l):
-                    for a1 in range(A_l):
-                        for g in range(S_g):
-                            acc = 0.0
-                            for s in range(S_l):
-                                acc += P_l[s1, sg, a1, s] * W[g * S_l + s]
-                            X[g] = acc
-                        for ag in range(A_g):
-                            acc = 0.0
+                T = Tn[last]
+                nT = off[T + 1] - off[T]
+                for j in range(T + 1 if Z > 1 else 1):
+                    base = loff[T] + j * nT
+                    for q in range(K):
+                        W[q] = 0.0
+                    for x in range(nT):
+                        w = law2[sg, base + x]
+                        if w != 0.0:
+                            for q in range(K):
+                                W[q] += w * L[x, q]
+                    for s1 in range(S_l):
+                        for a1 in range(A_l):
                             for g in range(S_g):
-                                acc += P_g[sg, ag, g] * X[g]
-                            qv = R[sg, s1, rr, a1, ag] + gamma * acc
-                            dd = abs(qv - Q_old[sg, s1, rr, a1, ag])
-                            if dd > mx:
-                                mx = dd
-                            Q_new[sg, s1, rr, a1, ag] = qv
-                rr += 1
-                # next composition: one more agent in the deepest cell d >= 1 that can take one
-                d = Z - 2
+                                acc = 0.0
+                                for s in range(S_l):
+                                    acc += P_l[s1, sg, a1, s] * W[g * S_l + s]
+                                X[g] = acc
+                            for ag in range(A_g):
+                                acc = 0.0
+                                for g in range(S_g):
+                                    acc += P_g[sg, ag, g] * X[g]
+                                qv = R[sg, s1, rr, a1, ag] + gamma * acc
+                                dd = abs(qv - Q_old[sg, s1, rr, a1, ag])
+                                if dd > mx:
+                                    mx = dd
+                                Q_new[sg, s1, rr, a1, ag] = qv
+                    rr += 1
+                # next prefix: one more agent in the deepest cell 1 <= d <= Z - 3 that takes one
+                d = last
                 while d >= 1 and Tn[d] == 0:
                     d -= 1
                 if d < 1:
@@ -188,7 +210,7 @@ def _sweep_lanes(
                 src[d] = f
                 own[d] = True
                 Tn[d] -= 1
-                for e in range(d + 1, Z - 1):
+                for e in range(d + 1, last + 1):
                     if own[e]:
                         free[nfree] = src[e]
                         nfree += 1
@@ -208,7 +230,7 @@ def apply_exact_mean_field(R, V, P_g, P_l, tables, gamma, Q_old, Q_new) -> float
     res = np.zeros(lanes)
     run_chunks(
         lambda a, b: _sweep_lanes(
-            a, b, lanes, R, VT, P_g, P_l, tables.tab, tables.off, tables.mult, tables.moff,
+            a, b, lanes, R, VT, P_g, P_l, tables.tab, tables.off, tables.law2, tables.loff,
             tables.btab, gamma, Q_old, Q_new, res,
         ),
         lanes,
