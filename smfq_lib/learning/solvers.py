@@ -31,7 +31,6 @@ from numba import njit
 from scipy.sparse.linalg import LinearOperator, gmres, spsolve
 
 from smfq_lib.execute.chunks import run_chunks
-from smfq_lib.learning.argmax import TIE_RTOL
 
 __all__ = ["SOLVERS", "SolveStats", "evaluate_policy", "policy_iteration", "value_iteration"]
 
@@ -42,6 +41,10 @@ DENSE_MAX = 2500
 #: Policy evaluations before policy iteration gives up improving and only iterates values (a
 #: guard against round-off cycles; never reached in the tests).
 MAX_EVALUATIONS = 100
+#: Policy iteration keeps a value state's entry while it is within ``min(PI_TIE_RTOL (1 + |max|),
+#: tol (1 - gamma) / (4 gamma))`` of the max: its own rule (it only has to stop cycling on ties
+#: and certify the tolerance), separate from the execution tie rules of the greedy tables.
+PI_TIE_RTOL = 1e-11
 
 
 @dataclass
@@ -133,9 +136,8 @@ def improve(op, Q, V, choice, atol) -> int:
     """Greedy improvement of ``choice`` on ``Q`` (see :func:`_improve`); fills ``V``."""
     G, Cz, B, mr, Cs = op.action_view()
     counts = []
-    run_chunks(
-        lambda a, b: counts.append(_improve(a, b, Q, Cz, B, mr, Cs, TIE_RTOL, atol, V, choice)), G
-    )
+    args = (Q, Cz, B, mr, Cs, PI_TIE_RTOL, atol, V, choice)
+    run_chunks(lambda a, b: counts.append(_improve(a, b, *args)), G)
     return sum(counts)
 
 
