@@ -38,6 +38,9 @@ from smfq_lib.learning import learn
 
 #: The reference holds a (triples x (n + 1)) law table per global state; skip it beyond this.
 REFERENCE_MAX_BYTES = 2 * 2**30
+#: Memory budget of every learn / optimal_value_table call: the default (half the memory
+#: available at the call) makes a long run fail when another process briefly takes the memory.
+BUDGET = 8 * 2**30
 
 
 def load() -> str:
@@ -93,7 +96,8 @@ def reference_vstar(system, n):
 
 def _vstar(system, n, solver):
     t = time.perf_counter()
-    q = learn(system, n, None, algorithm="mean_field", solver=solver, tol=1e-12, progress=False)
+    kw = dict(tol=1e-12, progress=False, memory_budget=BUDGET)
+    q = learn(system, n, None, algorithm="mean_field", solver=solver, **kw)
     return q, time.perf_counter() - t
 
 
@@ -117,7 +121,7 @@ def vstar_table(cases):
             V_ref = reference_vstar(system, n)
             ref = time.perf_counter() - t
             clear_cache()
-            err_ref = np.abs(optimal_value_table(system, n) - V_ref).max()
+            err_ref = np.abs(optimal_value_table(system, n, memory_budget=BUDGET) - V_ref).max()
         print(
             f"{S_l:>3} {n:>4} {pi.Q.size:>11,} {vi.sweeps:>9} {t_vi:>8.2f} {pi.sweeps:>9} "
             f"{pi.solves:>6} {t_pi:>7.2f} {t_vi / t_pi:>6.1f} {ref:>7.2f} {ref / t_pi:>6.1f} "
@@ -135,7 +139,8 @@ def gap_curve(system, n, solver):
     """The worst-case exact gap for every k = 1..n (seconds, gaps)."""
     clear_cache()
     t = time.perf_counter()
-    q = learn(system, n, None, algorithm="mean_field", solver=solver, tol=1e-12, progress=False)
+    kw = dict(progress=False, memory_budget=BUDGET)
+    q = learn(system, n, None, algorithm="mean_field", solver=solver, tol=1e-12, **kw)
     v_star = q.V  # read at the canonical representative, as optimal_value_table does
     from smfq_lib.combinatorics import compositions, rank
 
@@ -146,8 +151,10 @@ def gap_curve(system, n, solver):
     v_star = v_star[:, s1, [rank(c) for c in others]]
     gaps = []
     for k in range(1, n + 1):
-        pol = learn(system, k, None, solver=solver, progress=False)
-        gaps.append(float((v_star - policy_value_table(system, pol, n)).max()))
+        pol = learn(system, k, None, solver=solver, **kw)
+        gaps.append(
+            float((v_star - policy_value_table(system, pol, n, memory_budget=BUDGET)).max())
+        )
     return time.perf_counter() - t, np.array(gaps)
 
 
@@ -175,18 +182,20 @@ def scale_curve(S_l, n, seed):
     system = random_system(2, S_l, 2, 2, seed=seed)
     clear_cache()
     t0 = time.perf_counter()
-    v_star = optimal_value_table(system, n)
+    v_star = optimal_value_table(system, n, memory_budget=BUDGET)
     t_star = time.perf_counter() - t0
     t_learn = t_value = 0.0
     sweeps = solves = 0
     gaps = []
     for k in range(1, n + 1):
         t = time.perf_counter()
-        pol = learn(system, k, None, progress=False)
+        pol = learn(system, k, None, progress=False, memory_budget=BUDGET)
         t_learn += time.perf_counter() - t
         sweeps, solves = sweeps + pol.sweeps, solves + pol.solves
         t = time.perf_counter()
-        gaps.append(float((v_star - policy_value_table(system, pol, n)).max()))
+        gaps.append(
+            float((v_star - policy_value_table(system, pol, n, memory_budget=BUDGET)).max())
+        )
         t_value += time.perf_counter() - t
     total = time.perf_counter() - t0
     print(
