@@ -3,13 +3,18 @@
 Runs the same script twice in fresh processes with ``NUMBA_CACHE_DIR`` pointed at one new
 temporary directory: the first run compiles every kernel it touches (what a new user, and CI,
 pays), the second loads them from the cache. The script times ``import smfq_lib``, the first
-``learn`` (exact, default settings), the first ``rollout_counts`` and ``rollout_agents``, the
-first exact evaluation (``policy_value_table`` + ``optimal_value_table``), a first sampled and a
-first tabular ``learn``. The cold run also lists the kernels whose compilation took longest
-(seconds including the kernels they call, from Numba's ``numba:compile`` events) and every kernel
-compiled more than once (several type signatures: each is a separate compilation).
+``learn`` of Algorithm 2 (exact), the first ``rollout_counts`` and ``rollout_agents``, the first
+exact evaluation (``policy_value_table`` + ``optimal_value_table``), then the first sampled
+Algorithm 2 and the first exact and sampled Algorithm 1 learns. The cold run also lists the
+kernels whose compilation took longest (seconds including the kernels they call, from Numba's
+``numba:compile`` events) and every kernel compiled more than once (several type signatures:
+each is a separate compilation).
 
-Usage: ``python benchmarks/bench_compile.py [--top 15]``.
+``--source DIR`` runs the same probe on the ``smfq_lib`` package found in ``DIR`` (e.g. another
+commit: ``git archive main smfq_lib | tar -x -C /tmp/main``), for a before/after comparison in
+one session.
+
+Usage: ``python benchmarks/bench_compile.py [--top 15] [--source DIR]``.
 """
 
 from __future__ import annotations
@@ -38,21 +43,22 @@ _PROBE = textwrap.dedent(
     event.register("numba:compile", rec)
     s = random_system(2, 2, 2, 2, seed=0)
     c = np.array([5, 5])
+    mf = dict(algorithm="mean_field", progress=False)
+    tab = dict(algorithm="tabular", progress=False)
     steps = [
-        ("first learn (exact)", lambda: learn(s, 3, None, progress=False)),
+        ("first learn, Alg. 2 exact", lambda: learn(s, 3, None, **mf)),
         ("first rollout_counts", lambda: rollout_counts(s, q, 10, 0, c, 5, 4, 0)),
         ("first rollout_agents", lambda: rollout_agents(s, q, 10, 0, c, 5, 4, 0)),
         ("first evaluation", lambda: (policy_value_table(s, q, 6), optimal_value_table(s, 6))),
-        ("first sampled learn", lambda: learn(s, 3, 5, progress=False)),
-        ("first tabular learns", lambda: (learn(s, 2, None, algorithm="tabular",
-                                                progress=False),
-                                          learn(s, 2, 5, algorithm="tabular", progress=False))),
+        ("first learn, Alg. 2 m=5", lambda: learn(s, 3, 5, **mf)),
+        ("first learn, Alg. 1 exact", lambda: learn(s, 3, None, **tab)),
+        ("first learn, Alg. 1 m=5", lambda: learn(s, 3, 5, **tab)),
     ]
     for name, fn in steps:
         t = time.perf_counter()
         r = fn()
         out[name] = time.perf_counter() - t
-        if name == "first learn (exact)":
+        if name == "first learn, Alg. 2 exact":
             q = r
     starts, kernels = {}, []
     for ts, e in rec.buffer:
@@ -63,15 +69,25 @@ _PROBE = textwrap.dedent(
         else:
             kernels.append((ts - starts.pop(key, ts), key[0], key[1]))
     out["kernels"] = kernels
+    out["package"] = smfq_lib.__file__
     print(json.dumps(out))
     """
 )
 
 
-def run_probe(cache: str) -> dict:
+def run_probe(cache: str, source: str | None) -> dict:
+    """The probe in a fresh process, in the cache directory (so that the current directory
+    cannot shadow the package), with ``source`` first on the path if given."""
     env = dict(os.environ, NUMBA_CACHE_DIR=cache)
+    if source:
+        env["PYTHONPATH"] = os.path.abspath(source)
     done = subprocess.run(
-        [sys.executable, "-c", _PROBE], env=env, capture_output=True, text=True, check=True
+        [sys.executable, "-c", _PROBE],
+        env=env,
+        cwd=cache,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -79,20 +95,23 @@ def run_probe(cache: str) -> dict:
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--top", type=int, default=15, help="slowest kernels to list")
+    ap.add_argument("--source", help="directory holding the smfq_lib to probe")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="smfq-numba-") as cache:
-        cold = run_probe(cache)
-        warm = run_probe(cache)
+        cold = run_probe(cache, args.source)
+        warm = run_probe(cache, args.source)
+    print(f"smfq_lib from {cold.pop('package')}")
+    warm.pop("package")
     print("load average {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
     steps = [k for k in cold if k != "kernels"]
-    head = f"{'step':<22} {'cold s':>8} {'warm s':>8} {'cold/warm':>9}"
+    head = f"{'step':<26} {'cold s':>8} {'warm s':>8} {'cold/warm':>9}"
     print(head)
     print("-" * len(head))
     for k in steps:
-        print(f"{k:<22} {cold[k]:>8.2f} {warm[k]:>8.2f} {cold[k] / max(warm[k], 1e-9):>9.0f}")
+        print(f"{k:<26} {cold[k]:>8.2f} {warm[k]:>8.2f} {cold[k] / max(warm[k], 1e-9):>9.0f}")
     total_c = sum(cold[k] for k in steps)
     total_w = sum(warm[k] for k in steps)
-    print(f"{'total':<22} {total_c:>8.2f} {total_w:>8.2f} {total_c / total_w:>9.0f}")
+    print(f"{'total':<26} {total_c:>8.2f} {total_w:>8.2f} {total_c / total_w:>9.0f}")
     own = [k for k in cold["kernels"] if k[1].startswith("smfq_lib.")]
     print(
         f"\ncold run: {len(cold['kernels'])} compilations ({len(own)} of smfq_lib kernels); "
