@@ -229,7 +229,7 @@ def test_max_iter_cap_warns(system):
 
 _SCRIPT = textwrap.dedent(
     """
-    import hashlib, importlib, sys
+    import hashlib, importlib, itertools, sys
     import numba
     sys.path.insert(0, {tests!r})
     from brute_force import tiny_system
@@ -237,9 +237,11 @@ _SCRIPT = textwrap.dedent(
     L._SERIAL_WORK = 0  # force the parallel path even on small tables
     s = tiny_system(2, 3, 2, 2, seed=6, aggregate=True)
     out = [str(numba.get_num_threads())]
-    for alg, k in (("mean_field", 4), ("tabular", 2)):
-        for m in (None, 7):
-            r = L.learn(s, k, m, algorithm=alg, seed=3, progress=False)
+    for alg, k, m, solver in itertools.product(
+        ("mean_field", "tabular"), (2, 4), (None, 7), ("value_iteration", "policy_iteration")
+    ):
+        if alg == "mean_field" or k == 2:
+            r = L.learn(s, k, m, algorithm=alg, solver=solver, seed=3, progress=False)
             h = hashlib.sha256()
             for a in (r.Q, r.V, r.pi_g, r.pi_l, r.residuals):
                 h.update(a.tobytes())
