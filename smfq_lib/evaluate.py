@@ -7,9 +7,10 @@ of :mod:`smfq_lib.combinatorics`). Values of eq. (13) are permutation invariant 
 here, so they are functions of the count state.
 
 * :func:`policy_value`: ``V^{pi_k^est}`` (eq. 13) of the randomized policy of Algorithm 3 /
-  eq. (10), (11). Under it the count state is a Markov chain: given ``(s_g, counts)``,
-  ``a_g ~ p_g`` and every agent in state ``s`` acts i.i.d. ``~ p_l[s]``
-  (:func:`smfq_lib.policy.action_distributions_into`), so its next state is i.i.d.
+  eq. (10), (11) under a tie rule (``rule=``, :mod:`smfq_lib.policy`). Under it the count state
+  is a Markov chain: given ``(s_g, counts)``, ``a_g ~ p_g`` and every agent in state ``s`` acts
+  i.i.d. ``~ p_l[s]`` under every rule (each agent's sample and its draw from its reading's law
+  are its own; :func:`smfq_lib.policy.action_distributions_into`), so its next state is i.i.d.
   ``~ q_s = sum_a p_l[s, a] P_l[s, s_g, a, :]`` and the next counts are the convolution over ``s``
   of ``Multinomial(counts[s], q_s)``; ``s_g' ~ sum_a p_g[a] P_g[s_g, a, :]``, independent of the
   next counts (the global agent's sample is drawn independently of the local agents'). The
@@ -33,13 +34,14 @@ estimates it perturbs, and to the executors' realised rewards: see :mod:`smfq_li
 :mod:`smfq_lib.execute`.)
 
 Caching. Each solve covers every count state at once and is cached, keyed on
-``(id(system), id(policy), n)`` (resp. ``(id(system), n)`` for ``V*``). An entry keeps a reference
-to the system (so its id cannot be recycled while cached; systems are immutable) and a copy of the
-policy's ``k, pi_g, pi_l`` (not the policy object, whose Q table may be large); a hit is used only
-if these still match, so mutating a policy's tables in place, or a new policy object that reuses
-a dead one's id, triggers a new solve (the value depends on the policy only through ``k, pi_g,
-pi_l``). Only the value tables are kept (not the learned ``V*`` Q table). The caches hold the last
-16 entries each; :func:`clear_cache` empties them.
+``(id(system), id(policy), n, rule)`` (resp. ``(id(system), n)`` for ``V*``). An entry keeps a
+reference to the system (so its id cannot be recycled while cached; systems are immutable) and
+the policy's :class:`~smfq_lib.policy.ActionLaws` under that rule (read-only; not the policy
+object, whose Q table may be large); a hit is used only if ``k`` and the laws still match, so
+mutating a policy's tables in place, or a new policy object that reuses a dead one's id, triggers
+a new solve (the value depends on the policy only through its laws). Only the value tables are
+kept (not the learned ``V*`` Q table). The caches hold the last 16 entries each;
+:func:`clear_cache` empties them.
 
 Too-large count spaces are refused before any allocation (``budget.check_fits`` on the dense
 ``N x N`` matrices), with a message naming ``N``.
@@ -57,10 +59,10 @@ from smfq_lib.combinatorics import compositions, multinomial_pmf, n_compositions
 from smfq_lib.execute import count_state_weights, run_chunks
 from smfq_lib.policy import (
     action_distributions_into,
+    policy_laws,
     policy_tables,
     validate_counts,
     validate_index,
-    validate_policy,
 )
 from smfq_lib.system import CooperativeSystem
 
@@ -119,20 +121,20 @@ def _convolve_into(dist, m, w, ms, S_l):
 
 @njit(cache=True, nogil=True)
 def _chain_kernel(
-    lo, hi, P_g, P_l, r_g, r_l, phi_int, pi_g, pi_l, n, comps_n, comps_km1, comps_k, ck_s1,
+    lo, hi, P_g, P_l, r_g, r_l, phi_int, prob_g, prob_l, n, comps_n, comps_km1, comps_k, ck_s1,
     ck_rank, Pmat, rdec, pg_all, xpmf, use_x, wmin, width,
 ):  # fmt: skip
     """Rows ``lo .. hi-1`` of the count chain (see :func:`_chain_row`)."""
     for j in range(lo, hi):
         _chain_row(
-            j, P_g, P_l, r_g, r_l, phi_int, pi_g, pi_l, n, comps_n, comps_km1, comps_k, ck_s1,
+            j, P_g, P_l, r_g, r_l, phi_int, prob_g, prob_l, n, comps_n, comps_km1, comps_k, ck_s1,
             ck_rank, Pmat, rdec, pg_all, xpmf, use_x, wmin, width,
         )  # fmt: skip
 
 
 @njit(cache=True)
 def _chain_row(
-    j, P_g, P_l, r_g, r_l, phi_int, pi_g, pi_l, n, comps_n, comps_km1, comps_k, ck_s1, ck_rank,
+    j, P_g, P_l, r_g, r_l, phi_int, prob_g, prob_l, n, comps_n, comps_km1, comps_k, ck_s1, ck_rank,
     Pmat, rdec, pg_all, xpmf, use_x, wmin, width,
 ):  # fmt: skip
     """Row ``j`` of the count chain: transition probabilities, expected reward, law of x."""
@@ -145,7 +147,7 @@ def _chain_row(
     p_l = np.zeros((S_l, A_l))
     work = np.zeros((S_l + 1, comps_k[0].sum() + 1))
     action_distributions_into(
-        p_g, p_l, pi_g, pi_l, s_g, counts, comps_km1, comps_k, ck_s1, ck_rank, work
+        p_g, p_l, prob_g, prob_l, s_g, counts, comps_km1, comps_k, ck_s1, ck_rank, work
     )
     pg_all[j] = p_g
     # expected decomposed reward, eq. (3)
@@ -274,25 +276,30 @@ def _expect(table, w):
 # --------------------------------------------------------------------------------------------
 # public API
 # --------------------------------------------------------------------------------------------
-def policy_value_table(system: CooperativeSystem, policy, n: int, *, memory_budget=None):
+def policy_value_table(system: CooperativeSystem, policy, n: int, *, rule=None, memory_budget=None):
     """``V^{pi_k^est}`` of eq. (13) at every count state, shape ``(S_g, C(n, S_l))``.
 
-    ``[s_g, rank(counts)]`` indexing. Solved once per (system, policy, n) and cached (see the
-    module docstring).
+    ``[s_g, rank(counts)]`` indexing. ``policy`` and ``rule`` as in :func:`policy_value`. Solved
+    once per (system, policy, n, rule) and cached (see the module docstring).
     """
     n = _check_system_n(system, n)
-    k, pi_g, pi_l = validate_policy(policy, system.S_g, system.S_l, system.A_g, system.A_l, n)
-    key = (id(system), id(policy), n)
+    laws = policy_laws(policy, rule, system.S_g, system.S_l, system.A_g, system.A_l, n)
+    key = (id(system), id(policy), n, laws.rule)
     hit = _POLICY_CACHE.get(key)
     if (
         hit is not None
         and hit[0] is system
-        and hit[1] == k
-        and np.array_equal(hit[2], pi_g)
-        and np.array_equal(hit[3], pi_l)
+        and hit[1].k == laws.k
+        and (
+            hit[1] is laws
+            or (
+                np.array_equal(hit[1].prob_g, laws.prob_g)
+                and np.array_equal(hit[1].prob_l, laws.prob_l)
+            )
+        )
     ):
         _POLICY_CACHE.move_to_end(key)
-        return hit[4]
+        return hit[2]
     phi_int = _phi_int(system)
     C, N = _check_count_space(system, n, memory_budget, _WHAT_PI)
     comps_n = compositions(n, system.S_l)
@@ -309,11 +316,11 @@ def policy_value_table(system: CooperativeSystem, policy, n: int, *, memory_budg
         phi_int = np.zeros((system.S_l, system.A_l), np.int64)
     wmin = int(phi_int.min())
     width = int(phi_int.max()) - wmin
-    tables = policy_tables(k, system.S_l)
+    tables = policy_tables(laws.k, system.S_l)
     run_chunks(
         lambda a, b: _chain_kernel(
-            a, b, system.P_g, system.P_l, system.r_g, system.r_l, phi_int, pi_g, pi_l, n,
-            comps_n, *tables, Pmat, rdec, pg_all, xpmf, use_x, wmin, width,
+            a, b, system.P_g, system.P_l, system.r_g, system.r_l, phi_int, laws.prob_g,
+            laws.prob_l, n, comps_n, *tables, Pmat, rdec, pg_all, xpmf, use_x, wmin, width,
         ),
         N,
     )  # fmt: skip
@@ -330,7 +337,7 @@ def policy_value_table(system: CooperativeSystem, policy, n: int, *, memory_budg
     Pmat[np.diag_indices(N)] += 1.0
     V = np.linalg.solve(Pmat, r).reshape(system.S_g, C)
     V.setflags(write=False)
-    _cache_put(_POLICY_CACHE, key, (system, k, pi_g.copy(), pi_l.copy(), V))
+    _cache_put(_POLICY_CACHE, key, (system, laws, V))
     return V
 
 
@@ -342,11 +349,14 @@ def policy_value(
     counts=None,
     *,
     initial=None,
+    rule=None,
     memory_budget=None,
 ) -> float:
     """Exact ``V^{pi_k^est}(s_0)`` (eq. 13) of Algorithm 3's randomized policy on ``n`` agents.
 
-    ``policy``: an object with ``k``, ``pi_g``, ``pi_l`` (e.g. a ``SubsampledQ``), ``k <= n``.
+    ``policy``: a ``SubsampledQ``, an :class:`~smfq_lib.policy.ActionLaws`, or an object with
+    integer ``k``, ``pi_g``, ``pi_l``, with ``k <= n``; ``rule``: the tie rule (``None``: the
+    policy's own, :func:`smfq_lib.policy.policy_laws`).
     ``s_0`` is the count state ``(s_g, counts)`` (``counts`` over ``S_l``, summing to ``n``) or,
     with ``initial=`` (and ``s_g = counts = None``), an :class:`smfq_lib.execute.IIDInitial` or
     weights over the count states ``(S_g, C(n, S_l))``; the value is then the expectation.
@@ -354,7 +364,8 @@ def policy_value(
     """
     n = _check_system_n(system, n)
     w = _weights(system, n, s_g, counts, initial, memory_budget, _WHAT_PI)
-    return _expect(policy_value_table(system, policy, n, memory_budget=memory_budget), w)
+    table = policy_value_table(system, policy, n, rule=rule, memory_budget=memory_budget)
+    return _expect(table, w)
 
 
 def optimal_value_table(system: CooperativeSystem, n: int, *, memory_budget=None):
@@ -403,10 +414,12 @@ def gap(
     counts=None,
     *,
     initial=None,
+    rule=None,
     memory_budget=None,
 ) -> float:
-    """Exact optimality gap ``V*(s_0) - V^{pi_k^est}(s_0)`` (the left side of Theorem 0.11)."""
+    """Exact optimality gap ``V*(s_0) - V^{pi_k^est}(s_0)`` (the left side of Theorem 0.11) of
+    ``policy`` under tie rule ``rule`` (as in :func:`policy_value`)."""
     kw = dict(initial=initial, memory_budget=memory_budget)
     return optimal_value(system, n, s_g, counts, **kw) - policy_value(
-        system, policy, n, s_g, counts, **kw
+        system, policy, n, s_g, counts, rule=rule, **kw
     )
