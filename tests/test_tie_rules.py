@@ -12,44 +12,21 @@ import functools
 
 import numpy as np
 import pytest
-from brute_force import bf_subsystem_Q, tiny_system
-from brute_force_ties import (
-    RULES,
-    bf_action_laws,
-    permutation_tie_system,
-    squeeze_system,
-    two_zone_system,
-)
+from brute_force import bf_subsystem_Q
+from brute_force_ties import RULES, bf_action_laws
+from tie_cases import SYSTEMS, learned, tie_system
 
 from smfq_lib.combinatorics import compositions, n_compositions
-from smfq_lib.learning import learn
 from smfq_lib.learning.tie_rules import action_laws
 from smfq_lib.policy import DEFAULT_RULE, ActionLaws
 from smfq_lib.policy import RULES as LIB_RULES
 
-SYSTEMS = {
-    "two_zone": two_zone_system,
-    "squeeze2": squeeze_system,
-    "squeeze3": lambda: squeeze_system(3),
-    "permutation": permutation_tie_system,
-    "aggregate": lambda: tiny_system(2, 2, 2, 2, seed=3, aggregate=True),
-}
 CASES = [(name, k) for name in SYSTEMS for k in (1, 2, 3) if not (name == "squeeze3" and k == 3)]
 
 
 @functools.cache
-def _system(name):
-    return SYSTEMS[name]()
-
-
-@functools.cache
 def _bf_Q(name, k):
-    return bf_subsystem_Q(_system(name), k)
-
-
-@functools.cache
-def _learned(name, k, algorithm):
-    return learn(_system(name), k, None, algorithm=algorithm, tol=1e-12, progress=False)
+    return bf_subsystem_Q(tie_system(name), k)
 
 
 def test_rule_names_agree_with_the_reference():
@@ -59,7 +36,7 @@ def test_rule_names_agree_with_the_reference():
 @pytest.mark.parametrize("algorithm", ["mean_field", "tabular"])
 @pytest.mark.parametrize("name, k", CASES)
 def test_laws_match_brute_force(name, k, algorithm):
-    system, q = _system(name), _learned(name, k, algorithm)
+    system, q = tie_system(name), learned(name, k, algorithm)
     for rule in RULES:
         laws = q.action_laws(rule)
         prob_g, prob_l = bf_action_laws(system, _bf_Q(name, k), k, rule)
@@ -72,15 +49,15 @@ def test_the_systems_have_ties_that_the_rules_break_differently():
     """Precondition of the test above: every rule is exercised on a row where it matters."""
     differ = {rule: False for rule in RULES if rule != "first"}
     for name, k in CASES:
-        first = bf_action_laws(_system(name), _bf_Q(name, k), k, "first")
+        first = bf_action_laws(tie_system(name), _bf_Q(name, k), k, "first")
         for rule in differ:
-            other = bf_action_laws(_system(name), _bf_Q(name, k), k, rule)
+            other = bf_action_laws(tie_system(name), _bf_Q(name, k), k, rule)
             differ[rule] |= any(not np.array_equal(a, b) for a, b in zip(first, other, strict=True))
     assert all(differ.values()), differ
 
 
 def test_first_rule_is_the_greedy_tables():
-    q = _learned("two_zone", 3, "mean_field")
+    q = learned("two_zone", 3, "mean_field")
     laws = q.action_laws("first")
     assert np.array_equal(laws.prob_g.argmax(-1), q.pi_g)
     assert np.array_equal(laws.prob_l.argmax(-1), q.pi_l)
@@ -88,7 +65,7 @@ def test_first_rule_is_the_greedy_tables():
 
 
 def test_laws_are_cached_and_read_only():
-    q = _learned("squeeze2", 2, "mean_field")
+    q = learned("squeeze2", 2, "mean_field")
     assert q.action_laws("uniform") is q.action_laws("uniform")
     assert q.action_laws() is q.action_laws(DEFAULT_RULE) or DEFAULT_RULE == "first"
     with pytest.raises(ValueError):
@@ -121,7 +98,7 @@ def test_uniform_weights_count_orderings():
 
 
 def test_bad_rules_are_refused():
-    q = _learned("squeeze2", 2, "mean_field")
+    q = learned("squeeze2", 2, "mean_field")
     with pytest.raises(ValueError, match="rule must be"):
         q.action_laws("random")
     with pytest.raises(ValueError, match="rule must be"):

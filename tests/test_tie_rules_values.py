@@ -4,57 +4,22 @@ value; Theorem 0.11's bound for decomposed rewards; the refusals."""
 
 from __future__ import annotations
 
-import functools
 import itertools
 import math
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from brute_force import bf_subsystem_Q, random_policy, tiny_system
-from brute_force_ties import (
-    RULES,
-    bf_policy_value_rule,
-    permutation_tie_system,
-    squeeze_system,
-    two_zone_system,
-)
+from brute_force import bf_subsystem_Q, random_policy
+from brute_force_ties import RULES, bf_policy_value_rule
+from tie_cases import learned, max_err_vs_joint, tie_system
 
-from smfq_lib.combinatorics import rank
 from smfq_lib.evaluate import gap, optimal_value_table, policy_value, policy_value_table
 from smfq_lib.examples import random_system
 from smfq_lib.execute import rollout_agents, rollout_counts
 from smfq_lib.learning import learn
 from smfq_lib.policy import ActionLaws
 from smfq_lib.theory import gap_bound
-
-SYSTEMS = {
-    "two_zone": two_zone_system,
-    "squeeze2": squeeze_system,
-    "squeeze3": lambda: squeeze_system(3),
-    "permutation": permutation_tie_system,
-    "aggregate": lambda: tiny_system(2, 2, 2, 2, seed=3, aggregate=True),
-}
-
-
-@functools.cache
-def _system(name):
-    return SYSTEMS[name]()
-
-
-@functools.cache
-def _learned(name, k, algorithm="mean_field"):
-    return learn(_system(name), k, None, algorithm=algorithm, tol=1e-12, progress=False)
-
-
-def _max_err_vs_joint(system, table, joint, n):
-    """max |joint[s_g, s_1..s_n] - table[s_g, rank(counts)]| over every joint state."""
-    err = 0.0
-    for st in itertools.product(range(system.S_g), *[range(system.S_l)] * n):
-        c = np.bincount(np.array(st[1:]), minlength=system.S_l)
-        err = max(err, abs(joint[st] - table[st[0], rank(c)]))
-    return err
-
 
 VALUE_CASES = [
     (name, n, k)
@@ -71,21 +36,21 @@ VALUE_CASES = [
 
 @pytest.mark.parametrize("name, n, k", VALUE_CASES)
 def test_policy_value_under_every_rule_matches_brute_force(name, n, k):
-    system = _system(name)
+    system = tie_system(name)
     Q = bf_subsystem_Q(system, k)
     algorithms = ("mean_field", "tabular") if k <= 2 else ("mean_field",)
     for algorithm, rule in itertools.product(algorithms, RULES):
-        table = policy_value_table(system, _learned(name, k, algorithm), n, rule=rule)
+        table = policy_value_table(system, learned(name, k, algorithm), n, rule=rule)
         joint = bf_policy_value_rule(system, Q, k, n, rule)
-        assert _max_err_vs_joint(system, table, joint, n) < 1e-9, (algorithm, rule)
+        assert max_err_vs_joint(system, table, joint, n) < 1e-9, (algorithm, rule)
 
 
 def test_coordinated_attains_V_star_at_k_equals_n_where_first_miscoordinates():
     """Two optima that are not permutations of each other (two_zone): readers with different
     viewpoints pick different optima under "first"; "coordinated" reads one profile."""
-    system, n = _system("two_zone"), 4
+    system, n = tie_system("two_zone"), 4
     V_star = optimal_value_table(system, n)
-    q = _learned("two_zone", n)
+    q = learned("two_zone", n)
     first = (V_star - policy_value_table(system, q, n, rule="first")).max()
     coordinated = (V_star - policy_value_table(system, q, n, rule="coordinated")).max()
     assert first > 1.0 and abs(coordinated) < 1e-8, (first, coordinated)
@@ -105,7 +70,7 @@ EXEC_CASES = [("two_zone", 4, 2, 0, (3, 1)), ("squeeze3", 6, 3, 0, (6, 0, 0)),
 
 @pytest.mark.parametrize("name, n, k, s_g, counts", EXEC_CASES)
 def test_executors_agree_with_the_exact_value_under_every_rule(name, n, k, s_g, counts):
-    system, q = _system(name), _learned(name, k)
+    system, q = tie_system(name), learned(name, k)
     values = set()
     for j, rule in enumerate(RULES):
         exact = policy_value(system, q, n, s_g, counts, rule=rule)
@@ -119,8 +84,8 @@ def test_executors_agree_with_the_exact_value_under_every_rule(name, n, k, s_g, 
 
 def test_first_rule_runs_identically_from_every_policy_form():
     """SubsampledQ, its ActionLaws, and bare integer tables: the same numbers (rule "first")."""
-    system = _system("aggregate")
-    q = _learned("aggregate", 2)
+    system = tie_system("aggregate")
+    q = learned("aggregate", 2)
     tables = SimpleNamespace(k=2, pi_g=q.pi_g, pi_l=q.pi_l)
     for fn in (rollout_agents, rollout_counts):
         runs = [
@@ -159,7 +124,7 @@ def test_decomposed_rewards_every_rule_within_theorem_bound(shape, n):
 # refusals
 # ---------------------------------------------------------------------------------------------
 def test_bad_rule_names_are_refused_everywhere():
-    system, q = _system("squeeze2"), _learned("squeeze2", 2)
+    system, q = tie_system("squeeze2"), learned("squeeze2", 2)
     calls = [
         lambda: rollout_agents(system, q, 3, 0, [3, 0], 5, 2, 0, rule="best"),
         lambda: rollout_counts(system, q, 3, 0, [3, 0], 5, 2, 0, rule="best"),
@@ -174,7 +139,7 @@ def test_bad_rule_names_are_refused_everywhere():
 
 
 def test_policies_that_cannot_honour_the_rule_are_refused():
-    system, q = _system("squeeze2"), _learned("squeeze2", 2)
+    system, q = tie_system("squeeze2"), learned("squeeze2", 2)
     tables = random_policy(system, 2, 0)
     with pytest.raises(ValueError, match="deterministic tables"):
         policy_value(system, tables, 3, 0, [3, 0], rule="uniform")
@@ -186,7 +151,7 @@ def test_policies_that_cannot_honour_the_rule_are_refused():
     with pytest.raises(ValueError, match="exceeds the number of agents"):
         policy_value(system, laws, 1, 0, [1, 0])
     with pytest.raises(ValueError, match="needs"):  # laws of a 2-load system, 3-load system
-        policy_value(_system("squeeze3"), laws, 3, 0, [3, 0, 0])
+        policy_value(tie_system("squeeze3"), laws, 3, 0, [3, 0, 0])
 
 
 def test_action_laws_validation():
