@@ -31,14 +31,10 @@ independently of the other agents, so given ``(s_g, counts)`` the agents in one 
 ``~ p_l[s]``, independently of ``a_g ~ p_g``: these mixture laws are all the count-level executor
 and the exact evaluation need.
 
-Both sums run over compositions (``combinatorics``), so the cost is ``O(C(k-1, S_l) S_l^2 A_l +
-C(k, S_l) (S_l + A_g))`` whatever ``n``. ``MVHG(c; N) = prod_s C(N_s, c_s) / C(sum N, sum c)``
-(the pmf of ``combinatorics.mv_hypergeometric_pmf``) is evaluated in logs from falling
-factorials; each non-empty row is renormalised to sum to 1 (removing rounding drift of order
-1e-15).
-
-This is the ONE place computing these distributions: the count-level executor
-(:mod:`smfq_lib.execute`) and the exact evaluation (:mod:`smfq_lib.evaluate`) both call it.
+Both sums run over compositions, at a cost independent of ``n``; ``MVHG`` is evaluated in logs
+(:func:`action_distributions_into`). This is the ONE place computing these distributions: the
+count-level executor (:mod:`smfq_lib.execute`) and the exact evaluation
+(:mod:`smfq_lib.evaluate`) both call it.
 
 Tie rules (``RULES``)
 ---------------------
@@ -68,6 +64,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from functools import lru_cache
+from types import SimpleNamespace
 
 import numpy as np
 from numba import njit
@@ -91,16 +88,19 @@ __all__ = [
 #: The tie rules, by name (module docstring).
 RULES = ("first", "uniform", "coordinated", "authors")
 #: The rule used when none is named, chosen by exact measurement (worst case over start states of
-#: ``V* - V^{pi_k^est}``, count chain; docs/design.md): "coordinated" is never worse than "first"
-#: on any case measured and is the only rule that attains ``V*`` at ``k = n`` where joint optima
-#: that are not permutations of each other tie. Two hazard zones without costs
-#: (``constrained_exploration(M=3, d=2, hazard=[(0, 0), (2, 2)], cover_reward=0,
-#: move_cost=0)``, n = k = 4): gap 1.02 (first, authors), 0.68 (uniform), 0 (coordinated).
-#: ``two_zone`` (tests), n = k = 4: 6.75 / 4.5 / 0. Gaussian squeeze, 3 loads, n = 8, value at
-#: "all sent 0" for k = 3..8 (V* = 11.95): first 0, uniform 10.8-11.1, coordinated 11.4-11.8.
-#: Random systems with decomposed rewards: every rule gives the same value (no ties), all below
-#: Theorem 0.11's bound. "uniform" loses wherever two non-permutation optima tie (each agent
-#: mixes the optima independently) and "first" wherever the optimum splits one state's agents.
+#: ``V* - V^{pi_k^est}``, count chain): "coordinated" is never worse than "first" on any case
+#: measured, is the best rule on every tie-rich case at ``k >= 3``, and is the only rule that
+#: attains ``V*`` at ``k = n`` where joint optima that are not permutations of each other tie.
+#: Two hazard zones without costs (``constrained_exploration(M=3, d=2, hazard=[(0, 0), (2, 2)],
+#: cover_reward=0, move_cost=0)``, n = 4): at k = n = 4 gap 1.02 (first, authors), 0.68
+#: (uniform), 0 (coordinated); at k = 3: 0.68, 0.68, 0.52; at k = 1, 2 "uniform" is slightly
+#: better (0.69, 0.68 against 0.71, 0.70 for the others); rewards perturbed by 1e-3: 0 for all.
+#: ``two_zone`` (tests), n = k = 4: 6.75 (first), 4.5 (uniform), 0 (coordinated). Gaussian
+#: squeeze, 3 loads, n = 8, value at "all sent 0" for k = 3..8 (V* = 11.95): first 0, uniform
+#: 10.8-11.1, coordinated 11.4-11.8. Random systems with decomposed rewards (40 seeds, n = 6,
+#: every k): every rule gives the same value (no ties), all below Theorem 0.11's bound.
+#: "uniform" loses where non-permutation optima tie (each agent mixes them independently);
+#: "first" where the optimum splits one state's agents (all read agent 1's share).
 DEFAULT_RULE = "coordinated"
 
 
@@ -257,7 +257,8 @@ def action_distributions_into(
     The hypergeometric weights ``prod_s C(N_s, c_s) / C(N, t)`` are evaluated in logs from
     falling factorials ``log N_s (N_s - 1) ... (N_s - c + 1)`` tabulated once per call for
     ``c <= k`` (``scratch[s, c]``), so a call costs ``O(S_l k)`` logarithms plus ``O(S_l)``
-    additions per composition, whatever ``n``, and the weights keep full relative precision.
+    additions per composition, whatever ``n``, and the weights keep full relative precision;
+    each non-empty row is renormalised to sum to 1 (rounding drift of order 1e-15).
     """
     S_l = counts.shape[0]
     k = 0
@@ -403,29 +404,19 @@ def action_distributions(pi_g, pi_l, k, s_g, counts, *, A_g=None, A_l=None):
     under deterministic tables (rule ``"first"``; other rules: :meth:`ActionLaws.distributions`).
 
     ``pi_g``, ``pi_l``: int arrays ``(S_g, S_l, C(k-1, S_l))`` (the learned tables); ``k``: the
-    sample size; ``counts``: agents per local state, summing to ``n >= k``.
-    Returns ``(p_g, p_l)``: ``p_g[a_g]`` of shape ``(A_g,)`` and ``p_l[s, a]`` of shape
-    ``(S_l, A_l)``, the action distribution of any agent in state ``s``. ``A_g``, ``A_l``
-    default to one more than the largest action code in the tables; pass the system's sizes
-    to get full-width arrays. Rows with
-    ``counts[s] = 0`` are zero (see the module docstring).
+    sample size; ``counts``: agents per local state, summing to ``n >= k``. Returns
+    ``(p_g, p_l)`` of shapes ``(A_g,)`` and ``(S_l, A_l)`` (``p_l[s]``: the action distribution
+    of any agent in state ``s``; zero where ``counts[s] = 0``). ``A_g``, ``A_l`` default to one
+    more than the largest action code in the tables; pass the system's sizes for full width.
     """
-    pi_g = np.asarray(pi_g)
-    pi_l = np.asarray(pi_l)
+    pi_g, pi_l = np.asarray(pi_g), np.asarray(pi_l)
     if pi_g.ndim != 3:
         raise ValueError(f"pi_g must have shape (S_g, S_l, C(k-1, S_l)); got {pi_g.shape}.")
     S_g, S_l = pi_g.shape[0], pi_g.shape[1]
     counts_arr = np.asarray(counts)
     n = int(counts_arr.sum()) if counts_arr.ndim == 1 else -1
     counts = validate_counts(counts, S_l, n)
-    if A_g is None:
-        A_g = int(pi_g.max()) + 1 if pi_g.size else 1
-    if A_l is None:
-        A_l = int(np.max(pi_l)) + 1 if pi_l.size else 1
-
-    class _P:
-        pass
-
-    pol = _P()
-    pol.k, pol.pi_g, pol.pi_l = k, pi_g, pi_l
-    return policy_laws(pol, "first", S_g, S_l, A_g, A_l, n).distributions(s_g, counts)
+    A_g = (int(pi_g.max()) + 1 if pi_g.size else 1) if A_g is None else A_g
+    A_l = (int(np.max(pi_l)) + 1 if pi_l.size else 1) if A_l is None else A_l
+    tables = SimpleNamespace(k=k, pi_g=pi_g, pi_l=pi_l)
+    return policy_laws(tables, "first", S_g, S_l, A_g, A_l, n).distributions(s_g, counts)
