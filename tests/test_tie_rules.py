@@ -17,6 +17,7 @@ from brute_force_ties import RULES, bf_action_laws
 from tie_cases import SYSTEMS, learned, tie_system
 
 from smfq_lib.combinatorics import compositions, n_compositions
+from smfq_lib.learning import learn
 from smfq_lib.learning.tie_rules import action_laws
 from smfq_lib.policy import DEFAULT_RULE, ActionLaws
 from smfq_lib.policy import RULES as LIB_RULES
@@ -103,3 +104,15 @@ def test_bad_rules_are_refused():
         q.action_laws("random")
     with pytest.raises(ValueError, match="rule must be"):
         action_laws(q.Q, 2, "mean_field", "first")
+
+
+@pytest.mark.parametrize("name, k", [("two_zone", 3), ("squeeze3", 2), ("aggregate", 3)])
+def test_sampled_tabular_Q_is_read_where_the_reference_reads_it(name, k):
+    """Algorithm 1 with m samples: Q is not permutation invariant, so where each rule reads the
+    raw table matters. The reference reads the same learned Q (its canonical representatives)."""
+    system = tie_system(name)
+    q = learn(system, k, 3, algorithm="tabular", seed=5, progress=False)
+    for rule in RULES:
+        prob_g, prob_l = bf_action_laws(system, q.Q, k, rule)
+        np.testing.assert_allclose(q.action_laws(rule).prob_g, prob_g, rtol=0, atol=1e-12)
+        np.testing.assert_allclose(q.action_laws(rule).prob_l, prob_l, rtol=0, atol=1e-12)
