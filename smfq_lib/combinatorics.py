@@ -10,18 +10,26 @@ Order. Compositions are enumerated in lexicographic ascending order of ``(c[0], 
 (``mu_{k-1}(Z_l)`` and ``mu_{k-1}(S_l)`` of Algorithm 2, the count states of the n-agent
 system) uses this order.
 
-All functions are Numba kernels (``cache=True``), callable from Python and from other kernels.
+All functions are Numba kernels (``cache=True``), callable from Python and from other kernels,
+except the two counts :func:`binom` and :func:`n_compositions`, which have two implementations:
+called from Python they return exact Python integers (any size, ``math.comb``), so that a size
+can be checked before anything is allocated; inside a kernel they compute in int64, which is
+exact for every table that passed such a check (each fits in memory). :func:`log_binom` gives
+the natural logarithm of a binomial coefficient of any size as a float, in constant time.
 """
 
 from __future__ import annotations
 
 import math
+import operator
 
 import numpy as np
 from numba import njit
+from numba.extending import overload
 
 __all__ = [
     "binom",
+    "log_binom",
     "n_compositions",
     "compositions",
     "rank",
@@ -36,24 +44,73 @@ __all__ = [
 ]
 
 
-@njit(cache=True)
 def binom(n, k):
-    """Binomial coefficient ``C(n, k)`` in exact int64 arithmetic (0 outside ``0 <= k <= n``)."""
+    """Binomial coefficient ``C(n, k)`` (0 outside ``0 <= k <= n``).
+
+    From Python: an exact Python int of any size. Inside a kernel: int64 arithmetic (see the
+    module docstring)."""
+    n, k = operator.index(n), operator.index(k)
     if k < 0 or n < 0 or k > n:
         return 0
-    k = min(k, n - k)
-    out = 1
-    for i in range(k):
-        out = out * (n - i) // (i + 1)
-    return out
+    return math.comb(n, k)
 
 
-@njit(cache=True)
+@overload(binom, jit_options={"cache": True})
+def _binom_int64(n, k):
+    def impl(n, k):
+        if k < 0 or n < 0 or k > n:
+            return 0
+        k = min(k, n - k)
+        out = 1
+        for i in range(k):
+            out = out * (n - i) // (i + 1)
+        return out
+
+    return impl
+
+
 def n_compositions(t, d):
-    """Number of compositions of ``t`` into ``d`` parts, ``C(t + d - 1, d - 1)``: ``|mu_t|``."""
+    """Number of compositions of ``t`` into ``d`` parts, ``C(t + d - 1, d - 1)``: ``|mu_t|``.
+
+    From Python: an exact Python int of any size; inside a kernel: int64 (module docstring)."""
+    t, d = operator.index(t), operator.index(d)
     if d == 0:
         return 1 if t == 0 else 0
-    return binom(t + d - 1, min(d - 1, t))
+    return binom(t + d - 1, d - 1)
+
+
+@overload(n_compositions, jit_options={"cache": True})
+def _n_compositions_int64(t, d):
+    def impl(t, d):
+        if d == 0:
+            return 1 if t == 0 else 0
+        return binom(t + d - 1, min(d - 1, t))
+
+    return impl
+
+
+def log_binom(n, k) -> float:
+    """``ln C(n, k)`` for integers of any size, as a float (``-inf`` outside ``0 <= k <= n``).
+
+    Exact sums of logarithms for ``min(k, n - k) <= 64``; beyond, Stirling's series for
+    ``ln n! - ln (n-k)!`` written with ``log1p`` (no cancellation between the two large terms)
+    and ``lgamma(k + 1)``: relative error about 1e-13 at any size, constant time.
+    """
+    n, k = operator.index(n), operator.index(k)
+    if k < 0 or n < 0 or k > n:
+        return -math.inf
+    k = min(k, n - k)
+    if k <= 64:
+        return math.fsum(math.log(n - k + i) - math.log(i) for i in range(1, k + 1))
+    m = n - k  # >= k > 64: the series' remainder is below 1e-12
+
+    def series(x):  # ln x! - (x + 1/2) ln x + x - ln(2 pi) / 2
+        x = float(x)
+        return (1.0 - 1.0 / (30.0 * x * x)) / (12.0 * x)
+
+    # ln n! - ln m! = (m + 1/2) ln(n / m) + k ln n - k + series(n) - series(m)
+    head = -(m + 0.5) * math.log1p(-k / n) + k * math.log(n) - k
+    return head + series(n) - series(m) - math.lgamma(k + 1)
 
 
 @njit(cache=True)

@@ -19,9 +19,9 @@ here, so they are functions of the count state.
   exact law is the convolution of per-agent pmfs on the integer lattice, so ``phi`` must be
   integer-valued here). ``V`` solves ``(I - gamma P) V = r`` (dense LU, exact to rounding).
 * :func:`optimal_value`: ``V*`` (eq. 4) = Algorithm 2 with ``k = n`` and the exact operator
-  (``smfq_lib.learn``): with ``k = n`` the subsystem IS the system, so its value table read at the
-  canonical representative (``s_1`` = lowest state present, the others' counts ``counts - e_{s_1}``)
-  is ``V*``.
+  (``smfq_lib.learning``): with ``k = n`` the subsystem IS the system, so its value table read at
+  the canonical representative (``s_1`` = lowest state present, the others' counts
+  ``counts - e_{s_1}``) is ``V*``.
 * :func:`gap`: ``V* - V^{pi_k^est}`` at a state or under an initial distribution, the quantity
   bounded by Theorem 0.11.
 
@@ -43,8 +43,16 @@ a new solve (the value depends on the policy only through its laws). Only the va
 kept (not the learned ``V*`` Q table). The caches hold the last 16 entries each;
 :func:`clear_cache` empties them.
 
-Too-large count spaces are refused before any allocation (``budget.check_fits`` on the dense
-``N x N`` matrices), with a message naming ``N``.
+Sizes. Every argument is checked, and every solve's size against ``memory_budget`` (bytes;
+default half the available memory), before any allocation: the policy chain's dense ``N x N``
+matrices (message naming ``N``), and for ``V*`` the ``k = n`` learner's tables (``learn`` gets
+the same budget). Counts are exact Python integers, so the sizes in the messages are right at
+any ``n`` (up to ``2**63 - 1``, the kernels' int64). The chain's rows are computed by
+:func:`smfq_lib.count_chain.chain_rows`.
+
+Progress. ``progress=None`` (the default of :func:`policy_value`, :func:`optimal_value`,
+:func:`gap`) shows a bar only for solves whose tables exceed 256 MiB; the ``*_table`` functions,
+which loops call, default to False.
 """
 
 from __future__ import annotations
@@ -52,13 +60,13 @@ from __future__ import annotations
 from collections import OrderedDict
 
 import numpy as np
-from numba import njit
 
-from smfq_lib.budget import check_fits
-from smfq_lib.combinatorics import compositions, multinomial_pmf, n_compositions, rank
+from smfq_lib.budget import check_budget, check_fits
+from smfq_lib.checks import check_int, format_count
+from smfq_lib.combinatorics import compositions, n_compositions, rank
+from smfq_lib.count_chain import chain_rows
 from smfq_lib.execute import count_state_weights, run_chunks
 from smfq_lib.policy import (
-    action_distributions_into,
     policy_laws,
     policy_tables,
     validate_counts,
@@ -79,6 +87,7 @@ _CACHE_SIZE = 16
 _VSTAR_TOL = 1e-12  # value-iteration tolerance of the k = n learner behind V*
 _WHAT_PI = "the count chain of pi_k^est"
 _WHAT_STAR = "V* (Algorithm 2 with k = n)"
+_BAR_BYTES = 256 * 2**20  # progress=None: a bar for solves whose tables exceed this
 _POLICY_CACHE: OrderedDict = OrderedDict()
 _OPTIMAL_CACHE: OrderedDict = OrderedDict()
 
@@ -97,140 +106,66 @@ def _cache_put(cache, key, entry):
 
 
 # --------------------------------------------------------------------------------------------
-# kernel: the count chain of pi_k^est
-# --------------------------------------------------------------------------------------------
-@njit(cache=True)
-def _convolve_into(dist, m, w, ms, S_l):
-    """Distribution over compositions of ``m + ms`` of the sum of independent compositions with
-    laws ``dist`` (over compositions of ``m``) and ``w`` (over compositions of ``ms``)."""
-    out = np.zeros(n_compositions(m + ms, S_l))
-    ca = compositions(m, S_l)
-    cb = compositions(ms, S_l)
-    cc = np.empty(S_l, np.int64)
-    for i in range(ca.shape[0]):
-        if dist[i] == 0.0:
-            continue
-        for j in range(cb.shape[0]):
-            if w[j] == 0.0:
-                continue
-            for q in range(S_l):
-                cc[q] = ca[i, q] + cb[j, q]
-            out[rank(cc)] += dist[i] * w[j]
-    return out
-
-
-@njit(cache=True, nogil=True)
-def _chain_kernel(
-    lo, hi, P_g, P_l, r_g, r_l, phi_int, prob_g, prob_l, n, comps_n, comps_km1, comps_k, ck_s1,
-    ck_rank, Pmat, rdec, pg_all, xpmf, use_x, wmin, width,
-):  # fmt: skip
-    """Rows ``lo .. hi-1`` of the count chain (see :func:`_chain_row`)."""
-    for j in range(lo, hi):
-        _chain_row(
-            j, P_g, P_l, r_g, r_l, phi_int, prob_g, prob_l, n, comps_n, comps_km1, comps_k, ck_s1,
-            ck_rank, Pmat, rdec, pg_all, xpmf, use_x, wmin, width,
-        )  # fmt: skip
-
-
-@njit(cache=True)
-def _chain_row(
-    j, P_g, P_l, r_g, r_l, phi_int, prob_g, prob_l, n, comps_n, comps_km1, comps_k, ck_s1, ck_rank,
-    Pmat, rdec, pg_all, xpmf, use_x, wmin, width,
-):  # fmt: skip
-    """Row ``j`` of the count chain: transition probabilities, expected reward, law of x."""
-    S_g, A_g = P_g.shape[0], P_g.shape[1]
-    S_l, A_l = P_l.shape[0], P_l.shape[2]
-    C = comps_n.shape[0]
-    s_g = j // C
-    counts = comps_n[j % C]
-    p_g = np.zeros(A_g)
-    p_l = np.zeros((S_l, A_l))
-    work = np.zeros((S_l + 1, comps_k[0].sum() + 1))
-    action_distributions_into(
-        p_g, p_l, prob_g, prob_l, s_g, counts, comps_km1, comps_k, ck_s1, ck_rank, work
-    )
-    pg_all[j] = p_g
-    # expected decomposed reward, eq. (3)
-    rew = 0.0
-    for a in range(A_g):
-        rew += p_g[a] * r_g[s_g, a]
-    loc = 0.0
-    for s in range(S_l):
-        for a in range(A_l):
-            loc += counts[s] * p_l[s, a] * r_l[s, s_g, a]
-    rdec[j] = rew + loc / n
-    # next global state
-    pgmix = np.zeros(S_g)
-    for a in range(A_g):
-        for s2 in range(S_g):
-            pgmix[s2] += p_g[a] * P_g[s_g, a, s2]
-    # next counts: convolution of Multinomial(counts[s], q_s)
-    dist = np.ones(1)
-    m = 0
-    q = np.zeros(S_l)
-    for s in range(S_l):
-        ms = counts[s]
-        if ms == 0:
-            continue
-        q[:] = 0.0
-        for a in range(A_l):
-            for s2 in range(S_l):
-                q[s2] += p_l[s, a] * P_l[s, s_g, a, s2]
-        cb = compositions(ms, S_l)
-        w = np.empty(cb.shape[0])
-        for i in range(cb.shape[0]):
-            w[i] = multinomial_pmf(cb[i], q)
-        dist = _convolve_into(dist, m, w, ms, S_l)
-        m += ms
-    for s2 in range(S_g):
-        if pgmix[s2] == 0.0:
-            continue
-        for i in range(C):
-            Pmat[j, s2 * C + i] = pgmix[s2] * dist[i]
-    # law of x - n * wmin = sum_i (phi[s_i, a_i] - wmin), on 0 .. n * width
-    if use_x:
-        px = np.zeros(n * width + 1)
-        px[0] = 1.0
-        top = 0
-        tmp = np.zeros(n * width + 1)
-        for s in range(S_l):
-            for _ in range(counts[s]):
-                tmp[: top + width + 1] = 0.0
-                for v in range(top + 1):
-                    if px[v] == 0.0:
-                        continue
-                    for a in range(A_l):
-                        tmp[v + phi_int[s, a] - wmin] += px[v] * p_l[s, a]
-                top += width
-                px[: top + 1] = tmp[: top + 1]
-        xpmf[j] = px
-
-
-# --------------------------------------------------------------------------------------------
 # validation helpers
 # --------------------------------------------------------------------------------------------
-def _check_system_n(system, n):
+def _check_args(system, n, memory_budget, progress):
+    """Validate the arguments every public function shares; ``(n, memory_budget)`` as ints."""
     if not isinstance(system, CooperativeSystem):
         raise ValueError(
             f"system must be a smfq_lib.CooperativeSystem; got {type(system).__name__}."
         )
-    if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
-        raise ValueError(f"n must be an integer >= 1; got {n!r}.")
-    return int(n)
+    n = check_int("n", n, 1, fix="n is the number of local agents.")
+    memory_budget = check_budget(memory_budget)
+    if progress is not None and not isinstance(progress, bool):
+        raise ValueError(
+            f"progress must be True, False or None (a bar for long solves only); got {progress!r}."
+        )
+    return n, memory_budget
 
 
-def _check_count_space(system, n, memory_budget, what):
-    C = n_compositions(n, system.S_l)
+def _bar(progress, nbytes) -> bool:
+    """``progress=None``: a bar only for a solve whose tables exceed ``_BAR_BYTES``."""
+    return nbytes > _BAR_BYTES if progress is None else progress
+
+
+def _chain_bytes(system, n, memory_budget) -> int:
+    """Bytes of the count chain's dense ``N x N`` matrices, refused if over the budget."""
+    C = n_compositions(n, system.S_l)  # exact Python int, any size
     N = system.S_g * C
+    nbytes = 3 * N * N * 8
     check_fits(
-        f"{what} for n = {n} agents has N = {N} count states (S_g = {system.S_g} x "
-        f"C(n + S_l - 1, S_l - 1) = {C}); its dense N x N matrices",
-        3 * N * N * 8,
+        f"{_WHAT_PI} for n = {n} agents has N = {format_count(N)} count states (S_g = "
+        f"{system.S_g} x C(n + S_l - 1, S_l - 1) = {format_count(C)}); its dense N x N matrices",
+        nbytes,
         memory_budget,
-        hint="Exact evaluation is for small systems: use fewer agents, or estimate the value "
-        "with smfq_lib.execute.rollout_counts.",
+        hint="Exact evaluation is for small systems: use fewer agents, pass memory_budget= "
+        "(bytes) to raise the budget, or estimate the value with "
+        "smfq_lib.execute.rollout_counts.",
     )
-    return C, N
+    return nbytes
+
+
+def _star_bytes(system, n, memory_budget) -> int:
+    """Bytes of the ``k = n`` learner behind ``V*`` (``learn``'s own estimate, plus the count
+    states), refused if over the budget."""
+    from smfq_lib.learning import table_bytes
+
+    C = n_compositions(n, system.S_l)
+    Cz = n_compositions(n - 1, system.Z_l)
+    entries = system.S_g * system.S_l * Cz * system.A_l * system.A_g
+    nbytes = table_bytes(system, n, None, "mean_field") + C * (system.S_l + system.S_g + 2) * 8
+    check_fits(
+        f"{_WHAT_STAR} for n = {n} agents (S_g x C(n + S_l - 1, S_l - 1) = {system.S_g} x "
+        f"{format_count(C)} count states) learns a Q table of |S_g||S_l||A_l||A_g| "
+        f"C(n + |Z_l| - 2, |Z_l| - 1) = {system.S_g} x {system.S_l} x {system.A_l} x "
+        f"{system.A_g} x {format_count(Cz)} = {format_count(entries)} entries (with its exact "
+        "next-state distributions); it",
+        nbytes,
+        memory_budget,
+        hint="Use fewer agents, or pass memory_budget= (bytes) to optimal_value, "
+        "optimal_value_table or gap to raise the budget.",
+    )
+    return nbytes
 
 
 def _phi_int(system):
@@ -247,10 +182,9 @@ def _phi_int(system):
     return np.round(phi).astype(np.int64)
 
 
-def _weights(system, n, s_g, counts, initial, memory_budget, what):
+def _weights(system, n, s_g, counts, initial):
     """Weights over the count states (S_g, C) for a single state or an initial distribution
-    (after refusing a count space that does not fit)."""
-    C, _ = _check_count_space(system, n, memory_budget, what)
+    (call after the size checks: this allocates ``S_g x C``)."""
     if initial is not None:
         if s_g is not None or counts is not None:
             raise ValueError(
@@ -262,7 +196,7 @@ def _weights(system, n, s_g, counts, initial, memory_budget, what):
         raise ValueError("give the state (s_g, counts) or an initial distribution initial=.")
     s_g = validate_index("s_g", s_g, system.S_g)
     c = validate_counts(counts, system.S_l, n)
-    w = np.zeros((system.S_g, C))
+    w = np.zeros((system.S_g, n_compositions(n, system.S_l)))
     w[s_g, rank(c)] = 1.0
     return w
 
@@ -276,20 +210,26 @@ def _expect(table, w):
 # --------------------------------------------------------------------------------------------
 # public API
 # --------------------------------------------------------------------------------------------
-def policy_value_table(system: CooperativeSystem, policy, n: int, *, rule=None, memory_budget=None):
+def policy_value_table(
+    system: CooperativeSystem, policy, n: int, *, rule=None, memory_budget=None, progress=False
+):
     """``V^{pi_k^est}`` of eq. (13) at every count state, shape ``(S_g, C(n, S_l))``.
 
     ``[s_g, rank(counts)]`` indexing. ``policy`` and ``rule`` as in :func:`policy_value`. Solved
-    once per (system, policy, n, rule) and cached (see the module docstring).
+    once per (system, policy, n, rule) and cached (see the module docstring). ``memory_budget``:
+    bytes allowed for the dense count chain (default: half the available memory); ``progress``:
+    a bar over the chain's rows (default False, for loops; None: only when the chain exceeds
+    256 MiB).
     """
-    n = _check_system_n(system, n)
+    n, memory_budget = _check_args(system, n, memory_budget, progress)
     laws = policy_laws(policy, rule, system.S_g, system.S_l, system.A_g, system.A_l, n)
+    k = laws.k
     key = (id(system), id(policy), n, laws.rule)
     hit = _POLICY_CACHE.get(key)
     if (
         hit is not None
         and hit[0] is system
-        and hit[1].k == laws.k
+        and hit[1].k == k
         and (
             hit[1] is laws
             or (
@@ -301,7 +241,9 @@ def policy_value_table(system: CooperativeSystem, policy, n: int, *, rule=None, 
         _POLICY_CACHE.move_to_end(key)
         return hit[2]
     phi_int = _phi_int(system)
-    C, N = _check_count_space(system, n, memory_budget, _WHAT_PI)
+    nbytes = _chain_bytes(system, n, memory_budget)
+    C = n_compositions(n, system.S_l)
+    N = system.S_g * C
     comps_n = compositions(n, system.S_l)
     X = 0
     if phi_int is not None:
@@ -316,13 +258,15 @@ def policy_value_table(system: CooperativeSystem, policy, n: int, *, rule=None, 
         phi_int = np.zeros((system.S_l, system.A_l), np.int64)
     wmin = int(phi_int.min())
     width = int(phi_int.max()) - wmin
-    tables = policy_tables(laws.k, system.S_l)
+    tables = policy_tables(k, system.S_l)
     run_chunks(
-        lambda a, b: _chain_kernel(
+        lambda a, b: chain_rows(
             a, b, system.P_g, system.P_l, system.r_g, system.r_l, phi_int, laws.prob_g,
             laws.prob_l, n, comps_n, *tables, Pmat, rdec, pg_all, xpmf, use_x, wmin, width,
         ),
         N,
+        progress=_bar(progress, nbytes),
+        what=f"count chain of pi_k^est, n={n} k={k}",
     )  # fmt: skip
     r = rdec
     if use_x:
@@ -351,6 +295,7 @@ def policy_value(
     initial=None,
     rule=None,
     memory_budget=None,
+    progress=None,
 ) -> float:
     """Exact ``V^{pi_k^est}(s_0)`` (eq. 13) of Algorithm 3's randomized policy on ``n`` agents.
 
@@ -360,33 +305,48 @@ def policy_value(
     ``s_0`` is the count state ``(s_g, counts)`` (``counts`` over ``S_l``, summing to ``n``) or,
     with ``initial=`` (and ``s_g = counts = None``), an :class:`smfq_lib.execute.IIDInitial` or
     weights over the count states ``(S_g, C(n, S_l))``; the value is then the expectation.
-    Raises ``ValueError`` when the count space does not fit the memory budget.
+    Raises ``ValueError`` when the count chain does not fit ``memory_budget`` (bytes; default
+    half the available memory). ``progress``: a bar over the chain's rows; the default None
+    shows it only for chains over 256 MiB (the slow solves), True/False always/never.
     """
-    n = _check_system_n(system, n)
-    w = _weights(system, n, s_g, counts, initial, memory_budget, _WHAT_PI)
-    table = policy_value_table(system, policy, n, rule=rule, memory_budget=memory_budget)
-    return _expect(table, w)
+    n, memory_budget = _check_args(system, n, memory_budget, progress)
+    policy_laws(policy, rule, system.S_g, system.S_l, system.A_g, system.A_l, n)
+    progress = _bar(progress, _chain_bytes(system, n, memory_budget))
+    w = _weights(system, n, s_g, counts, initial)
+    kw = dict(rule=rule, memory_budget=memory_budget, progress=progress)
+    return _expect(policy_value_table(system, policy, n, **kw), w)
 
 
-def optimal_value_table(system: CooperativeSystem, n: int, *, memory_budget=None):
+def optimal_value_table(system: CooperativeSystem, n: int, *, memory_budget=None, progress=False):
     """``V*`` (eq. 4) at every count state, shape ``(S_g, C(n, S_l))``: Algorithm 2 with ``k = n``
-    and the exact operator, read at ``s_1`` = lowest state present, others ``counts - e_{s_1}``."""
-    n = _check_system_n(system, n)
+    and the exact operator, read at ``s_1`` = lowest state present, others ``counts - e_{s_1}``.
+
+    ``memory_budget`` (bytes; default half the available memory) bounds the ``k = n`` learner's
+    tables: they are refused before anything is allocated, and ``learn`` gets the same budget.
+    ``progress``: ``learn``'s bar over the iterations (default False, for loops; None: only when
+    the tables exceed 256 MiB).
+    """
+    n, memory_budget = _check_args(system, n, memory_budget, progress)
     key = (id(system), n)
     hit = _OPTIMAL_CACHE.get(key)
     if hit is not None and hit[0] is system:
         _OPTIMAL_CACHE.move_to_end(key)
         return hit[1]
-    C, N = _check_count_space(system, n, memory_budget, _WHAT_STAR)
-    try:
-        from smfq_lib.learning import learn
-    except ImportError as exc:  # pragma: no cover - until smfq_lib.learn lands
-        raise ValueError(
-            f"optimal_value needs smfq_lib.learn, which is unavailable: {exc}"
-        ) from None
-    q = learn(system, n, None, algorithm="mean_field", tol=_VSTAR_TOL, progress=False)
+    progress = _bar(progress, _star_bytes(system, n, memory_budget))
+    from smfq_lib.learning import learn
+
+    q = learn(
+        system,
+        n,
+        None,
+        algorithm="mean_field",
+        tol=_VSTAR_TOL,
+        progress=progress,
+        memory_budget=memory_budget,
+    )
     Vq = np.asarray(q.V)
     comps_n = compositions(n, system.S_l)
+    C = comps_n.shape[0]
     s1 = np.argmax(comps_n > 0, axis=1)
     others = comps_n.copy()
     others[np.arange(C), s1] -= 1
@@ -398,12 +358,27 @@ def optimal_value_table(system: CooperativeSystem, n: int, *, memory_budget=None
 
 
 def optimal_value(
-    system: CooperativeSystem, n: int, s_g=None, counts=None, *, initial=None, memory_budget=None
+    system: CooperativeSystem,
+    n: int,
+    s_g=None,
+    counts=None,
+    *,
+    initial=None,
+    memory_budget=None,
+    progress=None,
 ) -> float:
-    """Exact ``V*(s_0)`` of the n-agent system (eq. 4); ``s_0`` as in :func:`policy_value`."""
-    n = _check_system_n(system, n)
-    w = _weights(system, n, s_g, counts, initial, memory_budget, _WHAT_STAR)
-    return _expect(optimal_value_table(system, n, memory_budget=memory_budget), w)
+    """Exact ``V*(s_0)`` of the n-agent system (eq. 4); ``s_0`` as in :func:`policy_value`.
+
+    ``memory_budget`` as in :func:`optimal_value_table`; ``progress``: ``learn``'s bar, shown by
+    default (None) only when the ``k = n`` tables exceed 256 MiB (the slow solves: V* of
+    constrained exploration at n = 5 runs for about half an hour), True/False always/never.
+    """
+    n, memory_budget = _check_args(system, n, memory_budget, progress)
+    progress = _bar(progress, _star_bytes(system, n, memory_budget))
+    w = _weights(system, n, s_g, counts, initial)
+    return _expect(
+        optimal_value_table(system, n, memory_budget=memory_budget, progress=progress), w
+    )
 
 
 def gap(
@@ -416,10 +391,20 @@ def gap(
     initial=None,
     rule=None,
     memory_budget=None,
+    progress=None,
 ) -> float:
     """Exact optimality gap ``V*(s_0) - V^{pi_k^est}(s_0)`` (the left side of Theorem 0.11) of
-    ``policy`` under tie rule ``rule`` (as in :func:`policy_value`)."""
-    kw = dict(initial=initial, memory_budget=memory_budget)
+    ``policy`` under tie rule ``rule`` (as in :func:`policy_value`).
+
+    Every argument is checked, and both solves' sizes against ``memory_budget``, before either
+    solve starts; ``progress`` as in :func:`optimal_value` and :func:`policy_value`.
+    """
+    n, memory_budget = _check_args(system, n, memory_budget, progress)
+    policy_laws(policy, rule, system.S_g, system.S_l, system.A_g, system.A_l, n)
+    _chain_bytes(system, n, memory_budget)
+    _star_bytes(system, n, memory_budget)
+    _weights(system, n, s_g, counts, initial)
+    kw = dict(initial=initial, memory_budget=memory_budget, progress=progress)
     return optimal_value(system, n, s_g, counts, **kw) - policy_value(
         system, policy, n, s_g, counts, rule=rule, **kw
     )

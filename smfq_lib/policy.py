@@ -62,6 +62,7 @@ The laws of a learned ``Q`` come from :meth:`smfq_lib.SubsampledQ.action_laws`
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass
 from functools import lru_cache
 from types import SimpleNamespace
@@ -69,6 +70,7 @@ from types import SimpleNamespace
 import numpy as np
 from numba import njit
 
+from smfq_lib.checks import check_int, format_count
 from smfq_lib.combinatorics import compositions, n_compositions, rank
 
 __all__ = [
@@ -158,10 +160,8 @@ class ActionLaws:
         """``(p_g, p_l)`` of eq. (10), (11) at the population ``(s_g, counts)``: shapes
         ``(A_g,)`` and ``(S_l, A_l)`` (rows of empty states are zero)."""
         S_g, S_l, _, A_g = self.prob_g.shape
-        counts_arr = np.asarray(counts)
-        n = int(counts_arr.sum()) if counts_arr.ndim == 1 else -1
-        counts = validate_counts(counts, S_l, n)
-        _check_k(self.k, n)
+        counts = validate_counts(counts, S_l, None)
+        _check_k(self.k, int(counts.sum()))
         s_g = validate_index("s_g", s_g, S_g)
         p_g = np.zeros(A_g)
         p_l = np.zeros((S_l, self.prob_l.shape[3]))
@@ -345,6 +345,8 @@ def validate_policy(policy, S_g: int, S_l: int, A_g: int, A_l: int, n: int | Non
         raise ValueError(f"policy.k must be a positive integer; got {policy.k!r}.") from None
     if k != policy.k or k < 1:
         raise ValueError(f"policy.k must be a positive integer; got {policy.k!r}.")
+    if n is not None:
+        n = check_int("n", n, 1, fix="n is the number of local agents.")
     _check_k(k, n)
     Cs = n_compositions(k - 1, S_l)
     out = []
@@ -368,24 +370,40 @@ def validate_policy(policy, S_g: int, S_l: int, A_g: int, A_l: int, n: int | Non
     return k, out[0], out[1]
 
 
-def validate_counts(counts, S_l: int, n: int) -> np.ndarray:
-    """``counts`` as an int64 vector of length ``S_l`` with non-negative entries summing to n."""
-    arr = np.asarray(counts)
+def validate_counts(counts, S_l: int, n: int | None) -> np.ndarray:
+    """``counts`` as an int64 vector of length ``S_l`` with non-negative entries summing to ``n``
+    (to any total if ``n`` is None).
+
+    Entries must be whole numbers (integers, or floats with integral values); the sum is taken
+    exactly in Python integers, so it cannot wrap around in int64, and must not exceed
+    ``2**63 - 1``. ``ValueError`` otherwise, naming ``counts``.
+    """
+    try:
+        arr = np.asarray(counts)
+    except ValueError:  # ragged nesting
+        arr = np.asarray(counts, dtype=object)
     if arr.ndim != 1 or arr.shape[0] != S_l:
         raise ValueError(
             f"counts must be a vector of length S_l = {S_l} (agents per local state); got shape "
             f"{arr.shape}."
         )
-    if not np.issubdtype(arr.dtype, np.integer):
-        if not np.all(np.isfinite(arr)) or not np.all(arr == np.round(arr)):
-            raise ValueError(f"counts must hold whole numbers of agents; got {arr.tolist()}.")
-    arr = arr.astype(np.int64)
-    if arr.min() < 0 or arr.sum() != n:
+    values = []
+    for x in arr.tolist():
+        if isinstance(x, float) and math.isfinite(x) and x == round(x):
+            x = int(x)
+        if isinstance(x, bool) or not isinstance(x, numbers.Integral):
+            raise ValueError(
+                f"counts must hold whole numbers of agents; got {arr.tolist()!r} (entry {x!r})."
+            )
+        values.append(int(x))
+    total = sum(values)
+    if min(values) < 0 or (n is not None and total != n):
+        target = "" if n is None else f" and sum to n = {format_count(n)}"
         raise ValueError(
-            f"counts must be non-negative and sum to n = {n}; got {arr.tolist()} "
-            f"(sum {int(arr.sum())})."
+            f"counts must be non-negative{target}; got {values} (sum {format_count(total)})."
         )
-    return np.ascontiguousarray(arr)
+    check_int("the number of agents sum(counts)", total, 1)
+    return np.array(values, dtype=np.int64)
 
 
 def validate_index(name: str, value, size: int) -> int:
@@ -413,9 +431,8 @@ def action_distributions(pi_g, pi_l, k, s_g, counts, *, A_g=None, A_l=None):
     if pi_g.ndim != 3:
         raise ValueError(f"pi_g must have shape (S_g, S_l, C(k-1, S_l)); got {pi_g.shape}.")
     S_g, S_l = pi_g.shape[0], pi_g.shape[1]
-    counts_arr = np.asarray(counts)
-    n = int(counts_arr.sum()) if counts_arr.ndim == 1 else -1
-    counts = validate_counts(counts, S_l, n)
+    counts = validate_counts(counts, S_l, None)
+    n = int(counts.sum())
     A_g = (int(pi_g.max()) + 1 if pi_g.size else 1) if A_g is None else A_g
     A_l = (int(np.max(pi_l)) + 1 if pi_l.size else 1) if A_l is None else A_l
     tables = SimpleNamespace(k=k, pi_g=pi_g, pi_l=pi_l)

@@ -36,7 +36,9 @@ passed, so an override can never be silently ignored)::
     cfg = settings(profile, PROFILES, n_max=n_max, k_max=k_max)
     cfg  # shows the resolved values in the executed notebook
 
-then ``cfg.n_max``, ``cfg.profile`` etc. Further cells call ``smfq_lib`` (no algorithm is
+then ``cfg.n_max``, ``cfg.profile`` etc. ``settings`` also refuses a papermill parameter that
+the parameters cell does not define (``-p profil full`` would otherwise run the quick profile
+and exit 0): see :func:`check_injected`. Further cells call ``smfq_lib`` (no algorithm is
 implemented in a notebook), draw with :func:`smfq_lib.plotting.use_style` and save with
 :func:`smfq_lib.plotting.save_figure` (``profile=cfg.profile``). A cell whose first line is
 ``# NBVAL_CHECK_OUTPUT`` prints the chapter's key numbers, rounded so that they reproduce exactly
@@ -47,6 +49,7 @@ statements of what the chapter claims.
 from __future__ import annotations
 
 import argparse
+import ast
 import os
 import re
 import sys
@@ -56,7 +59,7 @@ from pathlib import Path
 
 from smfq_lib.plotting import REPO
 
-__all__ = ["Settings", "settings", "find_notebooks", "run", "main"]
+__all__ = ["Settings", "check_injected", "settings", "find_notebooks", "run", "main"]
 
 PROFILE_NAMES = ("quick", "full")
 _NB_NAME = re.compile(r"^(\d\d)_.*\.ipynb$")
@@ -108,7 +111,9 @@ def settings(profile: str, PROFILES: dict, **explicit) -> Settings:
     ``PROFILES`` maps each profile name to a dict of knob values; every profile must define the
     same knobs. Every knob must be passed by name in ``explicit`` (its value from the parameters
     cell, usually ``None``), so that a papermill override of any knob is honoured; a misspelt or
-    missing knob raises ``ValueError``. See the module docstring for the whole pattern.
+    missing knob raises ``ValueError``. Run in a notebook kernel, it also refuses a parameter
+    that papermill injected but the parameters cell does not define (:func:`check_injected`).
+    See the module docstring for the whole pattern.
     """
     if not isinstance(PROFILES, dict) or not PROFILES:
         raise ValueError("PROFILES must be a non-empty dict {profile name: {knob: value}}.")
@@ -136,11 +141,76 @@ def settings(profile: str, PROFILES: dict, **explicit) -> Settings:
             f"pass every knob to settings(...) by name; missing {missing} "
             f"(e.g. settings(profile, PROFILES, {missing[0]}={missing[0]}, ...))."
         )
+    check_injected(knobs, _kernel_history())
     values = {
         key: (explicit[key] if explicit[key] is not None else PROFILES[profile][key])
         for key in PROFILES[profile]
     }
     return Settings(profile, values)
+
+
+# papermill's injected cell starts with this comment (its Python translator's header)
+_INJECTED_HEADER = "# Parameters"
+
+
+def _kernel_history() -> list[str]:
+    """The sources of the cells the IPython kernel has run, oldest first ([] outside IPython)."""
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython comes with the notebook tools
+        return []
+    shell = get_ipython()
+    if shell is None or getattr(shell, "history_manager", None) is None:
+        return []
+    return [str(cell) for cell in shell.history_manager.input_hist_raw]
+
+
+def _assigned_names(source: str) -> set[str]:
+    """Names a cell assigns at top level (``name = ...``, ``name: type = ...``)."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:  # IPython magics: no names known
+        return set()
+    names = set()
+    for node in tree.body:
+        targets = node.targets if isinstance(node, ast.Assign) else []
+        if isinstance(node, ast.AnnAssign):
+            targets = [node.target]
+        for target in targets:
+            names |= {n.id for n in ast.walk(target) if isinstance(n, ast.Name)}
+    return names
+
+
+def check_injected(knobs, history: list[str]) -> None:
+    """Refuse a papermill parameter that the notebook does not define.
+
+    papermill (``-p name value``) puts the parameters it is given in a cell of their own,
+    tagged ``injected-parameters``, right after the cell tagged ``parameters``, and assigns them
+    whether or not the notebook uses them, so a misspelt name would be silently ignored. The
+    kernel does not see cell tags, but it keeps the source of every cell it ran: ``history``
+    (IPython's input history, oldest first). The last cell starting with papermill's
+    ``# Parameters`` header is the injected one, and the cell run just before it is the
+    notebook's parameters cell. Every injected name must be assigned in that parameters cell,
+    be a knob of ``PROFILES`` or ``profile``, or be one of papermill's own
+    ``PAPERMILL_*`` path names (``--inject-paths``); otherwise ``ValueError`` names the unknown
+    parameter and the known ones. Without an injected cell (an interactive session, a plain
+    ``python`` run) there is nothing to check.
+    """
+    injected = [i for i, cell in enumerate(history) if cell.lstrip().startswith(_INJECTED_HEADER)]
+    if not injected:
+        return
+    i = injected[-1]
+    known = set(knobs) | {"profile", "PROFILES"}
+    if i > 0:
+        known |= _assigned_names(history[i - 1])
+    names = _assigned_names(history[i])
+    unknown = sorted(n for n in names - known if not n.startswith("PAPERMILL_"))
+    if unknown:
+        raise ValueError(
+            f"papermill was given parameter(s) {unknown} that this notebook does not have; "
+            f"its parameters are {sorted(known - {'PROFILES'})}. Fix the spelling "
+            "(e.g. -p profile full)."
+        )
 
 
 # -- running notebooks -----------------------------------------------------------------------

@@ -26,9 +26,17 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-ROW_TOL = 1e-9
+from smfq_lib.checks import check_gamma
 
-__all__ = ["Aggregate", "CooperativeSystem", "ROW_TOL", "RewardNoise"]
+ROW_TOL = 1e-9
+#: Largest bound ``(r~ + max |rho|) / (1 - gamma)`` on the values accepted: far below the float
+#: range (1.8e308), so that sums of up to 1e8 values (the empirical operators (8), (9) add ``m``
+#: of them) and differences of two values stay finite.
+VALUE_BOUND_MAX = 1e300
+#: Points of ``xbar`` at which a system checks its aggregate ``rho`` (see :class:`Aggregate`).
+RHO_GRID = 1025
+
+__all__ = ["Aggregate", "CooperativeSystem", "ROW_TOL", "RewardNoise", "VALUE_BOUND_MAX"]
 
 
 def _as_float_array(name: str, value, ndim: int) -> np.ndarray:
@@ -122,6 +130,24 @@ def _check_noise(noise, r_g: np.ndarray, r_l: np.ndarray) -> RewardNoise:
     return RewardNoise(**widths)
 
 
+def _check_value_bound(r_g, r_l, noise, rho_max: float, gamma: float) -> None:
+    """Refuse rewards whose value bound ``(r~ + max |rho|) / (1 - gamma)`` is not a finite float
+    below :data:`VALUE_BOUND_MAX` (value iteration would overflow to inf, then NaN)."""
+    w_g = 0.0 if noise is None else noise.w_g
+    w_l = 0.0 if noise is None else noise.w_l
+    with np.errstate(over="ignore"):
+        r_tilde = float(np.max(np.abs(r_g) + w_g)) + float(np.max(np.abs(r_l) + w_l))
+        bound = (r_tilde + rho_max) / (1.0 - gamma)
+    if not bound <= VALUE_BOUND_MAX:  # also catches inf and nan
+        raise ValueError(
+            f"rewards too large for gamma = {gamma}: the value bound (r_tilde + max|rho|) / "
+            f"(1 - gamma) = ({r_tilde:.4g} + {rho_max:.4g}) / {1.0 - gamma:.4g} = {bound:.4g} "
+            f"exceeds {VALUE_BOUND_MAX:g} (r_tilde = max|r_g| + max|r_l|, noise widths "
+            "included), so Q-values would overflow. Rescale r_g, r_l (and rho): values are "
+            "linear in the rewards."
+        )
+
+
 @dataclass(frozen=True, eq=False)
 class Aggregate:
     """A reward term of the population mean, outside the decomposed form (3).
@@ -133,6 +159,15 @@ class Aggregate:
     returning a float array of that shape. It is evaluated in NumPy, before a kernel runs (reward
     tables) or after (executor traces), never from inside a kernel. ``bound`` is an upper bound
     on ``|rho|``, used for reporting only.
+
+    Finite values. ``xbar`` is an average of entries of ``phi``, so it lies in
+    ``[min phi, max phi]``, but which points of it occur depends on the population size, so
+    they cannot all be listed. A :class:`CooperativeSystem` therefore evaluates ``rho`` when it
+    is built, at every ``(s_g, a_g)`` and at ``RHO_GRID`` (1025) evenly spaced ``xbar`` from
+    ``min phi`` to ``max phi`` plus every entry of ``phi``, and refuses a NaN or infinite value;
+    and every later evaluation (:meth:`__call__`: reward tables, exact evaluation, executor
+    traces) checks its output again and raises ``ValueError`` naming ``aggregate.rho`` and the
+    first bad input.
     """
 
     phi: np.ndarray
@@ -160,7 +195,23 @@ class Aggregate:
                 f"aggregate.rho returned shape {out.shape} for inputs of shape {xbar.shape}; "
                 "it must be vectorized (elementwise over its inputs)."
             )
+        bad = np.argwhere(~np.isfinite(out))
+        if bad.size:
+            i = tuple(bad[0])
+            raise ValueError(
+                f"aggregate.rho returned {out[i]} at s_g={s_g[i]}, a_g={a_g[i]}, "
+                f"xbar={float(xbar[i])}; rho must be finite wherever xbar can fall, i.e. on "
+                f"[min phi, max phi] = [{self.phi.min()}, {self.phi.max()}]. Fix rho (or phi)."
+            )
         return out
+
+    def check_range(self, S_g: int, A_g: int) -> float:
+        """Evaluate ``rho`` on the grid described in the class docstring (raising ``ValueError``
+        on a NaN or infinite value); return its largest ``|rho|`` there."""
+        lo, hi = float(self.phi.min()), float(self.phi.max())
+        xbar = np.unique(np.concatenate([np.linspace(lo, hi, RHO_GRID), self.phi.ravel()]))
+        grid = np.meshgrid(np.arange(S_g), np.arange(A_g), xbar, indexing="ij")
+        return float(np.max(np.abs(self(*grid))))
 
 
 @dataclass(frozen=True, eq=False)
@@ -187,9 +238,12 @@ class CooperativeSystem:
 
     Implements the model of eq. (1)-(3) of the paper (section Problem Formulation), validated on
     construction: shapes agree, entries are finite, every transition row is non-negative and sums
-    to 1 (tolerance ``ROW_TOL``), ``gamma`` lies in (0, 1), labels (if given) have the right
-    lengths. ``labels`` is an optional dict with any of the keys ``"S_g", "A_g", "S_l", "A_l"``,
-    each a sequence of human-readable names; kernels never see them.
+    to 1 (tolerance ``ROW_TOL``), ``gamma`` lies in (0, 1), the value bound
+    ``(r~ + max |rho|) / (1 - gamma)`` is at most ``VALUE_BOUND_MAX`` (1e300, so value iteration
+    cannot overflow), an aggregate's ``rho`` is finite on its grid (see :class:`Aggregate`),
+    labels (if given) have the right lengths. ``labels`` is an optional dict with any of the keys
+    ``"S_g", "A_g", "S_l", "A_l"``, each a sequence of human-readable names; kernels never see
+    them.
     """
 
     P_g: np.ndarray
@@ -226,17 +280,7 @@ class CooperativeSystem:
             )
         _check_stochastic("P_g", P_g, "s_g, a_g")
         _check_stochastic("P_l", P_l, "s_i, s_g, a_i")
-        try:
-            if isinstance(self.gamma, str | bytes):  # float("0.9") would accept text
-                raise TypeError
-            gamma = float(self.gamma)
-        except (TypeError, ValueError):
-            raise ValueError(f"gamma must be a float in (0, 1); got {self.gamma!r}.") from None
-        if not 0.0 < gamma < 1.0:
-            raise ValueError(
-                f"gamma must lie strictly in (0, 1) (discount of eq. 4); got {gamma}. "
-                "Pick e.g. gamma=0.9."
-            )
+        gamma = check_gamma(self.gamma)
         sizes = {"S_g": S_g, "A_g": A_g, "S_l": S_l, "A_l": A_l}
         labels = None
         if self.labels is not None:
@@ -278,6 +322,10 @@ class CooperativeSystem:
                 )
         if self.reward_noise is not None:
             object.__setattr__(self, "reward_noise", _check_noise(self.reward_noise, r_g, r_l))
+        rho_max = 0.0
+        if self.aggregate is not None:
+            rho_max = self.aggregate.check_range(S_g, A_g)
+        _check_value_bound(r_g, r_l, self.reward_noise, rho_max, gamma)
         for name, val in (("P_g", P_g), ("P_l", P_l), ("r_g", r_g), ("r_l", r_l)):
             object.__setattr__(self, name, val)
         object.__setattr__(self, "gamma", gamma)

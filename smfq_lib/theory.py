@@ -9,7 +9,8 @@ Everything here is closed-form arithmetic on the problem sizes; nothing is learn
   iteration on ``n`` agents (Problem Formulation, Remark 0.7) and of SUBSAMPLE-MFQ's
   Algorithms 1 and 2 on ``k`` agents (Discussion 0.12), with the algorithm the paper's rule picks.
 * :func:`rule_choice` -- the paper's rule between Algorithm 1 (tabular) and Algorithm 2
-  (mean field): ``|Z_l|^(k-1) <= k^|Z_l|`` picks Algorithm 1. The learners import it.
+  (mean field): ``|Z_l|^(k-1) <= k^|Z_l|`` picks Algorithm 1 (the rule
+  ``smfq_lib.learning.choose_algorithm`` applies).
 
 Logarithms: the paper writes ``ln`` in Theorem 0.11 and ``log`` in Lemma 0.9; both are taken as
 natural logarithms here.
@@ -17,8 +18,12 @@ natural logarithms here.
 
 from __future__ import annotations
 
+import decimal
 import math
 import numbers
+
+from smfq_lib.checks import check_gamma, check_int
+from smfq_lib.combinatorics import binom, log_binom
 
 __all__ = [
     "gap_bound",
@@ -36,34 +41,30 @@ TABLE_NAMES = ("q_learning", "mean_field", "mean_field_paper", "alg1", "alg2")
 
 
 # -- validation ------------------------------------------------------------------------------
-def _int_at_least(name: str, value, lo: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise ValueError(
-            f"{name} must be an integer >= {lo}; got {value!r}. Pass e.g. {name}={lo}."
-        )
-    value = int(value)
-    if value < lo:
-        raise ValueError(f"{name} must be an integer >= {lo}; got {value}.")
-    return value
-
-
-def _gamma(gamma) -> float:
-    if isinstance(gamma, bool) or not isinstance(gamma, numbers.Real):
-        raise ValueError(f"gamma must be a float in (0, 1); got {gamma!r}. Pass e.g. gamma=0.9.")
-    gamma = float(gamma)
-    if not 0.0 < gamma < 1.0:
-        raise ValueError(f"gamma must lie strictly in (0, 1) (discount of eq. 4); got {gamma}.")
-    return gamma
+def _sizes(**sizes) -> list[int]:
+    """Each size an integer in ``[1, 2**63 - 1]`` (``ValueError`` naming the first bad one)."""
+    return [check_int(name, value, 1) for name, value in sizes.items()]
 
 
 def _n_k(n, k) -> tuple[int, int]:
-    n = _int_at_least("n", n, 1)
-    k = _int_at_least("k", k, 1)
+    n, k = _sizes(n=n, k=k)
     if k > n:
         raise ValueError(
             f"k must satisfy 1 <= k <= n (k agents are sampled out of n); got k={k} > n={n}."
         )
     return n, k
+
+
+def _r_tilde(r_tilde) -> float:
+    if isinstance(r_tilde, bool) or not isinstance(r_tilde, numbers.Real):
+        raise ValueError(f"r_tilde must be a real number >= 0; got {r_tilde!r}.")
+    r_tilde = float(r_tilde)
+    if not (math.isfinite(r_tilde) and r_tilde >= 0.0):
+        raise ValueError(
+            f"r_tilde must be a finite number >= 0 (the reward bound of Assumption 0.4); "
+            f"got {r_tilde}."
+        )
+    return r_tilde
 
 
 # -- Theorem 0.11 ----------------------------------------------------------------------------
@@ -73,10 +74,12 @@ def gap_bound_log_argument(r_tilde, gamma, k, S_l, A_l, A_g) -> float:
 
     Every factor but ``r~`` is at least 1 (``1/(1-gamma)^2 > 1``), so the argument is at least
     ``40 r~``: it is below 1 only for ``r~ < 1/40``. Computed in logs, so huge ``k`` is fine
-    (returns ``inf`` past the float range).
+    (returns ``inf`` past the float range). Bad input raises ``ValueError`` naming the argument.
     """
-    gamma = _gamma(gamma)
-    log_arg = _log_argument(float(r_tilde), gamma, k, S_l, A_l, A_g)
+    r_tilde = _r_tilde(r_tilde)
+    gamma = check_gamma(gamma)
+    k, S_l, A_l, A_g = _sizes(k=k, S_l=S_l, A_l=A_l, A_g=A_g)
+    log_arg = _log_argument(r_tilde, gamma, k, S_l, A_l, A_g)
     return math.exp(log_arg) if log_arg < 709.0 else math.inf
 
 
@@ -84,7 +87,11 @@ def _log_argument(r_tilde: float, gamma: float, k: int, S_l: int, A_l: int, A_g:
     if r_tilde == 0.0:
         return -math.inf
     return (
-        math.log(40.0 * r_tilde * S_l * A_l * A_g)
+        math.log(40.0)
+        + math.log(r_tilde)
+        + math.log(S_l)
+        + math.log(A_l)
+        + math.log(A_g)
         + (A_l + 0.5) * math.log(k)
         - 2.0 * math.log1p(-gamma)
     )
@@ -124,28 +131,21 @@ def gap_bound(r_tilde, gamma, n, k, S_l, A_l, A_g, *, reading: str = "printed") 
     """
     if reading not in READINGS:
         raise ValueError(f"reading must be one of {READINGS}; got {reading!r}.")
-    if isinstance(r_tilde, bool) or not isinstance(r_tilde, numbers.Real):
-        raise ValueError(f"r_tilde must be a real number >= 0; got {r_tilde!r}.")
-    r_tilde = float(r_tilde)
-    if not (math.isfinite(r_tilde) and r_tilde >= 0.0):
-        raise ValueError(
-            f"r_tilde must be a finite number >= 0 (the reward bound of Assumption 0.4); "
-            f"got {r_tilde}."
-        )
-    gamma = _gamma(gamma)
+    r_tilde = _r_tilde(r_tilde)
+    gamma = check_gamma(gamma)
     n, k = _n_k(n, k)
-    S_l = _int_at_least("S_l", S_l, 1)
-    A_l = _int_at_least("A_l", A_l, 1)
-    A_g = _int_at_least("A_g", A_g, 1)
+    S_l, A_l, A_g = _sizes(S_l=S_l, A_l=A_l, A_g=A_g)
 
     log_arg = _log_argument(r_tilde, gamma, k, S_l, A_l, A_g)
     if log_arg < 0.0:
-        r_min = (1.0 - gamma) ** 2 / (40.0 * S_l * A_l * A_g * k ** (A_l + 0.5))
+        # the r_tilde at which the log argument is 1 (printed as a power of 10 if it underflows)
+        log10_r_min = -_log_argument(1.0, gamma, k, S_l, A_l, A_g) / math.log(10.0)
+        r_min = f"{10**log10_r_min:.4g}" if log10_r_min > -300 else f"10^({log10_r_min:.4g})"
         raise ValueError(
             f"r_tilde={r_tilde} puts the log argument of Theorem 0.11, "
             f"40 r~ |S_l||A_l||A_g| k^(|A_l|+1/2) / (1-gamma)^2 = {math.exp(log_arg):.4g}, "
             f"below 1, where the printed bound is not a real number. It is defined for "
-            f"r_tilde >= {r_min:.4g} here (always for r_tilde >= 1/40). With r_tilde = 0 the "
+            f"r_tilde >= {r_min} here (always for r_tilde >= 1/40). With r_tilde = 0 the "
             "gap is 0 for every policy; otherwise rescale the rewards."
         )
     scale = r_tilde / (1.0 - gamma) ** 2
@@ -167,17 +167,13 @@ def m_star(S_g, A_g, S_l, A_l, k, gamma) -> float:
     logs; returns ``inf`` past the float range (e.g. ``|Z_l| = 100``, ``k = 1000``). Increasing
     in ``k``. Bad input raises ``ValueError`` naming the argument.
     """
-    S_g = _int_at_least("S_g", S_g, 1)
-    A_g = _int_at_least("A_g", A_g, 1)
-    S_l = _int_at_least("S_l", S_l, 1)
-    A_l = _int_at_least("A_l", A_l, 1)
-    k = _int_at_least("k", k, 1)
-    gamma = _gamma(gamma)
+    S_g, A_g, S_l, A_l, k = _sizes(S_g=S_g, A_g=A_g, S_l=S_l, A_l=A_l, k=k)
+    gamma = check_gamma(gamma)
     sizes = S_g * A_g * S_l * A_l
     if sizes == 1:
         return 0.0
     log_m = (
-        math.log(2.0 * sizes)
+        math.log(2 * sizes)
         + (2.5 + S_l * A_l) * math.log(k)
         - 5.0 * math.log1p(-gamma)
         + math.log(math.log(sizes))
@@ -193,23 +189,42 @@ def rule_choice(Z_l, k) -> str:
     Algorithm 1 (tabular over ``S_l^k x A_l^k``) is used if ``|Z_l|^(k-1) <= k^|Z_l|``
     (Algorithm 1's header; the Method section writes ``<`` and ``>`` and leaves the tie open),
     Algorithm 2 (mean field over ``mu_{k-1}(Z_l)``) otherwise. Returns ``"tabular"`` or
-    ``"mean_field"``. Exact integer arithmetic. Note that ``k = 1`` always ties (``1 = 1``) and
-    so picks ``"tabular"``, and ``|Z_l| = 1`` always picks ``"tabular"``.
+    ``"mean_field"``. Note that ``k = 1`` always ties (``1 = 1``) and so picks ``"tabular"``, and
+    ``|Z_l| = 1`` always picks ``"tabular"``.
+
+    Compared in logarithms, ``(k-1) ln Z`` against ``Z ln k``, so any size takes microseconds
+    (the powers themselves can have billions of digits). Floats decide unless the two are within
+    1e-9 relative of each other; then 60-digit decimal logarithms do. No tie is possible past
+    ``k = 1`` and ``Z = 1``: ``Z^(k-1) = k^Z`` needs ``Z = t^a``, ``k = t^b`` with
+    ``a (t^b - 1) = b t^a``, and ``t^a`` cannot divide ``a`` for ``t >= 2``.
 
     The rule compares ``k^|Z_l|``, the paper's O-form of the mean-field count, not the true
     number of mean-field entries ``C(k-1+|Z_l|-1, |Z_l|-1)``; see :func:`table_sizes`
     (``"smaller"``) for which table is actually smaller.
     """
-    Z_l = _int_at_least("Z_l", Z_l, 1)
-    k = _int_at_least("k", k, 1)
-    return "tabular" if Z_l ** (k - 1) <= k**Z_l else "mean_field"
+    return _rule(*_sizes(Z_l=Z_l, k=k))
 
 
-_MAX_DIGITS = 1_000_000
+def _rule(Z_l: int, k: int) -> str:
+    if k == 1 or Z_l == 1:
+        return "tabular"
+    lhs, rhs = (k - 1) * math.log(Z_l), Z_l * math.log(k)
+    if abs(lhs - rhs) <= 1e-9 * rhs:
+        with decimal.localcontext() as ctx:
+            ctx.prec = 60
+            lhs = (k - 1) * decimal.Decimal(Z_l).ln()
+            rhs = Z_l * decimal.Decimal(k).ln()
+    return "tabular" if lhs <= rhs else "mean_field"
+
+
+#: Sizes with more digits than this are given by their ``log10`` only: Python's default limit
+#: for printing an int, and far past any table that can be allocated.
+_MAX_DIGITS = 4300
+_LN10 = math.log(10.0)
 
 
 def table_sizes(S_g, S_l, A_g, A_l, n, k) -> dict:
-    """Number of Q-table entries of each method, as exact Python integers.
+    """Number of Q-table entries of each method: exact Python integers, with their ``log10``.
 
     With ``Z = |Z_l| = |S_l||A_l|`` and ``C(a, b)`` the binomial coefficient:
 
@@ -228,36 +243,53 @@ def table_sizes(S_g, S_l, A_g, A_l, n, k) -> dict:
     ``"subsample_mfq"``     the entries of the algorithm the rule picks.
     ``"smaller"``           which of Algorithms 1 and 2 really has fewer entries
                             (``"tabular"`` on a tie), i.e. ``Z^(k-1) <= C(k+Z-2, Z-1)``.
-    ``"log10"``             dict: ``log10`` of each of the five sizes, as floats.
+    ``"log10"``             dict: ``log10`` of each of the five sizes and of
+                            ``"subsample_mfq"``, as floats.
 
-    Sizes are Python ints, exact at any size (no overflow). They can be astronomically large
-    (``q_learning`` has ``n log10(Z)`` digits); Python refuses to print ints of more than 4300
-    digits, and ``float(x)`` overflows past 1e308, so plot and print ``"log10"`` (floats,
-    finite for any size) instead. ``"q_learning"`` is ``None`` when it would have more than
-    ``_MAX_DIGITS`` (a million) digits; its ``log10`` is always given.
-    ``S_g, S_l, A_g, A_l >= 1``, ``1 <= k <= n``; bad input raises ``ValueError`` naming the
-    argument.
+    Each size is an exact Python int when it has at most ``_MAX_DIGITS`` (4300) digits, the
+    most Python prints, and ``None`` beyond (``q_learning`` has ``n log10(Z)`` digits); its
+    ``"log10"`` is always given (finite floats, from the integer when there is one, else from
+    logarithms: :func:`smfq_lib.combinatorics.log_binom`), so plot and print those. No integer
+    past the limit is ever built, so the call takes microseconds at any size.
+
+    ``"smaller"`` needs no arithmetic: ``C(k+Z-2, Z-1)`` counts the multisets of ``k - 1``
+    cells and ``Z^(k-1)`` the sequences, each multiset being at least one sequence, so Algorithm
+    2's table is never larger, and equal only for ``k <= 2`` or ``Z = 1`` (the tie goes to
+    ``"tabular"``).
+
+    ``S_g, S_l, A_g, A_l`` and ``1 <= k <= n`` are integers of at most ``2**63 - 1``; bad input
+    raises ``ValueError`` naming the argument.
     """
-    S_g = _int_at_least("S_g", S_g, 1)
-    S_l = _int_at_least("S_l", S_l, 1)
-    A_g = _int_at_least("A_g", A_g, 1)
-    A_l = _int_at_least("A_l", A_l, 1)
+    S_g, S_l, A_g, A_l = _sizes(S_g=S_g, S_l=S_l, A_g=A_g, A_l=A_l)
     n, k = _n_k(n, k)
     Z = S_l * A_l
-    q_log10 = math.log10(S_g * A_g) + n * math.log10(Z)
+    base = S_g * A_g * Z  # |S_g||S_l||A_l||A_g|, common to every table but Q-learning's
+    ln_base = math.log(base)
+    # (natural log, exact value) of each size; the value is built only if it is printable
     sizes = {
-        # |Z_l|^n past a million digits is not worth holding exactly: None, log10 only
-        "q_learning": S_g * S_l**n * A_g * A_l**n if q_log10 <= _MAX_DIGITS else None,
-        "mean_field": S_g * S_l * math.comb(n - 1 + Z - 1, Z - 1) * A_l * A_g,
-        "mean_field_paper": S_g * A_g * Z * n**Z,
-        "alg1": S_g * A_g * Z**k,
-        "alg2": S_g * S_l * math.comb(k - 1 + Z - 1, Z - 1) * A_l * A_g,
+        "q_learning": (math.log(S_g * A_g) + n * math.log(Z), lambda: S_g * A_g * Z**n),
+        "mean_field": (
+            ln_base + log_binom(n + Z - 2, Z - 1),
+            lambda: base * binom(n + Z - 2, Z - 1),
+        ),
+        "mean_field_paper": (ln_base + Z * math.log(n), lambda: base * n**Z),
+        "alg1": (ln_base + (k - 1) * math.log(Z), lambda: base * Z ** (k - 1)),
+        "alg2": (ln_base + log_binom(k + Z - 2, Z - 1), lambda: base * binom(k + Z - 2, Z - 1)),
     }
-    rule = rule_choice(Z, k)
-    out: dict = dict(sizes)
+    out: dict = {}
+    log10 = {}
+    for name, (ln_size, exact) in sizes.items():
+        if ln_size / _LN10 < _MAX_DIGITS - 1:
+            out[name] = exact()
+            log10[name] = math.log10(out[name])
+        else:
+            out[name] = None
+            log10[name] = ln_size / _LN10
+    rule = _rule(Z, k)  # Z may exceed 2**63 - 1 here: it is not an argument
     out["rule"] = rule
-    out["subsample_mfq"] = sizes["alg1"] if rule == "tabular" else sizes["alg2"]
-    out["smaller"] = "tabular" if sizes["alg1"] <= sizes["alg2"] else "mean_field"
-    out["log10"] = {name: math.log10(value) for name, value in sizes.items() if value is not None}
-    out["log10"]["q_learning"] = q_log10
+    picked = "alg1" if rule == "tabular" else "alg2"
+    out["subsample_mfq"] = out[picked]
+    log10["subsample_mfq"] = log10[picked]
+    out["smaller"] = "tabular" if k <= 2 or Z == 1 else "mean_field"
+    out["log10"] = log10
     return out

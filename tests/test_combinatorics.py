@@ -7,11 +7,13 @@ import math
 
 import numpy as np
 import pytest
+from numba import njit
 from scipy import stats
 
 from smfq_lib.combinatorics import (
     binom,
     compositions,
+    log_binom,
     log_multinomial_pmf,
     marginal_ranks,
     multinomial_pmf,
@@ -40,6 +42,36 @@ def test_binom_matches_math_comb():
     for n in range(0, 30):
         for k in range(-2, n + 3):
             assert binom(n, k) == (math.comb(n, k) if 0 <= k <= n else 0)
+
+
+def test_counts_from_python_are_exact_beyond_int64():
+    # int64 wraps past 9.2e18: C(70, 35) = 1.1e20, C(2**63 + 1, 2) = 4.3e37
+    assert binom(70, 35) == math.comb(70, 35)
+    assert n_compositions(2**63 - 2, 3) == math.comb(2**63, 2)
+    assert isinstance(n_compositions(10**30, 5), int)
+
+
+@njit
+def _in_kernel(n, k, t, d):
+    return binom(n, k), n_compositions(t, d)
+
+
+def test_counts_inside_kernels_match_python():
+    for n in range(0, 25):
+        for k in range(-1, n + 2):
+            for d in range(0, 5):
+                assert _in_kernel(n, k, n, d) == (binom(n, k), n_compositions(n, d))
+
+
+def test_log_binom_matches_exact_integers():
+    for n in [*range(0, 160), 1000, 5000]:
+        for k in {*range(0, min(n, 140) + 1), n // 3, n // 2, n}:
+            assert log_binom(n, k) == pytest.approx(math.log(math.comb(n, k)), rel=1e-12, abs=1e-12)
+    for n in (10**9, 2**63 - 1, 10**30):  # the Stirling branch (k > 64) at huge n
+        for k in (1, 64, 65, 500, 3000):
+            assert log_binom(n, k) == pytest.approx(math.log(math.comb(n, k)), rel=1e-12)
+    assert log_binom(3, 4) == log_binom(3, -1) == -math.inf
+    assert log_binom(2**63, 2**62) == pytest.approx(2**63 * math.log(2), rel=1e-12)
 
 
 @pytest.mark.parametrize("d", range(1, D_MAX + 1))

@@ -3,6 +3,7 @@ independent brute force of tests/brute_force.py on the joint space S_g x S_l^n."
 
 from __future__ import annotations
 
+import importlib
 import math
 from types import SimpleNamespace
 
@@ -124,7 +125,7 @@ def test_refuses_large_count_space():
         policy_value(system, pol, 10**6, 0, [10**6, 0, 0])
     with pytest.raises(ValueError, match="count states"):
         policy_value(system, pol, 10, 0, [10, 0, 0], memory_budget=1000)
-    with pytest.raises(ValueError, match="count states"):
+    with pytest.raises(ValueError, match=r"V\* .* entries"):
         optimal_value(system, 10**5, 0, [10**5, 0, 0])
 
 
@@ -152,3 +153,46 @@ def test_non_integer_phi_is_refused():
     system = CooperativeSystem(base.P_g, base.P_l, base.r_g, base.r_l, 0.9, aggregate=agg)
     with pytest.raises(ValueError, match="integer-valued"):
         policy_value(system, random_policy(system, 2, 0), 3, 0, [1, 2])
+
+
+# -- memory budget and progress reach the k = n learner -----------------------------------------
+LEARN_MODULE = importlib.import_module("smfq_lib.learning")
+
+
+def test_optimal_value_passes_budget_and_progress_to_learn(monkeypatch):
+    seen = {}
+
+    def spy(*args, **kwargs):
+        seen.update(kwargs)
+        return learn(*args, **kwargs)
+
+    monkeypatch.setattr(LEARN_MODULE, "learn", spy)
+    system = tiny_system(1, 2, 1, 2, seed=7)
+    optimal_value_table(system, 2, memory_budget=10**8, progress=False)
+    assert seen["memory_budget"] == 10**8 and seen["progress"] is False
+
+
+def test_gap_checks_everything_before_solving(monkeypatch):
+    def no_solve(*args, **kwargs):
+        raise AssertionError("V* was solved before the arguments were checked")
+
+    monkeypatch.setattr(LEARN_MODULE, "learn", no_solve)
+    system = tiny_system(2, 2, 2, 2, seed=8)
+    with pytest.raises(ValueError, match="k <= n"):
+        gap(system, random_policy(system, 3, 0), 2, 0, [1, 1])
+    with pytest.raises(ValueError, match="sum to n"):
+        gap(system, random_policy(system, 2, 0), 2, 0, [2, 1])
+
+
+def test_progress_bars(capsys):
+    system = tiny_system(2, 2, 2, 2, seed=9)
+    pol = random_policy(system, 2, 0)
+    policy_value_table(system, pol, 3)  # default False: no bar
+    optimal_value_table(system, 3)
+    assert capsys.readouterr().err == ""
+    policy_value(system, pol, 4, 0, [2, 2])  # None: small solves stay silent
+    assert capsys.readouterr().err == ""
+    policy_value_table(system, pol, 5, progress=True)
+    optimal_value_table(system, 5, progress=True)
+    err = capsys.readouterr().err
+    assert "count chain of pi_k^est, n=5 k=2" in err and "learn k=5 mean_field" in err

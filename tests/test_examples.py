@@ -1,9 +1,11 @@
 """The example systems (Examples 0.1, 0.2, Remark 0.6) and the random test systems."""
 
+import itertools
 import pickle
 
 import numpy as np
 import pytest
+from brute_force import bf_optimal_value
 
 from smfq_lib import CooperativeSystem
 from smfq_lib.examples import (
@@ -12,7 +14,9 @@ from smfq_lib.examples import (
     constrained_exploration,
     gaussian_squeeze,
     hazard_cells,
+    majority_mode,
     random_system,
+    two_zone_exploration,
     with_types,
 )
 
@@ -27,6 +31,8 @@ def _sizes(system):
     [
         (gaussian_squeeze, dict(S_g=1, S_l=10, A_g=1, A_l=10, Z_l=100)),
         (constrained_exploration, dict(S_g=4, S_l=9, A_g=5, A_l=5, Z_l=45)),
+        (two_zone_exploration, dict(S_g=4, S_l=9, A_g=5, A_l=5, Z_l=45)),
+        (majority_mode, dict(S_g=2, S_l=2, A_g=2, A_l=1, Z_l=2)),
     ],
 )
 def test_examples_default_sizes_and_docstrings(factory, sizes):
@@ -42,7 +48,12 @@ def test_examples_default_sizes_and_docstrings(factory, sizes):
 
 
 def test_examples_pickle():
-    for system in (gaussian_squeeze(4, mu=2.0), constrained_exploration()):
+    for system in (
+        gaussian_squeeze(4, mu=2.0),
+        constrained_exploration(),
+        two_zone_exploration(),
+        majority_mode(),
+    ):
         clone = pickle.loads(pickle.dumps(system))
         np.testing.assert_array_equal(clone.P_l, system.P_l)
         if system.aggregate is not None:
@@ -164,6 +175,125 @@ def test_constrained_exploration_rewards():
     assert custom.r_g[0, 0] == 1.0 and custom.r_g[1, 0] == pytest.approx(0.5)
 
 
+def test_two_zone_exploration_rewards_and_transitions():
+    tz = two_zone_exploration()  # M=3, d=2, zones (0,0) worth 1.0 and (2,2) worth 0.9
+    stay, up, down, left, right = range(5)
+    TL, TR, BR = 0, 1, 3  # box positions (top-left corners r0c0, r0c1, r1c1)
+    # the dynamics are those of the single-zone example; only the rewards differ
+    single = constrained_exploration(M=3, d=2, slip=0.1)
+    np.testing.assert_array_equal(tz.P_l, single.P_l)
+    np.testing.assert_array_equal(tz.P_g, single.P_g)
+    np.testing.assert_allclose(tz.P_l.sum(axis=-1), 1.0, atol=1e-12)
+    np.testing.assert_allclose(tz.P_g.sum(axis=-1), 1.0, atol=1e-12)
+    # no covering reward; box moves cost 0.02 vertically, 0.05 horizontally, wherever the box is
+    np.testing.assert_allclose(tz.r_g, np.tile([0.0, -0.02, -0.02, -0.05, -0.05], (4, 1)))
+    # cleaning zone A (cell 0) inside the box at TL; agents' moves cost 0.04 / 0.05
+    assert tz.r_l[0, TL, stay] == 1.0
+    assert tz.r_l[0, TL, up] == pytest.approx(0.96)
+    assert tz.r_l[0, TL, left] == pytest.approx(0.95)
+    assert tz.r_l[0, BR, stay] == 0.0  # zone A outside the box: no cleaning
+    assert tz.r_l[8, BR, stay] == pytest.approx(0.9)
+    assert tz.r_l[8, BR, right] == pytest.approx(0.85)
+    assert tz.r_l[8, TL, stay] == 0.0
+    assert tz.r_l[4, TR, down] == pytest.approx(-0.04)
+    assert tz.r_l[4, TR, right] == pytest.approx(-0.05)
+    assert tz.r_tilde == pytest.approx(1.05)
+    # agent in r0c1 inside the box at TR: "left" targets r0c0, outside the box -> blocked.
+    # Outcomes of the 5 actions: stay r0c1, up r0c1, down r1c1, left r0c1, right r0c2.
+    expect = np.zeros(9)
+    expect[1] = 0.9 + 0.1 * 3 / 5
+    expect[4] = expect[2] = 0.1 / 5
+    np.testing.assert_allclose(tz.P_l[1, TR, left], expect)
+    custom = two_zone_exploration(
+        zone_a=[(0, 1), (1, 0)], zone_b=[(2, 2)], value_a=2.0, value_b=0.5, move_cost=(0.0, 0.0)
+    )
+    assert custom.r_l[1, TL, up] == 2.0 and custom.r_l[3, TL, stay] == 2.0
+    assert custom.r_l[1, BR, stay] == 0.0  # r0c1 is not in the box at BR
+    assert custom.r_l[8, BR, stay] == 0.5 and custom.r_l[4, BR, stay] == 0.0
+
+
+def test_two_zone_exploration_has_no_exact_ties():
+    """The docstring's claim: perturbing the rewards by up to 1e-5 changes no greedy action (the
+    deliberate asymmetries leave no exact tie between different actions), for k = 1, 2."""
+    from smfq_lib import learn
+
+    tz = two_zone_exploration()
+    rng = np.random.default_rng(0)
+    bumped = CooperativeSystem(
+        tz.P_g,
+        tz.P_l,
+        tz.r_g + 1e-5 * rng.uniform(-1, 1, tz.r_g.shape),
+        tz.r_l + 1e-5 * rng.uniform(-1, 1, tz.r_l.shape),
+        tz.gamma,
+    )
+    for k in (1, 2):
+        a = learn(tz, k, None, algorithm="mean_field", progress=False)
+        b = learn(bumped, k, None, algorithm="mean_field", progress=False)
+        np.testing.assert_array_equal(a.pi_g, b.pi_g)
+        np.testing.assert_array_equal(a.pi_l, b.pi_l)
+
+
+# majority_mode ------------------------------------------------------------------------------
+def test_majority_mode_arrays():
+    mm = majority_mode(S=3, flip=0.3, switch_cost=0.2, gamma=0.8)
+    assert _sizes(mm) == dict(S_g=3, S_l=3, A_g=3, A_l=1, Z_l=3)
+    assert mm.gamma == 0.8 and mm.r_tilde == pytest.approx(1.2)
+    for s_g in range(3):
+        for a_g in range(3):
+            assert mm.P_g[s_g, a_g, a_g] == 1.0  # the action is the next mode
+            assert mm.r_g[s_g, a_g] == pytest.approx(0.0 if a_g == s_g else -0.2)
+            assert mm.r_l[a_g, s_g, 0] == (1.0 if a_g == s_g else 0.0)  # s_i == s_g
+    # sticky local states, whatever the mode: keep with 0.7, each other state with 0.3 / 2
+    for s_g in range(3):
+        np.testing.assert_allclose(mm.P_l[:, s_g, 0, :], [[0.7, 0.15, 0.15], [0.15, 0.7, 0.15],
+                                                          [0.15, 0.15, 0.7]])  # fmt: skip
+    np.testing.assert_allclose(mm.P_l.sum(axis=-1), 1.0, atol=1e-12)
+    # eq. (3): mode 1, switching to 2, two of four agents match the mode
+    assert mm.stage_reward(1, 2, [1, 1, 0, 2], [0, 0, 0, 0]) == pytest.approx(-0.2 + 2 / 4)
+    assert mm.labels["A_g"][2] == "set mode 2" and mm.labels["A_l"] == ("none",)
+    static = majority_mode(flip=0.0)
+    np.testing.assert_array_equal(static.P_l[:, 0, 0, :], np.eye(2))
+
+
+def _plurality_value(system, n):
+    """Value of "next mode = the current plurality state (lowest on ties)" on the joint space,
+    by a direct linear solve: the policy the docstring calls optimal."""
+    S, gamma = system.S_l, system.gamma
+    states = list(itertools.product(range(S), *[range(S)] * n))
+    index = {s: i for i, s in enumerate(states)}
+    P = np.zeros((len(states), len(states)))
+    r = np.zeros(len(states))
+    for i, (s_g, *loc) in enumerate(states):
+        a_g = int(np.argmax(np.bincount(loc, minlength=S)))
+        r[i] = system.stage_reward(s_g, a_g, loc, [0] * n)
+        for nxt in itertools.product(range(S), repeat=n):
+            p = np.prod([system.P_l[s, s_g, 0, t] for s, t in zip(loc, nxt, strict=True)])
+            P[i, index[(a_g, *nxt)]] += p
+    return np.linalg.solve(np.eye(len(states)) - gamma * P, r).reshape((S,) * (n + 1))
+
+
+@pytest.mark.parametrize("S, n, flip", [(2, 4, 0.1), (3, 3, 0.2), (2, 3, 0.0)])
+def test_majority_mode_plurality_is_optimal(S, n, flip):
+    mm = majority_mode(S=S, flip=flip)
+    np.testing.assert_allclose(bf_optimal_value(mm, n), _plurality_value(mm, n), atol=1e-9)
+
+
+def test_majority_mode_k_matters():
+    """With one sampled agent the mode is often wrong; with all n it is optimal (exact values)."""
+    from smfq_lib import learn
+    from smfq_lib.evaluate import policy_value_table
+
+    mm, n = majority_mode(), 4
+    v_star = bf_optimal_value(mm, n)  # joint states (s_g, s_1, ..., s_4)
+    # count state (s_g, [c_0, c_1]) in rank order (c_0 ascending) <-> a sorted joint state
+    v_star = np.array([[v_star[(s_g,) + (0,) * c0 + (1,) * (n - c0)] for c0 in range(n + 1)]
+                       for s_g in range(2)])  # fmt: skip
+    gap = {k: v_star - policy_value_table(mm, learn(mm, k, None, progress=False), n)
+           for k in (1, n)}  # fmt: skip
+    assert gap[1].max() > 0.1
+    assert np.all(gap[1] > -1e-9) and np.abs(gap[n]).max() < 1e-8
+
+
 # random_system ------------------------------------------------------------------------------
 def test_random_system_determinism():
     a = random_system(2, 3, 2, 4, seed=5)
@@ -264,6 +394,25 @@ def test_with_types_rejects_different_r_g_and_names():
         (constrained_exploration, dict(hazard=["ab"]), "hazard"),
         (constrained_exploration, dict(move_cost=float("nan")), "move_cost"),
         (constrained_exploration, dict(cover_reward="1"), "cover_reward"),
+        (two_zone_exploration, dict(M=1), "M"),
+        (two_zone_exploration, dict(d=4), "d must be <= M"),
+        (two_zone_exploration, dict(slip=-0.1), "slip"),
+        (two_zone_exploration, dict(gamma=1.0), "gamma"),
+        (two_zone_exploration, dict(zone_a=[]), "zone_a"),
+        (two_zone_exploration, dict(zone_b=[(3, 3)]), "zone_b"),
+        (two_zone_exploration, dict(zone_a=[(0, 0), (1, 1)], zone_b=[(1, 1)]), "share"),
+        (two_zone_exploration, dict(value_a=float("inf")), "value_a"),
+        (two_zone_exploration, dict(value_b="0.9"), "value_b"),
+        (two_zone_exploration, dict(move_cost=0.05), "move_cost"),
+        (two_zone_exploration, dict(move_cost=(0.05,)), "move_cost"),
+        (two_zone_exploration, dict(box_move_cost=(0.1, float("nan"))), r"box_move_cost\[1\]"),
+        (majority_mode, dict(S=1), "S"),
+        (majority_mode, dict(S=2.0), "S"),
+        (majority_mode, dict(flip=-0.1), "flip"),
+        (majority_mode, dict(flip=0.5), "uniform"),
+        (majority_mode, dict(S=3, flip=0.7), "flip"),
+        (majority_mode, dict(gamma=0.0), "gamma"),
+        (majority_mode, dict(switch_cost=-0.1), "switch_cost"),
         (random_system, dict(S_g=0, S_l=2, A_g=2, A_l=2), "S_g"),
         (random_system, dict(S_g=2, S_l=2.0, A_g=2, A_l=2), "S_l"),
         (random_system, dict(S_g=2, S_l=2, A_g=-1, A_l=2), "A_g"),

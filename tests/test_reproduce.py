@@ -16,7 +16,7 @@ import pytest  # noqa: E402
 from nbformat.v4 import new_code_cell, new_notebook  # noqa: E402
 
 from smfq_lib import plotting  # noqa: E402
-from smfq_lib.reproduce import find_notebooks, settings  # noqa: E402
+from smfq_lib.reproduce import check_injected, find_notebooks, settings  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -225,3 +225,58 @@ def test_plot_return_vs_k_draws_one_curve_per_rule():
     assert "$V^*$ = 2.000" in labels and "k-agent optimum" in labels
     assert ax.get_xlabel() == "sampled agents k" and ax.get_ylabel() == "discounted return"
     plt.close(fig)
+
+
+# -- papermill parameters the notebook does not have ------------------------------------------
+PARAMETERS = 'profile = "quick"  # profile\nn = None  # agents\nseed = 0  # not a knob\n'
+PARAMETERS += 'PROFILES = {"quick": {"n": 1}, "full": {"n": 2}}'
+RESOLVE = "from smfq_lib.reproduce import settings\ncfg = settings(profile, PROFILES, n=n)"
+
+
+def _papermill(notebook: Path, out: Path, *args: str):
+    return subprocess.run(
+        [sys.executable, "-m", "papermill", str(notebook), str(out), *args],
+        cwd=notebook.parent,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+def test_papermill_refuses_an_unknown_parameter(tmp_path):
+    nb = tmp_path / "tiny.ipynb"
+    _notebook(nb, PARAMETERS, RESOLVE, "print(cfg.profile, cfg.n, seed)")
+    bad = _papermill(nb, tmp_path / "bad.ipynb", "-p", "profil", "full")
+    assert bad.returncode != 0
+    assert "papermill was given parameter(s) ['profil'] that this notebook does not have" in (
+        bad.stderr
+    )
+    assert "its parameters are ['n', 'profile', 'seed']" in bad.stderr
+    # known names (knobs, plain parameters, papermill's own paths) run as before
+    args = ("-p", "profile", "full", "-p", "seed", "3", "--inject-paths")
+    good = _papermill(nb, tmp_path / "good.ipynb", *args)
+    assert good.returncode == 0, good.stderr[-2000:]
+    outputs = nbformat.read(tmp_path / "good.ipynb", as_version=4).cells[-1].outputs
+    assert outputs[0]["text"] == "full 2 3\n"
+
+
+def test_papermill_refuses_an_unknown_parameter_in_a_chapter(tmp_path):
+    # chapter 03 stops at its settings cell, seconds after the kernel starts
+    chapter = REPO / "notebooks" / "03_learning.ipynb"
+    proc = _papermill(chapter, tmp_path / "out.ipynb", "-p", "profil", "full")
+    assert proc.returncode != 0
+    assert "papermill was given parameter(s) ['profil']" in proc.stderr
+
+
+def test_check_injected_reads_the_injected_cell():
+    params = "profile = 'quick'  # help\nn = None\nseed: int = 0\nPROFILES = {}"
+    check_injected({"n"}, [])  # no injected cell: nothing to check
+    check_injected({"n"}, [params, "# Parameters\nprofile = 'full'\nn = 3\nseed = 1\n"])
+    check_injected({"n"}, [params, "# Parameters\nPAPERMILL_INPUT_PATH = 'a.ipynb'\n"])
+    with pytest.raises(
+        ValueError, match=r"\['nn', 'x'\] .* parameters are \['n', 'profile', 'seed'\]"
+    ):
+        check_injected({"n"}, [params, "# Parameters\nnn = 3\nx = 1\n", "cfg = settings(...)"])
+    # the last injected cell counts; without a preceding cell only the knobs are known
+    with pytest.raises(ValueError, match=r"\['seed'\]"):
+        check_injected({"n"}, ["# Parameters\nseed = 1\n"])

@@ -182,9 +182,9 @@ def test_bad_aggregate_objects():
         Aggregate(np.zeros((S_l, A_l)), rho=3.0)
     with pytest.raises(ValueError, match=r"^aggregate must be an smfq_lib.system.Aggregate"):
         _build(_with(aggregate=_rho))
-    system = _build(_with(aggregate=Aggregate(np.zeros((S_l, A_l)), lambda s, a, x: 1.0)))
+    # a rho that is not vectorized is refused when the system is built (rho is checked there)
     with pytest.raises(ValueError, match=r"^aggregate.rho returned shape"):
-        system.aggregate_reward(np.zeros(3, int), np.zeros(3, int), np.zeros(3))
+        _build(_with(aggregate=Aggregate(np.zeros((S_l, A_l)), lambda s, a, x: 1.0)))
 
 
 # good-input properties ----------------------------------------------------------------------

@@ -199,7 +199,7 @@ def test_table_sizes_exact_for_huge_values():
     assert sizes["alg2"] == 3 * 10 * math.comb(99 + 99, 99) * 10 * 4
 
 
-def test_table_sizes_beyond_a_million_digits_keep_log10_only():
+def test_table_sizes_beyond_4300_digits_keep_log10_only():
     # constrained exploration at n = 10^6: |Z_l|^n has 10^6 log10(45) digits
     sizes = table_sizes(4, 9, 5, 5, 10**6, 3)
     assert sizes["q_learning"] is None
@@ -253,3 +253,44 @@ def test_learners_use_the_same_rule():
     for Z in range(1, 30):
         for k in range(1, 60):
             assert choose_algorithm(Z, k)[0] == rule_choice(Z, k), (Z, k)
+
+
+# -- huge arguments: log space, no big powers ---------------------------------------------------
+def test_rule_choice_matches_exact_integers():
+    for Z in range(1, 60):
+        for k in range(1, 400):
+            exact = "tabular" if Z ** (k - 1) <= k**Z else "mean_field"
+            assert rule_choice(Z, k) == exact, (Z, k)
+
+
+def test_rule_choice_and_table_sizes_at_huge_sizes():
+    # these took hours with exact powers (45^(10^8 - 1) has 1.65e8 digits)
+    assert rule_choice(45, 10**8) == "mean_field"
+    assert rule_choice(2**63 - 1, 2) == "tabular"  # (k-1) ln Z = 43.7 <= Z ln 2
+    sizes = table_sizes(2, 3, 2, 2, 10**9, 10**9)
+    Z = 6
+    assert sizes["q_learning"] is None and sizes["alg1"] is None  # 7.8e8 digits
+    assert sizes["log10"]["q_learning"] == pytest.approx(math.log10(4) + 10**9 * math.log10(Z))
+    assert sizes["log10"]["alg1"] == pytest.approx(math.log10(4) + 10**9 * math.log10(Z))
+    assert sizes["mean_field"] == 24 * math.comb(10**9 - 1 + Z - 1, Z - 1)
+    assert sizes["mean_field_paper"] == 24 * (10**9) ** Z
+    assert sizes["rule"] == "mean_field" and sizes["subsample_mfq"] == sizes["alg2"]
+    assert sizes["smaller"] == "mean_field"
+
+
+def test_table_sizes_keep_exact_integers_up_to_4300_digits():
+    # |Z_l| = 100: Z^n has 2n digits; 2 * 2149 + log10(|S_g||A_g|) < 4300 <= 2 * 2150 + ...
+    below, above = table_sizes(1, 10, 1, 10, 2149, 1), table_sizes(1, 10, 1, 10, 2150, 1)
+    assert below["q_learning"] == 100**2149 and above["q_learning"] is None
+    assert above["log10"]["q_learning"] == pytest.approx(4300.0)
+    big = table_sizes(2, 9, 2, 5, 10**6, 10**6)  # C(10^6 + 43, 44): 246 digits, exact
+    assert big["alg2"] == big["mean_field"] == 4 * 45 * math.comb(10**6 + 43, 44)
+    assert big["log10"]["alg2"] == pytest.approx(math.log10(big["alg2"]), rel=1e-12)
+
+
+def test_table_sizes_smaller_is_the_multiset_count():
+    # C(k+Z-2, Z-1) (multisets of k - 1 cells) <= Z^(k-1) (sequences): equality iff k <= 2, Z = 1
+    for Z in range(1, 25):
+        for k in range(1, 30):
+            exact = "tabular" if Z ** (k - 1) <= math.comb(k + Z - 2, Z - 1) else "mean_field"
+            assert table_sizes(1, Z, 1, 1, 40, k)["smaller"] == exact, (Z, k)

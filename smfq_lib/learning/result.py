@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import json
+import math
+import os
+import zipfile
+import zlib
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from smfq_lib.combinatorics import rank
+from smfq_lib.checks import format_count
+from smfq_lib.combinatorics import n_compositions, rank
 from smfq_lib.learning.tie_rules import action_laws, q_sizes
 from smfq_lib.policy import DEFAULT_RULE, RULES, ActionLaws
 
@@ -103,7 +108,8 @@ class SubsampledQ:
 
     # storage ---------------------------------------------------------------------------------
     def save(self, path) -> None:
-        """Write an ``.npz`` (arrays + JSON metadata; no pickle)."""
+        """Write an ``.npz`` (arrays + JSON metadata; no pickle). Like ``np.savez``, appends
+        ``.npz`` to a path without it; :meth:`load` finds the file by the same path."""
         meta = {
             "format": _FORMAT,
             "k": self.k,
@@ -118,13 +124,20 @@ class SubsampledQ:
 
     @classmethod
     def load(cls, path) -> SubsampledQ:
-        """Read a file written by :meth:`save` (``allow_pickle=False``)."""
-        with np.load(path, allow_pickle=False) as f:
-            meta = json.loads(str(f["meta"]))
-            if meta.get("format") != _FORMAT:
-                raise ValueError(f"{path} is not a SubsampledQ file (format {meta.get('format')}).")
-            arrays = {name: f[name] for name in _ARRAYS}
-        meta.pop("format")
+        """Read a file written by :meth:`save` (``allow_pickle=False``), at ``path`` or, as
+        :meth:`save` writes it, ``path + ".npz"``.
+
+        The file is validated before a ``SubsampledQ`` is built: a missing file raises
+        ``FileNotFoundError``; every kind of damage raises ``ValueError`` naming the file and
+        the fix: not an npz archive, a missing or unreadable array, metadata that is not JSON,
+        a wrong format tag, missing or mistyped fields, and tables whose shapes, dtypes or
+        action codes disagree with ``k`` and ``algorithm``.
+        """
+        path = _existing_npz(path)
+        meta, arrays = _read_npz(path)
+        _check_meta(path, meta)
+        _check_tables(path, meta, arrays)
+        del meta["format"]
         return cls(**meta, **arrays)
 
     def __repr__(self) -> str:
@@ -133,3 +146,121 @@ class SubsampledQ:
             f"Q.shape={self.Q.shape}, iterations={len(self.residuals)}, "
             f"seconds={self.seconds:.3g})"
         )
+
+
+# -- validation of a stored file (SubsampledQ.load) --------------------------------------------
+_META = {"format", "k", "m", "algorithm", "reason", "seconds", "seed"}
+
+
+def _bad(path, what: str) -> ValueError:
+    return ValueError(
+        f"{path} is not a valid SubsampledQ file: {what}. Write it with SubsampledQ.save "
+        "(or learn again)."
+    )
+
+
+def _existing_npz(path) -> str:
+    """``path``, or ``path + ".npz"`` when only that exists (``np.savez`` appends it)."""
+    path = os.fspath(path)
+    if os.path.isfile(path):
+        return path
+    if not path.endswith(".npz") and os.path.isfile(path + ".npz"):
+        return path + ".npz"
+    tried = path if path.endswith(".npz") else f"{path} nor {path}.npz"
+    raise FileNotFoundError(f"no SubsampledQ file: neither {tried} exists.")
+
+
+def _read_npz(path):
+    """The metadata dict and the arrays of an npz file (``ValueError`` on any damage)."""
+    try:
+        f = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
+        raise _bad(path, f"not an npz archive ({type(exc).__name__}: {exc})") from None
+    if not isinstance(f, np.lib.npyio.NpzFile):
+        raise _bad(path, "it holds a single .npy array, not an npz archive")
+    with f:
+        arrays = {}
+        for name in ("meta",) + _ARRAYS:
+            if name not in f.files:
+                raise _bad(path, f"array {name!r} is missing (it has {sorted(f.files)})")
+            try:
+                arrays[name] = f[name]
+            except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+                what = f"array {name!r} is unreadable ({type(exc).__name__}: {exc})"
+                raise _bad(path, what) from None
+    raw = arrays.pop("meta")
+    if raw.shape != () or raw.dtype.kind != "U":
+        raise _bad(path, f"'meta' must be one JSON string; got {raw.dtype} of shape {raw.shape}")
+    try:
+        meta = json.loads(str(raw))
+    except json.JSONDecodeError as exc:
+        raise _bad(path, f"'meta' is not valid JSON ({exc})") from None
+    if not isinstance(meta, dict):
+        raise _bad(path, f"'meta' must be a JSON object; got {type(meta).__name__}")
+    return meta, arrays
+
+
+def _check_meta(path, meta) -> None:
+    """The metadata fields: the format tag, then each field's type and range."""
+    if meta.get("format") != _FORMAT:
+        raise _bad(path, f"format tag {meta.get('format')!r}, expected {_FORMAT!r}")
+    if set(meta) != _META:
+        missing, extra = sorted(_META - set(meta)), sorted(set(meta) - _META)
+        raise _bad(path, f"metadata fields missing {missing}, unexpected {extra}")
+
+    def is_int(x, lo, hi=2**63 - 1):
+        return isinstance(x, int) and not isinstance(x, bool) and lo <= x <= hi
+
+    checks = (
+        ("k", is_int(meta["k"], 1), "an int >= 1"),
+        ("m", meta["m"] is None or is_int(meta["m"], 1), "null or an int >= 1"),
+        ("algorithm", meta["algorithm"] in ("tabular", "mean_field"), "tabular or mean_field"),
+        ("reason", isinstance(meta["reason"], str), "a string"),
+        ("seed", is_int(meta["seed"], 0), "an int in [0, 2**63)"),
+    )
+    for name, ok, want in checks:
+        if not ok:
+            raise _bad(path, f"metadata {name} = {meta[name]!r}, expected {want}")
+    seconds = meta["seconds"]
+    number = isinstance(seconds, int | float) and not isinstance(seconds, bool)
+    if not (number and math.isfinite(seconds) and seconds >= 0):
+        raise _bad(path, f"metadata seconds = {seconds!r}, expected a finite number >= 0")
+
+
+def _check_tables(path, meta, arrays) -> None:
+    """Dtypes and shapes of the tables against ``k`` and ``algorithm``; action codes in range."""
+    k, algorithm = meta["k"], meta["algorithm"]
+    for name in ("Q", "V", "residuals"):
+        if arrays[name].dtype.kind != "f":
+            raise _bad(path, f"{name} has dtype {arrays[name].dtype}, expected float")
+    for name in ("pi_g", "pi_l"):
+        if arrays[name].dtype.kind not in "iu":
+            raise _bad(path, f"{name} has dtype {arrays[name].dtype}, expected integer")
+    V, Q = arrays["V"], arrays["Q"]
+    if V.ndim != 3 or arrays["residuals"].ndim != 1:
+        raise _bad(
+            path, f"V must be 3-d and residuals 1-d; got {V.shape}, {arrays['residuals'].shape}"
+        )
+    S_g, S_l, Cs = V.shape
+    expect_Cs = n_compositions(k - 1, S_l)
+    if Cs != expect_Cs or arrays["pi_g"].shape != V.shape or arrays["pi_l"].shape != V.shape:
+        raise _bad(
+            path,
+            f"V, pi_g, pi_l must have shape (S_g, S_l, C(k-1, S_l)) = ({S_g}, {S_l}, "
+            f"{format_count(expect_Cs)}) for k = {k}; got {V.shape}, {arrays['pi_g'].shape}, "
+            f"{arrays['pi_l'].shape}",
+        )
+    if algorithm == "mean_field":
+        A_l, A_g = (Q.shape[3], Q.shape[4]) if Q.ndim == 5 else (0, 0)
+        expect = (S_g, S_l, n_compositions(k - 1, S_l * A_l), A_l, A_g)
+        layout = "(S_g, S_l, C(k-1, S_l A_l), A_l, A_g)"
+    else:
+        A_g, A_l = (Q.shape[1 + k], Q.shape[2 + k]) if Q.ndim == 2 + 2 * k else (0, 0)
+        expect = (S_g,) + (S_l,) * k + (A_g,) + (A_l,) * k
+        layout = "(S_g,) + (S_l,)*k + (A_g,) + (A_l,)*k"
+    if Q.shape != expect or A_l < 1 or A_g < 1:
+        raise _bad(path, f"Q of shape {Q.shape} does not match {algorithm} with k = {k}: {layout}")
+    for name, A in (("pi_g", A_g), ("pi_l", A_l)):
+        table = arrays[name]
+        if table.size and (table.min() < 0 or table.max() >= A):
+            raise _bad(path, f"{name} holds action codes outside [0, {A})")

@@ -1,0 +1,76 @@
+"""Argument checks shared by the package: one wording for each kind of bad input.
+
+Every public function validates its arguments before any work starts and raises ``ValueError``
+naming the argument, what it must be, and how to fix it. The checks used in more than one module
+live here, so that the same mistake reads the same everywhere:
+
+* :func:`check_int` -- an integer (not a bool) in ``[lo, hi]``. The upper end defaults to
+  :data:`INT64_MAX`: the Numba kernels count agents, states and table entries in int64, so a
+  larger number could never be run, and refusing it up front replaces an overflow (a crash or a
+  silently wrong size) by a message.
+* :func:`check_gamma` -- the discount factor of eq. (4), strictly between 0 and 1.
+* :func:`format_count` -- an exact count of any size, printed readably in messages.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+__all__ = ["INT64_MAX", "check_gamma", "check_int", "format_count"]
+
+#: The largest count any kernel can hold (int64).
+INT64_MAX = 2**63 - 1
+_INT64_TEXT = "2**63 - 1"
+
+
+def check_int(name: str, value, lo: int = 0, hi: int = INT64_MAX, fix: str = "") -> int:
+    """``value`` as a Python int, or ``ValueError`` unless it is an integer in ``[lo, hi]``.
+
+    Booleans are refused (``True`` is not a count); NumPy integers are accepted. ``fix`` is
+    appended to the message (how to choose a good value).
+    """
+    hi_text = _INT64_TEXT if hi == INT64_MAX else str(hi)
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ValueError(
+            f"{name} must be an integer in [{lo}, {hi_text}]; got {value!r} "
+            f"({type(value).__name__}). {fix}".rstrip()
+        )
+    value = int(value)
+    if value < lo:
+        raise ValueError(f"{name} must be an integer >= {lo}; got {value}. {fix}".rstrip())
+    if value > hi:
+        why = " (the kernels count in int64)" if hi == INT64_MAX else ""
+        raise ValueError(
+            f"{name} must be at most {hi_text} = {hi}{why}; got {format_count(value)}. "
+            f"{fix}".rstrip()
+        )
+    return value
+
+
+def check_gamma(gamma) -> float:
+    """The discount factor ``gamma`` of eq. (4) as a float, strictly between 0 and 1."""
+    ok = isinstance(gamma, numbers.Real) and not isinstance(gamma, bool)
+    if ok:
+        value = float(gamma)
+        ok = 0.0 < value < 1.0  # False for nan
+    if not ok:
+        raise ValueError(
+            f"gamma must be a real number strictly between 0 and 1 (the discount factor of "
+            f"eq. 4); got {gamma!r}. Pass e.g. gamma=0.9."
+        )
+    return value
+
+
+def format_count(value) -> str:
+    """An exact non-negative count for a message: all digits up to 10^15, else ``2.48e+27``
+    (three significant digits), computed from the integer's logarithm, so any size works."""
+    value = int(value)
+    if value < 10**15:
+        return str(value)
+    exponent = math.log10(value)
+    whole = math.floor(exponent)
+    mantissa = 10 ** (exponent - whole)
+    if mantissa >= 9.995:  # rounding to 3 digits carries into the exponent
+        mantissa, whole = 1.0, whole + 1
+    return f"{mantissa:.2f}e+{whole}"
