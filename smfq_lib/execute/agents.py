@@ -1,13 +1,16 @@
 """Algorithm 3 (SUBSAMPLE-MFQ: Execution), literally, on ``n`` agents: the agent-level executor.
 
 :func:`rollout_agents` is the literal algorithm. Each step the global agent draws ``Delta``,
-``k`` of the ``n`` agents uniformly without replacement (Floyd's algorithm, O(k)), and reads
-``a_g = pi_g[s_g, s_1, rank(c)]`` with ``s_1`` the lowest state present in the sample and ``c``
+``k`` of the ``n`` agents uniformly without replacement (Floyd's algorithm, O(k)), and draws
+``a_g ~ prob_g[s_g, s_1, rank(c)]`` with ``s_1`` the lowest state present in the sample and ``c``
 the sample's state counts minus one agent in ``s_1`` (the canonical representative of
 :mod:`smfq_lib.policy`); every local agent ``i`` draws ``k - 1`` of the other ``n - 1`` and
-reads ``a_i = pi_l[s_g, s_i, rank(c_i)]``; the stage reward is eq. (3) on all ``n`` agents;
+then ``a_i ~ prob_l[s_g, s_i, rank(c_i)]``, the law of its own reading under the tie rule
+(:class:`smfq_lib.policy.ActionLaws`); the stage reward is eq. (3) on all ``n`` agents;
 ``s_g' ~ P_g[s_g, a_g]`` (eq. 1) and ``s_i' ~ P_l[s_i, s_g, a_i]`` (eq. 2) by inverse CDF.
-Cost O(n k) per step.
+A reading whose law is one-hot (every reading under rule ``"first"``) takes its action without a
+random number, so such runs draw exactly the numbers a deterministic table would. Cost O(n k) per
+step.
 
 Random numbers: one sequential splitmix64 stream per rollout (:mod:`~.rollouts`).
 """
@@ -84,12 +87,34 @@ def _draw_counts(s, N, K, skip, c, sel, mark, stamp, st):
         c[s[idx]] += 1
 
 
+@njit(cache=True)
+def _act(det, law, s_g, s, r, st):
+    """The action of one reading: ``det[s_g, s, r]`` if its law is one-hot, else a draw."""
+    a = det[s_g, s, r]
+    if a < 0:
+        a = _inverse_cdf(law[s_g, s, r], next_uniform(st))
+    return a
+
+
+def _reading_tables(prob):
+    """``(det, cdf)`` of a law table ``(S_g, S_l, Cs, A)``: ``det`` the action of one-hot rows
+    (-1 elsewhere), ``cdf`` the cumulative laws (last entry 1)."""
+    one_hot = (prob == 1.0).any(axis=-1) & ((prob > 0.0).sum(axis=-1) == 1)
+    det = np.where(one_hot, prob.argmax(axis=-1), -1).astype(np.int64)
+    cdf = np.cumsum(prob, axis=-1)
+    cdf /= cdf[..., -1:]
+    return np.ascontiguousarray(det), np.ascontiguousarray(cdf)
+
+
 @njit(cache=True, nogil=True)
 def _agent_kernel(
-    lo, hi, cdf_g, cdf_l, r_g, r_l, phi, pi_g, pi_l, k, n, B, sg0, counts0, local0, seeds,
-    rewards, xs, sgs, ags, counts_tr, noisy, w_g, w_l, nseeds,
+    lo, hi, cdf_g, cdf_l, r_g, r_l, phi, det_g, det_l, law_g, law_l, k, n, B, sg0, counts0,
+    local0, seeds, rewards, xs, sgs, ags, counts_tr, noisy, w_g, w_l, nseeds,
 ):  # fmt: skip
     """Rollouts ``lo .. hi-1`` of the literal Algorithm 3, each on its own seeded stream.
+
+    A reading's action is ``det[s_g, s, r]`` when its law is one-hot, else an inverse-CDF draw
+    from ``law[s_g, s, r]`` (cumulative laws, :func:`_reading_tables`).
 
     With ``noisy``: reward noise (Theorem 0.13), one sign per agent and one for the global
     reward per step, from the rollout's second stream ``nseeds[r]``."""
@@ -126,7 +151,7 @@ def _agent_kernel(
             while c[s1] == 0:
                 s1 += 1
             c[s1] -= 1
-            a_g = pi_g[s_g, s1, _rank_table(B, c, k - 1)]
+            a_g = _act(det_g, law_g, s_g, s1, _rank_table(B, c, k - 1), st)
             rew_l = 0.0
             noise_l = 0.0
             x = 0.0
@@ -137,7 +162,7 @@ def _agent_kernel(
                 # local agent i: Delta_i ~ U(C([n] minus i, k-1))
                 stamp += 1
                 _draw_counts(s, n - 1, k - 1, i, c, sel, mark, stamp, st)
-                a = pi_l[s_g, si, _rank_table(B, c, k - 1)]
+                a = _act(det_l, law_l, s_g, si, _rank_table(B, c, k - 1), st)
                 rew_l += r_l[si, s_g, a]
                 if noisy:  # r_l + w_l xi_i, xi_i = +-1
                     xi = 1.0 if next_uniform(st2) < 0.5 else -1.0
@@ -171,16 +196,23 @@ def rollout_agents(
     local_states=None,
     record_counts: bool = False,
     progress: bool = False,
+    rule: str | None = None,
 ) -> Rollouts:
     """Algorithm 3, literally, on ``n`` agents: ``rollouts`` independent runs of ``horizon`` steps.
 
-    ``policy``: any object with ``k``, ``pi_g``, ``pi_l`` (e.g. a ``SubsampledQ``). Start state:
+    ``policy``: a ``SubsampledQ``, an :class:`~smfq_lib.policy.ActionLaws`, or an object with
+    integer ``k``, ``pi_g``, ``pi_l``; ``rule``: the tie rule (``None``: the policy's own, see
+    :func:`smfq_lib.policy.policy_laws`). Each agent draws its action from its reading's law,
+    independently of the others. Start state:
     ``(s_g, counts)`` (agents laid out in state order; the process is exchangeable), or
     ``local_states`` (a full vector of ``n`` local states, with ``s_g``), or ``initial=`` (an
     :class:`IIDInitial` from :func:`iid_initial`, or weights over the count states; then
     ``s_g = counts = None``). Cost O(n k) per step per rollout; rollouts run in parallel.
     """
-    n, H, R, seed, k, pi_g, pi_l = validate_common(system, policy, n, horizon, rollouts, seed)
+    n, H, R, seed, laws = validate_common(system, policy, n, horizon, rollouts, seed, rule)
+    k = laws.k
+    det_g, law_g = _reading_tables(laws.prob_g)
+    det_l, law_l = _reading_tables(laws.prob_l)
     sg0, c0, loc = initial_states(
         system, n, s_g, counts, initial, local_states, R, seed, agent_level=True
     )
@@ -196,8 +228,8 @@ def rollout_agents(
 
     def call(a, b, seeds, rew, xs, sgs, ags, ctr, noisy, w_g, w_l, nseeds):
         _agent_kernel(
-            a, b, cdf_g, cdf_l, system.r_g, system.r_l, phi, pi_g, pi_l, k, n, B, sg0, c0,
-            loc, seeds, rew, xs, sgs, ags, ctr, noisy, w_g, w_l, nseeds,
+            a, b, cdf_g, cdf_l, system.r_g, system.r_l, phi, det_g, det_l, law_g, law_l, k, n,
+            B, sg0, c0, loc, seeds, rew, xs, sgs, ags, ctr, noisy, w_g, w_l, nseeds,
         )  # fmt: skip
 
-    return run_rollouts(call, system, n, k, seed, R, H, "agents", record_counts, progress)
+    return run_rollouts(call, system, n, laws, seed, R, H, "agents", record_counts, progress)

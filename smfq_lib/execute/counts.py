@@ -2,10 +2,11 @@
 
 :func:`rollout_counts` runs the same process in distribution on the sufficient statistic
 ``(s_g, counts)``: ``a_g ~ p_g`` and, per local state ``s``, the action histogram of its
-``counts[s]`` agents ``~ Multinomial(counts[s], p_l[s])`` (the agents' samples are independent,
-so their actions are i.i.d. given the state; ``p_g``, ``p_l`` from eq. (10), (11) via
-:func:`smfq_lib.policy.action_distributions_into`); per (state, action) cell the next states
-``~ Multinomial(n_sa, P_l[s, s_g, a])``. Cost per step independent of ``n``.
+``counts[s]`` agents ``~ Multinomial(counts[s], p_l[s])``: under every tie rule each agent's
+sample and its draw from its reading's law are independent of the other agents', so agents in
+one state act i.i.d. given the population (``p_g``, ``p_l`` are the mixture laws of eq. (10),
+(11), :func:`smfq_lib.policy.action_distributions_into`); per (state, action) cell the next
+states ``~ Multinomial(n_sa, P_l[s, s_g, a])``. Cost per step independent of ``n``.
 
 Random numbers: Numba's ``np.random``, re-seeded per rollout (:mod:`~.rollouts`).
 """
@@ -70,7 +71,7 @@ def _multinomial_add(m, p, out):
 
 @njit(cache=True, nogil=True)
 def _count_kernel(
-    lo, hi, P_g, P_l, r_g, r_l, phi, pi_g, pi_l, n, comps_km1, comps_k, ck_s1, ck_rank, sg0,
+    lo, hi, P_g, P_l, r_g, r_l, phi, prob_g, prob_l, n, comps_km1, comps_k, ck_s1, ck_rank, sg0,
     counts0, seeds, rewards, xs, sgs, ags, counts_tr, noisy, w_g, w_l, nseeds,
 ):  # fmt: skip
     """Rollouts ``lo .. hi-1`` of the count-level process, each on its own seeded stream.
@@ -95,7 +96,7 @@ def _count_kernel(
         s_g = sg0[r]
         for t in range(H):
             action_distributions_into(
-                p_g, p_l, pi_g, pi_l, s_g, counts, comps_km1, comps_k, ck_s1, ck_rank, work
+                p_g, p_l, prob_g, prob_l, s_g, counts, comps_km1, comps_k, ck_s1, ck_rank, work
             )
             a_g = _sample_dist(p_g, np.random.random())  # noqa: NPY002
             rew_l = 0.0
@@ -152,24 +153,26 @@ def rollout_counts(
     local_states=None,
     record_counts: bool = False,
     progress: bool = False,
+    rule: str | None = None,
 ) -> Rollouts:
     """Algorithm 3 in distribution on ``(s_g, counts)``: same law as :func:`rollout_agents`.
 
-    Arguments as :func:`rollout_agents` (``local_states`` is reduced to its counts). The cost of
+    Arguments as :func:`rollout_agents` (``local_states`` is reduced to its counts; ``rule``
+    names the tie rule, ``None`` the policy's own). The cost of
     a step is ``O(C(k, S_l) + S_l C(k-1, S_l) + S_l A_l S_l)`` binomial draws and pmf terms,
     independent of ``n``.
     """
-    n, H, R, seed, k, pi_g, pi_l = validate_common(system, policy, n, horizon, rollouts, seed)
+    n, H, R, seed, laws = validate_common(system, policy, n, horizon, rollouts, seed, rule)
     sg0, c0, _ = initial_states(
         system, n, s_g, counts, initial, local_states, R, seed, agent_level=False
     )
-    tables = policy_tables(k, system.S_l)
+    tables = policy_tables(laws.k, system.S_l)
     phi = phi_table(system)
 
     def call(a, b, seeds, rew, xs, sgs, ags, ctr, noisy, w_g, w_l, nseeds):
         _count_kernel(
-            a, b, system.P_g, system.P_l, system.r_g, system.r_l, phi, pi_g, pi_l, n, *tables,
-            sg0, c0, seeds, rew, xs, sgs, ags, ctr, noisy, w_g, w_l, nseeds,
+            a, b, system.P_g, system.P_l, system.r_g, system.r_l, phi, laws.prob_g, laws.prob_l, n,
+            *tables, sg0, c0, seeds, rew, xs, sgs, ags, ctr, noisy, w_g, w_l, nseeds,
         )  # fmt: skip
 
-    return run_rollouts(call, system, n, k, seed, R, H, "counts", record_counts, progress)
+    return run_rollouts(call, system, n, laws, seed, R, H, "counts", record_counts, progress)

@@ -38,7 +38,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from smfq_lib.execute.chunks import run_chunks
-from smfq_lib.policy import validate_policy
+from smfq_lib.policy import policy_laws
 from smfq_lib.rng import splitmix64_array
 from smfq_lib.system import CooperativeSystem
 
@@ -53,7 +53,8 @@ class Rollouts:
     (with the reward noise of Theorem 0.13 when the system has one);
     ``returns[r] = sum_t gamma^t rewards[r, t]``; ``s_g[r, t]``, ``a_g[r, t]``: the global state
     and action at step ``t``; ``counts[r, t, s]``: agents in local state ``s`` at step ``t``
-    (only with ``record_counts=True``, else ``None``).
+    (only with ``record_counts=True``, else ``None``); ``rule``: the tie rule of the executed
+    policy's laws (:mod:`smfq_lib.policy`).
     """
 
     rewards: np.ndarray
@@ -66,6 +67,7 @@ class Rollouts:
     k: int
     seed: int
     executor: str
+    rule: str = "first"
 
     @property
     def rollouts(self) -> int:
@@ -90,8 +92,9 @@ class Rollouts:
 
     def __repr__(self) -> str:
         return (
-            f"Rollouts({self.executor}, n={self.n}, k={self.k}, rollouts={self.rollouts}, "
-            f"horizon={self.horizon}, mean return={self.mean():.6g} +- {self.sem():.2g})"
+            f"Rollouts({self.executor}, n={self.n}, k={self.k}, rule={self.rule!r}, "
+            f"rollouts={self.rollouts}, horizon={self.horizon}, "
+            f"mean return={self.mean():.6g} +- {self.sem():.2g})"
         )
 
 
@@ -103,7 +106,10 @@ def _rollout_seeds(seed: int, rollouts: int) -> np.ndarray:
     return splitmix64_array(x)
 
 
-def validate_common(system, policy, n, horizon, rollouts, seed):
+def validate_common(system, policy, n, horizon, rollouts, seed, rule):
+    """Checked ``(n, horizon, rollouts, seed, laws)``: ``laws`` the
+    :class:`~smfq_lib.policy.ActionLaws` of ``policy`` under ``rule``
+    (:func:`smfq_lib.policy.policy_laws`)."""
     if not isinstance(system, CooperativeSystem):
         raise ValueError(
             f"system must be a smfq_lib.CooperativeSystem; got {type(system).__name__}."
@@ -113,8 +119,8 @@ def validate_common(system, policy, n, horizon, rollouts, seed):
             raise ValueError(f"{name} must be an integer >= {lo}; got {v!r}.")
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer; got {seed!r}.")
-    k, pi_g, pi_l = validate_policy(policy, system.S_g, system.S_l, system.A_g, system.A_l, n)
-    return int(n), int(horizon), int(rollouts), int(seed), k, pi_g, pi_l
+    laws = policy_laws(policy, rule, system.S_g, system.S_l, system.A_g, system.A_l, n)
+    return int(n), int(horizon), int(rollouts), int(seed), laws
 
 
 _NOISE_TAG = np.uint64(0x13_0D15_E5EE_D000)
@@ -138,7 +144,7 @@ def phi_table(system):
     return np.ascontiguousarray(system.aggregate.phi, dtype=np.float64)
 
 
-def _finish(system, n, k, seed, executor, rewards, xs, sgs, ags, counts_tr, record):
+def _finish(system, n, k, seed, executor, rewards, xs, sgs, ags, counts_tr, record, rule):
     if system.aggregate is not None:
         rewards = rewards + system.aggregate_reward(sgs, ags, xs / n)
     disc = system.gamma ** np.arange(rewards.shape[1])
@@ -153,10 +159,11 @@ def _finish(system, n, k, seed, executor, rewards, xs, sgs, ags, counts_tr, reco
         k=k,
         seed=seed,
         executor=executor,
+        rule=rule,
     )
 
 
-def run_rollouts(kernel_call, system, n, k, seed, R, H, executor, record, progress):
+def run_rollouts(kernel_call, system, n, laws, seed, R, H, executor, record, progress):
     S_l = system.S_l
     seeds = _rollout_seeds(seed, R)
     rewards = np.zeros((R, H))
@@ -171,4 +178,6 @@ def run_rollouts(kernel_call, system, n, k, seed, R, H, executor, record, progre
         progress,
         f"rollout_{executor}",
     )
-    return _finish(system, n, k, seed, executor, rewards, xs, sgs, ags, counts_tr, record)
+    return _finish(
+        system, n, laws.k, seed, executor, rewards, xs, sgs, ags, counts_tr, record, laws.rule
+    )
