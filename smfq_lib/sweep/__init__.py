@@ -10,16 +10,18 @@ Where the tasks run (``client=``)
     * ``None`` (default): the scheduler named by the environment variable ``SMFQ_SCHEDULER``
       (an address such as ``tcp://10.0.0.5:8786``, or ``serial``) if set; else chosen by the
       size of the work. If this process's shared local cluster is already running, there.
-      Otherwise the points run in this process, in grid order, and after each one the time
-      left is estimated as (points left) x (median seconds of a point so far); the rest moves to
-      the shared local cluster as soon as that estimate exceeds ``W / (W - 1)`` times the
-      cluster's start-up cost (``W`` cores; ``CLUSTER_START_SECONDS`` = 10 s, measured on 2
-      cores), the point where ``start + time / W`` beats ``time``. So a short sweep never pays
-      the 8-11 s start of a cluster, a long one pays it once, and a machine with one core never
-      starts one. The shared cluster (:func:`default_client`: a :func:`local_client` with one
-      worker process per core, one thread each, ``NUMBA_NUM_THREADS`` and ``OMP_NUM_THREADS``
-      set to 1 in the workers, on 127.0.0.1 without a dashboard) stays warm for later sweeps
-      until :func:`close_default_client` or the end of the process.
+      Otherwise the points run in this process, in grid order, timed. From the second point on,
+      with ``t`` the median time of a point (the first point left out: it carries the process's
+      one-off costs, imports and compiled kernels) and ``L`` points left, ``W`` cores would save
+      ``(L - ceil(L / W)) * t`` seconds; the rest moves to the shared local cluster as soon as
+      that exceeds the cluster's start-up cost (``CLUSTER_START_SECONDS`` = 10 s, measured on 2
+      cores: about 20 s of work left on 2 cores). So a short sweep never pays the 8-11 s start
+      of a cluster, a long one pays it once, and a machine with one core never starts one
+      (:func:`smfq_lib.sweep.clients.cluster_pays_off`). The shared cluster
+      (:func:`default_client`: a :func:`local_client` with one worker process per core, one
+      thread each, ``NUMBA_NUM_THREADS`` and ``OMP_NUM_THREADS`` set to 1 in the workers, on
+      127.0.0.1 without a dashboard) stays warm for later sweeps until
+      :func:`close_default_client` or the end of the process.
     * ``"serial"``: in this process, one point after the other, in grid order.
     * a ``distributed.Client`` or a scheduler address string: every point on that cluster.
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import atexit
+import math
 import multiprocessing
 import os
 import statistics
@@ -57,14 +58,16 @@ def workers_available() -> int:
 def cluster_pays_off(point_seconds: list[float], left: int, workers: int) -> bool:
     """The automatic rule: move the ``left`` remaining points to a new local cluster?
 
-    Yes when their estimated serial time, ``left`` times the median seconds of the points run
-    so far, exceeds ``workers / (workers - 1) * CLUSTER_START_SECONDS``: the break-even of
-    ``start + time / workers`` against ``time``. Never with one core.
+    ``point_seconds`` are the times of the points run in this process so far; the first is left
+    out (it carries the process's one-off costs: imports, loading compiled kernels), so nothing
+    is decided before two points. With ``t`` the median of the others, ``workers`` cores save
+    ``(left - ceil(left / workers)) * t`` seconds; move when that exceeds
+    :data:`CLUSTER_START_SECONDS`. Never with one core or fewer than two points left.
     """
-    if workers < 2 or left < 1 or not point_seconds:
+    if workers < 2 or left < 2 or len(point_seconds) < 2:
         return False
-    estimate = left * statistics.median(point_seconds)
-    return estimate > workers / (workers - 1) * CLUSTER_START_SECONDS
+    saved = (left - math.ceil(left / workers)) * statistics.median(point_seconds[1:])
+    return saved > CLUSTER_START_SECONDS
 
 
 def _is_guard(test: ast.expr, op: type) -> bool:
