@@ -211,3 +211,14 @@ def test_a_write_cut_by_a_kill_is_rolled_back(calls, tmp_path):
     summary = run_sweep(sweep_tasks.mc_task, grid3, store="cut", client="serial", progress=False)
     assert len(summary.computed) == 1 and summary.reused == 2
     assert _sql("results/cut.sqlite", "SELECT status, attempts FROM points") == [("ok", 1)] * 3
+
+
+def test_a_damaged_store_is_refused(calls):
+    run_sweep(sweep_tasks.where_task, {"i": list(range(300))}, store="dmg", client="serial")
+    path = Path("results/dmg.sqlite")
+    with open(path, "r+b") as fh:
+        fh.truncate(path.stat().st_size // 2)
+    with pytest.raises(ValueError, match="malformed.*damaged one\\); move it away"):
+        load_results("dmg")
+    with pytest.raises(ValueError, match="malformed"):
+        run_sweep(sweep_tasks.where_task, {"i": [0]}, store="dmg", client="serial")

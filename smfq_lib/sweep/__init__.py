@@ -39,11 +39,11 @@ Results store
     (seconds of the task where it ran), ``version`` (``smfq_lib.__version__``), ``task``
     (``module:qualname`` of the task function) and ``finished_at`` (UTC). Values keep their
     type exactly (64-bit ints, floats bit for bit, bools, str, None). Each finished point is
-    committed in its own transaction (WAL journal, ``synchronous=FULL``), so a killed sweep loses
-    only the points in flight; several sweeps may write one store at once (SQLite's locking; each
-    point is stored once, an ``ok`` row is never overwritten). :func:`load_results` reads a
-    store as a pandas DataFrame; any SQLite client can read it too (``sqlite3 results/x.sqlite
-    "select * from points"``).
+    committed in its own transaction (WAL journal), so a killed sweep loses only the points in
+    flight (a power cut, at most the last few points committed); several sweeps may write one
+    store at once (SQLite's locking; each point is stored once, an ``ok`` row is never
+    overwritten). :func:`load_results` reads a store as a pandas DataFrame; any SQLite client
+    can read it too (``sqlite3 results/x.sqlite "select * from points"``).
 
 Resuming and failures
     A point already stored ``ok`` is never run again. A task that raises is recorded as

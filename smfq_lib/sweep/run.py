@@ -42,9 +42,7 @@ class SweepSummary:
         return not self.failed
 
     def __str__(self) -> str:
-        shown = os.path.relpath(self.store)
-        if shown.startswith(".."):
-            shown = str(self.store)
+        shown = min(os.path.relpath(self.store), str(self.store), key=len)
         where = f", {self.where}" if self.where else ""
         lines = [
             f"{self.store.stem}: {self.total} points: {len(self.computed)} computed, "
@@ -216,9 +214,7 @@ def run_sweep(task_fn: Callable, grid, *, store, client=None, progress: bool = T
         raise ValueError(f"progress must be True or False; got {progress!r}.")
     clients.check_client_arg(client)
     points = expand_grid(grid)
-    columns: dict = {}
-    for p in points:
-        columns = plan_columns(columns, "parameter", p)
+    _check_parameters({}, points)
     path = store_path(store)
     auto = client is None and not os.environ.get(clients.SCHEDULER_ENV, "").strip()
     if auto:
@@ -226,13 +222,10 @@ def run_sweep(task_fn: Callable, grid, *, store, client=None, progress: bool = T
 
     started = time.perf_counter()
     with Store(path, create=True) as st:
-        task = _task_name(task_fn)
-        st.claim(task)
-        columns = st.columns()
-        for p in points:
-            columns = plan_columns(columns, "parameter", p)
+        st.claim(_task_name(task_fn))
+        _check_parameters(st.columns(), points)
         stored = st.statuses()
-        todo = [(k, p) for k, p in zip(map(point_key, points), points, strict=True)]
+        todo = [(point_key(p), p) for p in points]
         todo = [(k, p) for k, p in todo if stored.get(k) != "ok"]
         summary = SweepSummary(store=st.path, total=len(points), reused=len(points) - len(todo))
         if todo:
@@ -250,6 +243,12 @@ def run_sweep(task_fn: Callable, grid, *, store, client=None, progress: bool = T
             stacklevel=2,
         )
     return summary
+
+
+def _check_parameters(columns: dict, points: list[dict]) -> None:
+    """ValueError if the points' parameters do not fit ``columns`` (and each other)."""
+    for p in points:
+        columns = plan_columns(columns, "parameter", p)
 
 
 def _compute(st, task_fn, summary, todo, client, progress) -> None:

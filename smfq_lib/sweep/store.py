@@ -9,9 +9,11 @@ Values keep their Python type exactly: ints are SQLite integers, floats SQLite r
 bit; a NaN, which SQLite would turn into NULL, is kept as the 8 bytes of the float), strings
 text, ``None`` NULL; a bool column (its kind is ``bool``) holds 0 and 1 and reads back as bools,
 so a column cannot mix bools with other values. Every write is one transaction (``BEGIN
-IMMEDIATE`` ... ``COMMIT``) in WAL mode with ``synchronous=FULL``: a killed process loses only what
-it had not committed, and several processes can write one store at once (each waits for the
-other's commit, up to :data:`BUSY_SECONDS`).
+IMMEDIATE`` ... ``COMMIT``) in WAL mode: a killed process loses only what it had not committed,
+and several processes can write one store at once (each waits for the other's commit, up to
+:data:`BUSY_SECONDS`). ``synchronous=NORMAL`` (no fsync per commit: 0.7 ms a point, against
+5-11 ms with ``FULL``, measured here): a commit survives the process being killed; a power cut
+may roll back the last commits, never damage the file, and the sweep recomputes those points.
 """
 
 from __future__ import annotations
@@ -161,7 +163,7 @@ class Store:
     def _open(self, create: bool) -> None:
         if create:
             self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=FULL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
         with self.transaction(write=create):
             tables = {r[0] for r in self.db.execute("SELECT name FROM sqlite_master")}
             if not tables and create:
