@@ -131,13 +131,13 @@ SPECIAL_TEXTS = ["1", "True", "", "nan", "None", 'two\nlines, a "quote"', "nul\x
 
 def values_task(i, m):
     """Values the store must keep exactly: the i-th special float and text, int64 extremes,
-    a bool, and None (for odd i)."""
+    a bool, and None (for even i)."""
     return {
         "x": SPECIAL_FLOATS[i],
         "text": SPECIAL_TEXTS[i],
         "big": 2**63 - 1 if i % 2 else -(2**63),
         "flag": i % 3 == 0,
-        "maybe": None if i % 2 else i,
+        "maybe": i if i % 2 else None,
         "np_float": np.float32(0.1) * i,
     }
 

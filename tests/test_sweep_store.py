@@ -75,10 +75,13 @@ def test_store_path():
 
 
 def test_values_read_back_exactly(calls):
-    grid = [{"i": i, "m": None if i % 2 else i} for i in range(len(sweep_tasks.SPECIAL_FLOATS))]
+    grid = [{"i": i, "m": i if i % 2 else None} for i in range(len(sweep_tasks.SPECIAL_FLOATS))]
     run_sweep(sweep_tasks.values_task, grid, store="values", client="serial", progress=False)
     df = load_results("values", grid=grid)
     assert df["i"].tolist() == list(range(len(grid)))  # grid order
+    # columns in the order they first appeared (maybe and m got their kind at point 1)
+    outputs = ["x", "text", "big", "flag", "maybe", "np_float"]
+    assert list(df.columns[:10]) == ["key", "status", "i", "m", *outputs]
     for row, point in zip(df.to_dict("records"), grid, strict=True):
         expected = sweep_tasks.values_task(**point)
         assert _bits(row["x"]) == _bits(expected["x"])  # every float bit for bit, NaN payload too
@@ -86,7 +89,7 @@ def test_values_read_back_exactly(calls):
         assert row["text"] == expected["text"] and row["big"] == expected["big"]
         assert row["flag"] is expected["flag"]
         assert row["maybe"] == expected["maybe"] and type(row["maybe"]) is type(expected["maybe"])
-        assert row["m"] == point["m"]
+        assert row["m"] == point["m"] and type(row["m"]) is type(point["m"])
     assert str(df["big"].dtype) == "int64" and str(df["flag"].dtype) == "bool"
     assert str(df["maybe"].dtype) == "Int64" and str(df["m"].dtype) == "Int64"
     assert str(df["x"].dtype) == "float64" and str(df["text"].dtype) == "str"

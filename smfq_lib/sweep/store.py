@@ -271,10 +271,10 @@ class Store:
             for name, (role, kind) in columns.items():
                 if name not in before:
                     self.db.execute(f"ALTER TABLE points ADD COLUMN {_quote(name)}")
-                if before.get(name) != (role, kind):
-                    self.db.execute(
-                        "INSERT OR REPLACE INTO smfq_columns VALUES (?, ?, ?)", (name, role, kind)
-                    )
+                    self.db.execute("INSERT INTO smfq_columns VALUES (?, ?, ?)", (name, role, kind))
+                elif before[name][1] != kind:
+                    update = "UPDATE smfq_columns SET kind = ? WHERE name = ?"
+                    self.db.execute(update, (kind, name))
             wall = result.get("wall_time")
             row = {
                 "key": key,
