@@ -18,7 +18,7 @@ from smfq_lib.examples import constrained_exploration, gaussian_squeeze
 from smfq_lib.execute import rollout_counts
 from smfq_lib.learning import learn
 from smfq_lib.policy import RULES
-from smfq_lib.sweep import results_columns
+from smfq_lib.sweep import load_results
 
 __all__ = ["squeeze_point", "exploration_point", "seed_table", "mean_ci"]
 
@@ -85,17 +85,24 @@ def exploration_point(
 
 def seed_table(store, grid, column: str, ks, seeds) -> np.ndarray:
     """``column`` of a results store as an array ``(len(ks), len(seeds))``, row ``k``, col seed."""
-    res = results_columns(store, grid=grid)
-    table = np.empty((len(ks), len(seeds)), dtype=res[column].dtype)
-    for i, k in enumerate(ks):
+    res = load_results(store, grid=grid)
+    missing = [c for c in ("k", "seed", column) if c not in res.columns]
+    if missing:
+        raise ValueError(
+            f"the store has no column {missing[0]!r} (columns: {list(res.columns)}); run the "
+            "sweep over the grid first, or name one of its columns."
+        )
+    k, seed, values = (res[c].to_numpy() for c in ("k", "seed", column))
+    table = np.empty((len(ks), len(seeds)), dtype=values.dtype)
+    for i, k_i in enumerate(ks):
         for j, s in enumerate(seeds):
-            hit = np.flatnonzero((res["k"] == k) & (res["seed"] == s))
+            hit = np.flatnonzero((k == k_i) & (seed == s))
             if hit.size != 1:
                 raise ValueError(
-                    f"the store holds {hit.size} rows for k={k}, seed={s} in this grid; run the "
-                    "sweep over the grid first."
+                    f"the store holds {hit.size} rows for k={k_i}, seed={s} in this grid; run "
+                    "the sweep over the grid first."
                 )
-            table[i, j] = res[column][hit[0]]
+            table[i, j] = values[hit[0]]
     return table
 
 

@@ -44,7 +44,7 @@ def test_seed_table_and_mean_ci(tmp_path):
          "rollouts": 10, "horizon": 5, "algorithm": "mean_field"}
         for s in (0, 1) for k in (1, 2)
     ]  # fmt: skip
-    store = tmp_path / "gs.csv"
+    store = tmp_path / "gs.sqlite"
     run_sweep(squeeze_point, grid, store=store, client="serial", progress=False)
     table = seed_table(store, grid, "entries", [1, 2], [0, 1])
     assert table.shape == (2, 2) and (table[:, 0] == table[:, 1]).all()
