@@ -97,7 +97,7 @@ def _btrd(state, n, p):
     r = p / q
     alpha = (2.83 + 5.1 / b) * spq
     m = math.floor((nf + 1.0) * p)
-    h = (m + 0.5) * math.log((m + 1.0) / (r * (nf - m + 1.0))) + _fc(m) + _fc(nf - m)
+    h = math.nan  # log f(m) up to the terms in K: computed at the first trial outside the box
     while True:
         u = next_counter_uniform(state) - 0.5
         v = next_counter_uniform(state)
@@ -110,6 +110,8 @@ def _btrd(state, n, p):
         if us >= 0.07 and v <= v_r:
             return np.int64(kf)
         v = math.log(v * alpha / (a / (us * us) + b))
+        if math.isnan(h):
+            h = (m + 0.5) * math.log((m + 1.0) / (r * (nf - m + 1.0))) + _fc(m) + _fc(nf - m)
         bound = (
             h
             + (nf + 1.0) * math.log((nf - m + 1.0) / (nf - kf + 1.0))
@@ -130,6 +132,8 @@ def binomial(state, n, p):
     ``n min(p, 1-p) < 10``, BTRD above (module docstring); ``state[1]`` advances by the number of
     uniforms used.
     """
+    if math.isnan(p):
+        raise ValueError("binomial: the probability p is NaN")
     if n <= 0 or p <= 0.0:
         return np.int64(0)
     if p >= 1.0:

@@ -93,6 +93,8 @@ def test_edges_and_determinism():
     assert binomial(state, 7, 1.0) == 7 and binomial(state, 7, 1.0 + 1e-16) == 7
     assert state[1] == 0  # no number drawn for a certain outcome
     assert binomial(state, 2**63 - 1, 0.5) > 0
+    with pytest.raises(ValueError, match="p is NaN"):
+        binomial(state, 5, float("nan"))
     a, b = _draws(_key(3, 0), 1000, 0.3, 50), _draws(_key(3, 0), 1000, 0.3, 50)
     assert np.array_equal(a, b)
     assert not np.array_equal(a, _draws(_key(3, 1), 1000, 0.3, 50))

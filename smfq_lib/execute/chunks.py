@@ -47,6 +47,11 @@ def run_chunks(
         ``None`` (default): ``4 x threads`` chunks of equal size (20 or more with ``progress``,
         one without threads). An int ``c >= 1``: the chunks ``[0, c), [c, 2c), ...``, fixed
         whatever the thread count (for callers whose per-chunk work must not depend on it).
+
+    Returns
+    -------
+    None
+        The results are what ``call`` writes (each chunk into its own slice).
     """
     if total <= 0:
         return

@@ -138,9 +138,21 @@ class Rollouts:
         return float(self.returns.std(ddof=1) / np.sqrt(R)) if R > 1 else 0.0
 
     def ci(self, level: float = 0.95) -> float:
-        """Half-width of the Student-t confidence interval for ``V`` at ``level``:
-        ``t_{(1 + level)/2, R - 1} * sem()``, so the interval is ``mean() +- ci(level)``
-        (exact for normal returns, asymptotically valid otherwise). Needs ``rollouts >= 2``."""
+        """Half-width of the Student-t confidence interval for ``V``: the interval is
+        ``mean() +- ci(level)``, with ``ci(level) = t_{(1 + level)/2, R - 1} * sem()`` and
+        ``t_{q, d}`` the ``q``-quantile of Student's t with ``d`` degrees of freedom (exact
+        coverage for normal returns, asymptotically valid otherwise).
+
+        Parameters
+        ----------
+        level : float
+            Confidence level, strictly between 0 and 1. Default 0.95.
+
+        Returns
+        -------
+        float
+            The half-width, in the units of the rewards. Needs ``rollouts >= 2``.
+        """
         ok = isinstance(level, float | int) and not isinstance(level, bool)
         if not (ok and 0.0 < level < 1.0):
             raise ValueError(f"level must be a number strictly between 0 and 1; got {level!r}.")
