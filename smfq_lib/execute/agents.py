@@ -24,7 +24,7 @@ from numba import njit
 from smfq_lib.checks import format_count
 from smfq_lib.combinatorics import binom
 from smfq_lib.execute.initial import check_start, draw_start
-from smfq_lib.execute.rollouts import Rollouts, noise_key
+from smfq_lib.execute.rollouts import Rollouts, keep_step, noise_key
 from smfq_lib.execute.run import (
     AGENTS_FIX,
     check_memory,
@@ -135,9 +135,6 @@ def _agent_kernel(
     reward per step, from the rollout's second stream (:func:`~.rollouts.noise_key`)."""
     H = disc.shape[0]
     S_l = counts0.shape[1]
-    steps = sgs.shape[1] > 0
-    keep_x = xs.shape[1] > 0
-    record = counts_tr.shape[1] > 0
     st = np.zeros(2, np.uint64)  # sequential generators: [x, gamma]
     st2 = np.zeros(2, np.uint64)
     s = np.empty(n, np.int64)
@@ -195,14 +192,7 @@ def _agent_kernel(
                 xi = 1.0 if next_uniform(st2) < 0.5 else -1.0
                 rew += w_g[s_g, a_g] * xi + noise_l / n
             ret += disc[t] * rew
-            if steps:
-                rewards[j, t] = rew
-                sgs[j, t] = s_g
-                ags[j, t] = a_g
-            if keep_x:
-                xs[j, t] = x
-            if record:
-                counts_tr[j, t, :] = cnt
+            keep_step(j, t, rew, x, s_g, a_g, cnt, rewards, xs, sgs, ags, counts_tr)
             s_g = _inverse_cdf(cdf_g[s_g, a_g], next_uniform(st))
             s, s_next = s_next, s
         returns[j] = ret

@@ -19,7 +19,7 @@ from numba import njit
 
 from smfq_lib.binomial import binomial
 from smfq_lib.execute.initial import check_start, draw_start
-from smfq_lib.execute.rollouts import Rollouts, noise_key
+from smfq_lib.execute.rollouts import Rollouts, keep_step, noise_key
 from smfq_lib.execute.run import check_memory, document, phi_table, run_rollouts, validate_common
 from smfq_lib.policy import action_distributions_into, policy_tables
 from smfq_lib.rng import next_counter_uniform, stream_key
@@ -91,9 +91,6 @@ def _count_kernel(
     S_l = counts0.shape[1]
     A_g = P_g.shape[1]
     A_l = P_l.shape[2]
-    steps = sgs.shape[1] > 0
-    keep_x = xs.shape[1] > 0
-    record = counts_tr.shape[1] > 0
     st = np.zeros(2, np.uint64)  # [key, counter] of the trajectory's stream
     nst = np.zeros(2, np.uint64)  # and of the noise's
     counts = np.zeros(S_l, np.int64)
@@ -140,14 +137,7 @@ def _count_kernel(
                 xi = 1.0 if next_counter_uniform(nst) < 0.5 else -1.0
                 rew += w_g[s_g, a_g] * xi + noise_l / n
             ret += disc[t] * rew
-            if steps:
-                rewards[j, t] = rew
-                sgs[j, t] = s_g
-                ags[j, t] = a_g
-            if keep_x:
-                xs[j, t] = x
-            if record:
-                counts_tr[j, t, :] = counts
+            keep_step(j, t, rew, x, s_g, a_g, counts, rewards, xs, sgs, ags, counts_tr)
             s_g = _sample_dist(P_g[s_g, a_g], next_counter_uniform(st))
             counts[:] = nxt
         returns[j] = ret

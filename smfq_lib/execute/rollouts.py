@@ -53,7 +53,7 @@ from scipy import stats
 
 from smfq_lib.rng import splitmix64
 
-__all__ = ["KEEP", "Rollouts", "discounted_returns", "noise_key"]
+__all__ = ["KEEP", "Rollouts", "discounted_returns", "keep_step", "noise_key"]
 
 #: What an executor keeps: per-step arrays and returns, or the returns alone.
 KEEP = ("steps", "returns")
@@ -65,6 +65,21 @@ _NOISE_TAG = np.uint64(0x13_0D15_E5EE_D000)
 def noise_key(key):
     """The key of a rollout's reward-noise stream: a splitmix64 hash of its key and a tag."""
     return splitmix64(key ^ _NOISE_TAG)
+
+
+@njit(cache=True)
+def keep_step(j, t, rew, x, s_g, a_g, counts, rewards, xs, sgs, ags, counts_tr):
+    """Write step ``t`` of a rollout into row ``j`` of the kept arrays: ``rewards``, ``sgs``,
+    ``ags`` if they have columns (``keep="steps"`` or the aggregate's blocks), ``xs`` (the
+    aggregate's ``x``) and ``counts_tr`` (``record_counts``) likewise."""
+    if sgs.shape[1] > 0:
+        rewards[j, t] = rew
+        sgs[j, t] = s_g
+        ags[j, t] = a_g
+    if xs.shape[1] > 0:
+        xs[j, t] = x
+    if counts_tr.shape[1] > 0:
+        counts_tr[j, t, :] = counts
 
 
 @njit(cache=True)
