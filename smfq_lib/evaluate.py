@@ -267,6 +267,7 @@ def policy_value_table(
         N,
         progress=_bar(progress, nbytes),
         what=f"count chain of pi_k^est, n={n} k={k}",
+        unit="row",
     )  # fmt: skip
     r = rdec
     if use_x:
