@@ -6,13 +6,18 @@
    multiple of the thread count.
 2. Count-level executor (O(1) in n per step): seconds per rollout of ``horizon = 200`` steps
    (k = 8) for n = 10^2 ... 10^6, with the ratio to n = 10^2 (target: flat, and well under a
-   second per rollout at n = 10^6).
+   second per rollout at n = 10^6), and at n = 10^6 with ``keep="returns"``.
+3. The count-level executor's binomial sampler (smfq_lib.binomial: inversion below a mean of 10,
+   BTRD above) against NumPy's ``Generator.binomial`` (inversion and BTPE) on the same ``(n, p)``:
+   nanoseconds per draw and the ratio (target: about 1 or below). NumPy keeps its set-up
+   between draws of the same ``(n, p)``; the executor's ``p`` changes from draw to draw, so
+   ``binomial`` sets up every call, and that cost is in its column.
 
 The system is a random one with S_g = 2, S_l = 3, A_g = 2, A_l = 2 and random policy tables:
 the executors' cost does not depend on the table values. Kernels are compiled (or loaded from the
 cache) by a warm-up call before timing; each figure is the best of ``--repeat`` runs.
 
-Usage: ``python benchmarks/bench_execute.py [--repeat 3] [--quick]``. Prints two tables.
+Usage: ``python benchmarks/bench_execute.py [--repeat 3] [--quick]``. Prints three tables.
 """
 
 from __future__ import annotations
@@ -26,7 +31,9 @@ from types import SimpleNamespace
 
 import numba
 import numpy as np
+from numba import njit
 
+from smfq_lib.binomial import binomial
 from smfq_lib.execute import rollout_agents, rollout_counts
 from smfq_lib.system import CooperativeSystem
 
@@ -55,6 +62,17 @@ def _counts(n, S_l):
     c = np.full(S_l, n // S_l, dtype=np.int64)
     c[0] += n - c.sum()
     return c
+
+
+@njit(cache=True)
+def _draws(key, n, p, size):
+    """``size`` draws of Binomial(n, p) from one counter stream."""
+    state = np.zeros(2, np.uint64)
+    state[0] = key
+    total = 0
+    for _ in range(size):
+        total += binomial(state, n, p)
+    return total
 
 
 def _best(fn, repeat):
@@ -129,7 +147,30 @@ def main(argv=None):
         print(
             f"{n:>9,} {sec:>8.4f} {per:>10.2e} {rollouts * horizon / sec:>10.3g} {per / base:>7.2f}"
         )
+    c0 = _counts(10**6, system.S_l)
+    sec = _best(
+        lambda: rollout_counts(system, pol, 10**6, 0, c0, horizon, rollouts, 1, keep="returns"),
+        args.repeat,
+    )
+    per = sec / rollouts
+    print(f"{'1e6 ret.':>9} {sec:>8.4f} {per:>10.2e} {rollouts * horizon / sec:>10.3g} "
+          f"{per / base:>7.2f}")  # fmt: skip
     print("s/rollout = wall seconds / rollouts (rollouts run in parallel on the threads).")
+    print("1e6 ret. = n = 10^6 with keep='returns' (no per-step arrays).")
+
+    # 3. the binomial sampler
+    draws = 10**5 if args.quick else 10**6
+    print(f"\nBinomial sampler ({draws:,} draws per (n, p), one thread)")
+    head = f"{'n':>9} {'p':>7} {'n p':>9} {'ns/draw':>8} {'numpy ns':>9} {'/numpy':>7}"
+    print(head)
+    print("-" * len(head))
+    gen = np.random.default_rng(0)
+    _draws(np.uint64(1), 10, 0.5, 10)  # compile
+    for n, p in ((20, 0.3), (1000, 0.005), (1000, 0.3), (10**6, 0.5), (10**6, 1e-6)):
+        ours = _best(lambda n=n, p=p: _draws(np.uint64(1), n, p, draws), args.repeat)
+        ref = _best(lambda n=n, p=p: gen.binomial(n, p, draws), args.repeat)
+        print(f"{n:>9,} {p:>7g} {n * p:>9g} {ours / draws * 1e9:>8.1f} "
+              f"{ref / draws * 1e9:>9.1f} {ours / ref:>7.2f}")  # fmt: skip
 
 
 if __name__ == "__main__":

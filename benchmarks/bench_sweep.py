@@ -1,18 +1,28 @@
-"""Benchmark: one sweep grid run serially in-process vs on a 2-worker LocalCluster.
+"""Benchmark: where a sweep should run. Serial, a cold LocalCluster, and the automatic choice.
 
-    python benchmarks/bench_sweep.py [--points 16] [--steps 4000000] [--workers 2]
+    python benchmarks/bench_sweep.py [--short 5] [--long 60] [--point 0.5] [--workers N]
 
-Each grid point is a CPU-bound Numba task of about 0.5-1 s: Monte Carlo rollouts of a random
-finite Markov chain with a counter-based generator (the shape of the work in execute/),
-single-threaded. The serial run is the reference; the cluster run uses
-``smfq_lib.sweep.local_client`` (worker processes, one thread each). Both write a fresh store
-in a temporary directory, and the benchmark checks that they hold the same numbers. Target on
-2 cores: speed-up >= 1.7x for the sweep (the cluster's start-up is reported beside it).
+Each grid point is a CPU-bound Numba task (Monte Carlo rollouts of a random finite Markov chain
+with a counter-based generator, the shape of the work in execute/), single-threaded, sized to
+take about ``--point`` seconds. Two sweeps: a short one (about ``--short`` seconds of work) and a
+long one (about ``--long`` seconds). Each runs three ways, each into a fresh store:
+
+* serial: ``client="serial"``, in this process (the reference of the ratios);
+* cold LocalCluster: ``local_client()`` started inside the timing (what ``client=None`` did
+  before the automatic choice), closed after it;
+* auto: ``client=None`` with no cluster running, so ``run_sweep`` times the first points in
+  this process and moves the rest to the shared local cluster only if that pays
+  (``smfq_lib.sweep.clients.cluster_pays_off``).
+
+It prints the wall times with their speed-up over serial (serial time / time) and checks that
+the three stores hold the same numbers. The cluster's start-up (the cost the automatic rule
+weighs, ``CLUSTER_START_SECONDS``) is printed beside them.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 import tempfile
@@ -21,8 +31,6 @@ from pathlib import Path
 
 import numpy as np
 from numba import njit
-
-TARGET = 1.7
 
 
 @njit(cache=True)
@@ -68,102 +76,99 @@ def rollout_task(S, gamma, seed, steps):
     return {"mean_return": float(mean), "reward_max": float(reward.max())}
 
 
-def warm_up() -> None:
-    """Import this module and load the compiled kernels (from Numba's disk cache)."""
-    rollout_task(S=8, gamma=0.9, seed=0, steps=1000)
+def _steps_for(seconds: float) -> int:
+    """Chain steps of a point that takes about ``seconds`` here (the median of three timings)."""
+    probe = 2_000_000
+    times = []
+    for seed in range(3):
+        t0 = time.perf_counter()
+        rollout_task(S=16, gamma=0.9, seed=seed, steps=probe)
+        times.append(time.perf_counter() - t0)
+    return max(50, int(probe * seconds / float(np.median(times))))
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--points", type=int, default=16, help="grid points (multiple of 4)")
-    parser.add_argument("--steps", type=int, default=40_000_000, help="chain steps per point")
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--repeat", type=int, default=1, help="runs of each mode; best is kept")
+    parser.add_argument("--short", type=float, default=5.0, help="seconds of work, short sweep")
+    parser.add_argument("--long", type=float, default=60.0, help="seconds of work, long sweep")
+    parser.add_argument("--point", type=float, default=0.5, help="seconds of one point")
+    parser.add_argument("--workers", type=int, default=None, help="default: the cores")
     args = parser.parse_args(argv)
-    if args.points < 4 or args.points % 4:
-        raise ValueError(f"--points must be a positive multiple of 4; got {args.points}.")
-    if args.repeat < 1:
-        raise ValueError(f"--repeat must be >= 1; got {args.repeat}.")
+    for name in ("short", "long", "point"):
+        if not getattr(args, name) > 0:
+            raise ValueError(f"--{name} must be positive; got {getattr(args, name)}.")
+    if os.environ.pop("SMFQ_SCHEDULER", None) is not None:
+        print("(SMFQ_SCHEDULER unset for this benchmark: it measures the local choices)")
 
     # import this file as a module, so that the workers unpickle the task by reference
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     import bench_sweep as bench
 
-    from smfq_lib.sweep import _close_client, load_results, local_client, run_sweep
+    from smfq_lib.sweep import (
+        clients,
+        close_client,
+        close_default_client,
+        load_results,
+        local_client,
+        run_sweep,
+    )
 
-    grid = {
-        "S": [8, 16],
-        "gamma": [0.9, 0.95],
-        "seed": list(range(args.points // 4)),
-        "steps": [args.steps],
-    }
-    bench.warm_up()  # compile once (cached on disk), outside the timings
+    bench.rollout_task(S=16, gamma=0.9, seed=0, steps=1000)  # compile (cached on disk)
+    steps = _steps_for(args.point)
     load_before = os.getloadavg()[0]
-
+    rows, same, starts = [], True, []
     with tempfile.TemporaryDirectory() as tmp:
-        t_serial, t_dask = [], []
-        for rep in range(args.repeat):
-            store = Path(tmp, f"serial{rep}.csv")
-            t0 = time.perf_counter()
-            run_sweep(bench.rollout_task, grid, store=store, client="serial", progress=False)
-            t_serial.append(time.perf_counter() - t0)
-
-        t0 = time.perf_counter()
-        client = local_client(args.workers)
-        t_cluster = time.perf_counter() - t0
-        try:
-            t0 = time.perf_counter()
-            client.run(bench.warm_up)  # each worker imports the task and loads the kernels
-            t_warm = time.perf_counter() - t0
-            for rep in range(args.repeat):
-                store = Path(tmp, f"dask{rep}.csv")
+        for label, seconds in (("short", args.short), ("long", args.long)):
+            n = max(2, math.ceil(seconds / args.point))
+            grid = {"S": [16], "gamma": [0.9], "seed": list(range(n)), "steps": [steps]}
+            stores = {m: Path(tmp, f"{label}_{m}.sqlite") for m in ("serial", "cold", "auto")}
+            times, where = {}, {}
+            for mode in stores:
+                close_default_client()  # no warm cluster: every mode starts from nothing
                 t0 = time.perf_counter()
-                run_sweep(bench.rollout_task, grid, store=store, client=client, progress=False)
-                t_dask.append(time.perf_counter() - t0)
-        finally:
-            _close_client(client)
-
-        ref = load_results(Path(tmp, "serial0.csv"), grid=grid)
-        outputs = ("mean_return", "reward_max")
-        same = all(
-            [
-                [r[o] for o in outputs]
-                for r in load_results(Path(tmp, f"{mode}{rep}.csv"), grid=grid)
+                client = {"serial": "serial", "auto": None}.get(mode)
+                if mode == "cold":
+                    client = local_client(args.workers)
+                    starts.append(time.perf_counter() - t0)
+                summary = run_sweep(
+                    bench.rollout_task, grid, store=stores[mode], client=client, progress=False
+                )
+                times[mode] = time.perf_counter() - t0  # closing the cluster is not counted
+                where[mode] = summary.where
+                if mode == "cold":
+                    close_client(client)
+            close_default_client()
+            outs = [
+                load_results(s, grid=grid)[["mean_return", "reward_max"]] for s in stores.values()
             ]
-            == [[r[o] for o in outputs] for r in ref]
-            for mode in ("serial", "dask")
-            for rep in range(args.repeat)
-        )
-        per_task = float(np.mean([r["wall_time"] for r in ref]))
-        best = int(np.argmin(t_dask))
-        dask_rows = load_results(Path(tmp, f"dask{best}.csv"), grid=grid)
-        per_task_dask = float(np.mean([r["wall_time"] for r in dask_rows]))
-        busy = sum(r["wall_time"] for r in dask_rows) / (args.workers * t_dask[best])
-
-    serial, dask = min(t_serial), min(t_dask)
-    speedup, speedup_all = serial / dask, serial / (dask + t_cluster + t_warm)
-    print(
-        f"sweep benchmark: {len(ref)} points, {per_task:.2f} s per task (serial), "
-        f"{args.workers} workers, best of {args.repeat}"
-    )
-    print(f"{'mode':<40}{'wall s':>9}{'speed-up':>10}")
-    print(f"{'serial (in-process)':<40}{serial:>9.2f}{1.0:>9.2f}x")
-    print(f"{'LocalCluster, sweep':<40}{dask:>9.2f}{speedup:>9.2f}x")
-    label = "LocalCluster, incl. start + warm-up"
-    print(f"{label:<40}{dask + t_cluster + t_warm:>9.2f}{speedup_all:>9.2f}x")
-    print(f"  (cluster start {t_cluster:.2f} s, worker warm-up {t_warm:.2f} s)")
-    print(
-        f"  mean task time {per_task:.2f} s serial, {per_task_dask:.2f} s on a worker; workers "
-        f"busy {100 * busy:.0f}% of the sweep (the rest is scheduling and transfer overhead)"
-    )
+            same &= all(o.equals(outs[0]) for o in outs)
+            per_point = float(load_results(stores["serial"])["wall_time"].median())
+            rows.append((label, n, per_point, times, where["auto"]))
     load_after = os.getloadavg()[0]
+
+    workers = args.workers or clients.workers_available()
+    overhead = [times["cold"] - times["serial"] / workers for *_, times, _ in rows]
     print(
-        f"  machine: {os.cpu_count()} cores, 1-min load average {load_before:.1f} before, "
-        f"{load_after:.1f} after (other processes competing for the cores lower the speed-up)"
+        f"sweep benchmark: {workers} workers on {os.cpu_count()} cores; starting a cold "
+        f"LocalCluster took {', '.join(f'{s:.1f}' for s in starts)} s, and its whole overhead "
+        f"(cold cluster time - serial time / workers) was {', '.join(f'{o:.1f}' for o in overhead)}"
+        f" s; the automatic rule assumes {clients.CLUSTER_START_SECONDS:.0f} s"
     )
-    print(f"same stored numbers serial vs cluster: {same}")
-    verdict = "met" if speedup >= TARGET else "NOT met"
-    print(f"target >= {TARGET}x for the sweep: {verdict} ({speedup:.2f}x)")
+    head = f"{'sweep':<7}{'points':>7}{'s/pt':>6}{'serial s':>10}"
+    head += f"{'cold cluster s':>22}{'auto s':>18}   auto ran"
+    print(head)
+    for label, n, per_point, times, where in rows:
+        t_serial = times["serial"]
+        cold_cell = f"{times['cold']:.1f} ({t_serial / times['cold']:.2f}x)"
+        auto_cell = f"{times['auto']:.1f} ({t_serial / times['auto']:.2f}x)"
+        line = f"{label:<7}{n:>7}{per_point:>6.2f}{t_serial:>10.1f}"
+        print(f"{line}{cold_cell:>22}{auto_cell:>18}   {where}")
+    print("(x): speed-up over serial measured in this run, serial time / time; > 1 is faster")
+    print(
+        f"machine: 1-min load average {load_before:.1f} before, {load_after:.1f} after (other "
+        "processes competing for the cores lower every parallel speed-up)"
+    )
+    print(f"same stored numbers serial, cold cluster and auto: {same}")
     return 0 if same else 1
 
 

@@ -12,7 +12,7 @@ import numbers
 
 GIB = 1024**3
 
-__all__ = ["GIB", "available_memory", "default_budget", "check_budget", "check_fits"]
+__all__ = ["GIB", "available_memory", "default_budget", "check_budget", "check_fits", "format_gib"]
 
 
 def available_memory() -> int:
@@ -48,7 +48,7 @@ def check_budget(memory_budget) -> int | None:
     return int(memory_budget)
 
 
-def _gib(nbytes) -> str:
+def format_gib(nbytes) -> str:
     """``nbytes`` in GiB for a message, at any size (a float would overflow past 1e308)."""
     if nbytes < 2**1000:
         return f"{nbytes / GIB:.3g}"
@@ -66,6 +66,6 @@ def check_fits(what: str, nbytes: int, budget: int | None = None, hint: str = ""
         budget = default_budget()
     if nbytes > budget:
         raise ValueError(
-            f"{what} needs {_gib(nbytes)} GiB, over the memory budget of "
-            f"{_gib(budget)} GiB. {hint}".rstrip()
+            f"{what} needs {format_gib(nbytes)} GiB, over the memory budget of "
+            f"{format_gib(budget)} GiB. {hint}".rstrip()
         )

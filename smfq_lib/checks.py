@@ -9,6 +9,7 @@ live here, so that the same mistake reads the same everywhere:
   larger number could never be run, and refusing it up front replaces an overflow (a crash or a
   silently wrong size) by a message.
 * :func:`check_gamma` -- the discount factor of eq. (4), strictly between 0 and 1.
+* :func:`check_seed` -- a seed of the random streams, an integer in ``[0, 2**63)``.
 * :func:`format_count` -- an exact count of any size, printed readably in messages.
 """
 
@@ -17,7 +18,7 @@ from __future__ import annotations
 import math
 import numbers
 
-__all__ = ["INT64_MAX", "check_gamma", "check_int", "format_count"]
+__all__ = ["INT64_MAX", "check_gamma", "check_int", "check_seed", "format_count"]
 
 #: The largest count any kernel can hold (int64).
 INT64_MAX = 2**63 - 1
@@ -60,6 +61,23 @@ def check_gamma(gamma) -> float:
             f"eq. 4); got {gamma!r}. Pass e.g. gamma=0.9."
         )
     return value
+
+
+def check_seed(seed) -> int:
+    """``seed`` as a Python int, or ``ValueError`` unless it is an integer in ``[0, 2**63)``.
+
+    The documented range of every seed of the package (``learn`` and the executors): the
+    generators take the seed whole (64-bit keys), so a larger one would have to be truncated,
+    and two seeds would silently give the same numbers; refusing it replaces that by a message.
+    """
+    integer = isinstance(seed, numbers.Integral) and not isinstance(seed, bool)
+    if not (integer and 0 <= seed <= INT64_MAX):
+        got = format_count(seed) if integer and seed > 0 else repr(seed)
+        raise ValueError(
+            f"seed must be an int in [0, 2**63); got {got}. Seeds are keys of the random "
+            "streams: pass e.g. seed=0, 1, 2, ... for independent runs."
+        )
+    return int(seed)
 
 
 def format_count(value) -> str:

@@ -2,13 +2,14 @@
 :mod:`smfq_lib.evaluate`).
 
 Row ``j`` of the chain is the count state ``(s_g, counts) = (j // C, comps_n[j % C])``. Given
-it, the policy's action distributions ``p_g``, ``p_l`` (eq. 10, 11;
-:func:`smfq_lib.policy.action_distributions_into`) give the expected decomposed reward (3), the
-law of the next global state, and the law of the next counts: the convolution over local states
-``s`` of ``Multinomial(counts[s], q_s)`` with ``q_s = sum_a p_l[s, a] P_l[s, s_g, a, :]`` (the
-most populated state's multinomial, then the other agents added one at a time). With
-an aggregate term, the row also gets the exact law of ``x = sum_i phi[s_i, a_i]`` on the integer
-lattice. See :mod:`smfq_lib.evaluate` for how the rows are solved.
+it, the policy's action distributions ``p_g``, ``p_l`` (eq. 10, 11, from its action laws
+``prob_g``, ``prob_l`` under a tie rule; :func:`smfq_lib.policy.action_distributions_into`) give
+the expected decomposed reward (3), the law of the next global state, and the law of the next
+counts: the convolution over local states ``s`` of ``Multinomial(counts[s], q_s)`` with
+``q_s = sum_a p_l[s, a] P_l[s, s_g, a, :]`` (the most populated state's multinomial, then the
+other agents added one at a time). With an aggregate term, the row also gets the exact
+law of ``x = sum_i phi[s_i, a_i]`` on the integer lattice. See :mod:`smfq_lib.evaluate` for how
+the rows are solved.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ __all__ = ["chain_rows"]
 
 @njit(cache=True, nogil=True)
 def chain_rows(
-    lo, hi, P_g, P_l, r_g, r_l, phi_int, pi_g, pi_l, n, comps_n, comps_km1, comps_k, ck_s1,
+    lo, hi, P_g, P_l, r_g, r_l, phi_int, prob_g, prob_l, n, comps_n, comps_km1, comps_k, ck_s1,
     ck_rank, tab, off, Pmat, rdec, pg_all, xpmf, use_x, wmin, width,
 ):  # fmt: skip
     """Rows ``lo .. hi-1`` of the count chain (see :func:`_chain_row`)."""
@@ -33,14 +34,14 @@ def chain_rows(
     nxt = np.empty(C)
     for j in range(lo, hi):
         _chain_row(
-            j, P_g, P_l, r_g, r_l, phi_int, pi_g, pi_l, n, comps_n, comps_km1, comps_k, ck_s1,
+            j, P_g, P_l, r_g, r_l, phi_int, prob_g, prob_l, n, comps_n, comps_km1, comps_k, ck_s1,
             ck_rank, tab, off, cur, nxt, Pmat, rdec, pg_all, xpmf, use_x, wmin, width,
         )  # fmt: skip
 
 
 @njit(cache=True)
 def _chain_row(
-    j, P_g, P_l, r_g, r_l, phi_int, pi_g, pi_l, n, comps_n, comps_km1, comps_k, ck_s1, ck_rank,
+    j, P_g, P_l, r_g, r_l, phi_int, prob_g, prob_l, n, comps_n, comps_km1, comps_k, ck_s1, ck_rank,
     tab, off, cur, nxt, Pmat, rdec, pg_all, xpmf, use_x, wmin, width,
 ):  # fmt: skip
     """Row ``j`` of the count chain: transition probabilities, expected reward, law of x.
@@ -58,7 +59,7 @@ def _chain_row(
     p_l = np.zeros((S_l, A_l))
     work = np.zeros((S_l + 1, comps_k[0].sum() + 1))
     action_distributions_into(
-        p_g, p_l, pi_g, pi_l, s_g, counts, comps_km1, comps_k, ck_s1, ck_rank, work
+        p_g, p_l, prob_g, prob_l, s_g, counts, comps_km1, comps_k, ck_s1, ck_rank, work
     )
     for a in range(A_g):
         pg_all[j, a] = p_g[a]

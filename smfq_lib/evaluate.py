@@ -7,9 +7,10 @@ of :mod:`smfq_lib.combinatorics`). Values of eq. (13) are permutation invariant 
 here, so they are functions of the count state.
 
 * :func:`policy_value`: ``V^{pi_k^est}`` (eq. 13) of the randomized policy of Algorithm 3 /
-  eq. (10), (11). Under it the count state is a Markov chain: given ``(s_g, counts)``,
-  ``a_g ~ p_g`` and every agent in state ``s`` acts i.i.d. ``~ p_l[s]``
-  (:func:`smfq_lib.policy.action_distributions_into`), so its next state is i.i.d.
+  eq. (10), (11) under a tie rule (``rule=``, :mod:`smfq_lib.policy`). Under it the count state
+  is a Markov chain: given ``(s_g, counts)``, ``a_g ~ p_g`` and every agent in state ``s`` acts
+  i.i.d. ``~ p_l[s]`` under every rule (each agent's sample and its draw from its reading's law
+  are its own; :func:`smfq_lib.policy.action_distributions_into`), so its next state is i.i.d.
   ``~ q_s = sum_a p_l[s, a] P_l[s, s_g, a, :]`` and the next counts are the convolution over ``s``
   of ``Multinomial(counts[s], q_s)``; ``s_g' ~ sum_a p_g[a] P_g[s_g, a, :]``, independent of the
   next counts (the global agent's sample is drawn independently of the local agents'). The
@@ -34,13 +35,14 @@ estimates it perturbs, and to the executors' realised rewards: see :mod:`smfq_li
 :mod:`smfq_lib.execute`.)
 
 Caching. Each solve covers every count state at once and is cached, keyed on
-``(id(system), id(policy), n)`` (resp. ``(id(system), n)`` for ``V*``). An entry keeps a reference
-to the system (so its id cannot be recycled while cached; systems are immutable) and a copy of the
-policy's ``k, pi_g, pi_l`` (not the policy object, whose Q table may be large); a hit is used only
-if these still match, so mutating a policy's tables in place, or a new policy object that reuses
-a dead one's id, triggers a new solve (the value depends on the policy only through ``k, pi_g,
-pi_l``). Only the value tables are kept (not the learned ``V*`` Q table). The caches hold the last
-16 entries each; :func:`clear_cache` empties them.
+``(id(system), id(policy), n, rule)`` (resp. ``(id(system), n)`` for ``V*``). An entry keeps a
+reference to the system (so its id cannot be recycled while cached; systems are immutable) and
+the policy's :class:`~smfq_lib.policy.ActionLaws` under that rule (read-only; not the policy
+object, whose Q table may be large); a hit is used only if ``k`` and the laws still match, so
+mutating a policy's tables in place, or a new policy object that reuses a dead one's id, triggers
+a new solve (the value depends on the policy only through its laws). Only the value tables are
+kept (not the learned ``V*`` Q table). The caches hold the last 16 entries each;
+:func:`clear_cache` empties them.
 
 Sizes. Every argument is checked, and every solve's size against ``memory_budget`` (bytes;
 default half the available memory), before any allocation: the policy chain's dense ``N x N``
@@ -67,10 +69,10 @@ from smfq_lib.count_chain import chain_rows
 from smfq_lib.execute import count_state_weights, run_chunks
 from smfq_lib.learning.mean_field_kernels import add_tables
 from smfq_lib.policy import (
+    policy_laws,
     policy_tables,
     validate_counts,
     validate_index,
-    validate_policy,
 )
 from smfq_lib.system import CooperativeSystem
 
@@ -211,28 +213,35 @@ def _expect(table, w):
 # public API
 # --------------------------------------------------------------------------------------------
 def policy_value_table(
-    system: CooperativeSystem, policy, n: int, *, memory_budget=None, progress=False
+    system: CooperativeSystem, policy, n: int, *, rule=None, memory_budget=None, progress=False
 ):
     """``V^{pi_k^est}`` of eq. (13) at every count state, shape ``(S_g, C(n, S_l))``.
 
-    ``[s_g, rank(counts)]`` indexing. Solved once per (system, policy, n) and cached (see the
-    module docstring). ``memory_budget``: bytes allowed for the dense count chain (default: half
-    the available memory); ``progress``: a bar over the chain's rows (default False, for loops;
-    None: only when the chain exceeds 256 MiB).
+    ``[s_g, rank(counts)]`` indexing. ``policy`` and ``rule`` as in :func:`policy_value`. Solved
+    once per (system, policy, n, rule) and cached (see the module docstring). ``memory_budget``:
+    bytes allowed for the dense count chain (default: half the available memory); ``progress``:
+    a bar over the chain's rows (default False, for loops; None: only when the chain exceeds
+    256 MiB).
     """
     n, memory_budget = _check_args(system, n, memory_budget, progress)
-    k, pi_g, pi_l = validate_policy(policy, system.S_g, system.S_l, system.A_g, system.A_l, n)
-    key = (id(system), id(policy), n)
+    laws = policy_laws(policy, rule, system.S_g, system.S_l, system.A_g, system.A_l, n)
+    k = laws.k
+    key = (id(system), id(policy), n, laws.rule)
     hit = _POLICY_CACHE.get(key)
     if (
         hit is not None
         and hit[0] is system
-        and hit[1] == k
-        and np.array_equal(hit[2], pi_g)
-        and np.array_equal(hit[3], pi_l)
+        and hit[1].k == k
+        and (
+            hit[1] is laws
+            or (
+                np.array_equal(hit[1].prob_g, laws.prob_g)
+                and np.array_equal(hit[1].prob_l, laws.prob_l)
+            )
+        )
     ):
         _POLICY_CACHE.move_to_end(key)
-        return hit[4]
+        return hit[2]
     phi_int = _phi_int(system)
     nbytes = _chain_bytes(system, n, memory_budget)
     C = n_compositions(n, system.S_l)
@@ -255,12 +264,14 @@ def policy_value_table(
     tab, off = add_tables(n + 1, system.S_l)
     run_chunks(
         lambda a, b: chain_rows(
-            a, b, system.P_g, system.P_l, system.r_g, system.r_l, phi_int, pi_g, pi_l, n,
-            comps_n, *tables, tab, off, Pmat, rdec, pg_all, xpmf, use_x, wmin, width,
+            a, b, system.P_g, system.P_l, system.r_g, system.r_l, phi_int, laws.prob_g,
+            laws.prob_l, n, comps_n, *tables, tab, off, Pmat, rdec, pg_all, xpmf, use_x, wmin,
+            width,
         ),
         N,
         progress=_bar(progress, nbytes),
         what=f"count chain of pi_k^est, n={n} k={k}",
+        unit="row",
     )  # fmt: skip
     r = rdec
     if use_x:
@@ -275,7 +286,7 @@ def policy_value_table(
     Pmat[np.diag_indices(N)] += 1.0
     V = np.linalg.solve(Pmat, r).reshape(system.S_g, C)
     V.setflags(write=False)
-    _cache_put(_POLICY_CACHE, key, (system, k, pi_g.copy(), pi_l.copy(), V))
+    _cache_put(_POLICY_CACHE, key, (system, laws, V))
     return V
 
 
@@ -287,12 +298,15 @@ def policy_value(
     counts=None,
     *,
     initial=None,
+    rule=None,
     memory_budget=None,
     progress=None,
 ) -> float:
     """Exact ``V^{pi_k^est}(s_0)`` (eq. 13) of Algorithm 3's randomized policy on ``n`` agents.
 
-    ``policy``: an object with ``k``, ``pi_g``, ``pi_l`` (e.g. a ``SubsampledQ``), ``k <= n``.
+    ``policy``: a ``SubsampledQ``, an :class:`~smfq_lib.policy.ActionLaws`, or an object with
+    integer ``k``, ``pi_g``, ``pi_l``, with ``k <= n``; ``rule``: the tie rule (``None``: the
+    policy's own, :func:`smfq_lib.policy.policy_laws`).
     ``s_0`` is the count state ``(s_g, counts)`` (``counts`` over ``S_l``, summing to ``n``) or,
     with ``initial=`` (and ``s_g = counts = None``), an :class:`smfq_lib.execute.IIDInitial` or
     weights over the count states ``(S_g, C(n, S_l))``; the value is then the expectation.
@@ -301,11 +315,11 @@ def policy_value(
     shows it only for chains over 256 MiB (the slow solves), True/False always/never.
     """
     n, memory_budget = _check_args(system, n, memory_budget, progress)
-    validate_policy(policy, system.S_g, system.S_l, system.A_g, system.A_l, n)
+    policy_laws(policy, rule, system.S_g, system.S_l, system.A_g, system.A_l, n)
     progress = _bar(progress, _chain_bytes(system, n, memory_budget))
     w = _weights(system, n, s_g, counts, initial)
-    table = policy_value_table(system, policy, n, memory_budget=memory_budget, progress=progress)
-    return _expect(table, w)
+    kw = dict(rule=rule, memory_budget=memory_budget, progress=progress)
+    return _expect(policy_value_table(system, policy, n, **kw), w)
 
 
 def optimal_value_table(system: CooperativeSystem, n: int, *, memory_budget=None, progress=False):
@@ -381,20 +395,22 @@ def gap(
     counts=None,
     *,
     initial=None,
+    rule=None,
     memory_budget=None,
     progress=None,
 ) -> float:
-    """Exact optimality gap ``V*(s_0) - V^{pi_k^est}(s_0)`` (the left side of Theorem 0.11).
+    """Exact optimality gap ``V*(s_0) - V^{pi_k^est}(s_0)`` (the left side of Theorem 0.11) of
+    ``policy`` under tie rule ``rule`` (as in :func:`policy_value`).
 
     Every argument is checked, and both solves' sizes against ``memory_budget``, before either
     solve starts; ``progress`` as in :func:`optimal_value` and :func:`policy_value`.
     """
     n, memory_budget = _check_args(system, n, memory_budget, progress)
-    validate_policy(policy, system.S_g, system.S_l, system.A_g, system.A_l, n)
+    policy_laws(policy, rule, system.S_g, system.S_l, system.A_g, system.A_l, n)
     _chain_bytes(system, n, memory_budget)
     _star_bytes(system, n, memory_budget)
     _weights(system, n, s_g, counts, initial)
     kw = dict(initial=initial, memory_budget=memory_budget, progress=progress)
     return optimal_value(system, n, s_g, counts, **kw) - policy_value(
-        system, policy, n, s_g, counts, **kw
+        system, policy, n, s_g, counts, rule=rule, **kw
     )

@@ -2,7 +2,8 @@
 
 Each task is one grid point of :func:`smfq_lib.sweep.run_sweep`: it learns ``pi_k^est`` on the
 ``k``-agent subsystem (Algorithm 2 by default, exact operator) and runs Algorithm 3 on ``n``
-agents with the count-level executor, returning a dict of scalars for the results store. They
+agents with the count-level executor, naming the tie rule of every number (``smfq_lib.policy``),
+returning a dict of scalars for the results store. They
 live in the package, not in the notebooks, so that Dask workers import them by name and the
 notebooks hold no algorithm. :func:`seed_table` and :func:`mean_ci` read a store back for plots.
 """
@@ -12,10 +13,12 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats
 
+from smfq_lib.evaluate import policy_value
 from smfq_lib.examples import constrained_exploration, gaussian_squeeze
 from smfq_lib.execute import rollout_counts
 from smfq_lib.learning import learn
-from smfq_lib.sweep import results_columns
+from smfq_lib.policy import RULES
+from smfq_lib.sweep import load_results
 
 __all__ = ["squeeze_point", "exploration_point", "seed_table", "mean_ci"]
 
@@ -27,29 +30,41 @@ def _all_in(system, state: int, agents: int) -> np.ndarray:
     return counts
 
 
-def squeeze_point(loads, mu, sigma, gamma, n, k, seed, rollouts, horizon, algorithm) -> dict:
-    """Gaussian squeeze (Example 0.1): learn ``pi_k^est`` and run it on ``n`` agents.
+def squeeze_point(loads, mu, sigma, gamma, n, k, seed, rollouts, horizon, algorithm, exact=True):
+    """Gaussian squeeze (Example 0.1): learn ``pi_k^est`` once and run it on ``n`` agents under
+    every tie rule (``smfq_lib.policy.RULES``).
 
-    Every agent starts having sent load 0. Returns the mean discounted return (eq. 13) and its
-    standard error over ``rollouts`` runs of ``horizon`` steps, the learning time and table size,
-    and the ``k``-agent subsystem's own optimal value and agent-1 action at the start state.
+    Every agent starts having sent load 0. Per rule ``r``: ``ret_r``, ``sem_r``, the mean
+    discounted return (eq. 13) and its standard error over ``rollouts`` runs of ``horizon`` steps
+    of the count-level executor; ``exact_r``, the exact value from the count chain
+    (:func:`smfq_lib.evaluate.policy_value`), or None with ``exact=False`` (count chain too
+    large). Also the learning time (kernels loaded beforehand by a ``k = 1`` run, so that a
+    worker's first task is not charged for it) and table size, and the ``k``-agent subsystem's own
+    optimal value and (rule "first") agent-1 action at the start state.
     """
     system = gaussian_squeeze(loads=loads, mu=mu, sigma=sigma, gamma=gamma)
+    learn(system, 1, None, algorithm=algorithm, progress=False)  # load the kernels before timing
     q = learn(system, k, None, algorithm=algorithm, seed=seed, progress=False)
-    run = rollout_counts(system, q, n, 0, _all_in(system, 0, n), horizon, rollouts, seed)
-    others = _all_in(system, 0, k - 1)
-    return {
-        "ret": run.mean(),
-        "ret_sem": run.sem(),
+    start, others = _all_in(system, 0, n), _all_in(system, 0, k - 1)
+    out = {
         "learn_seconds": q.seconds,
         "entries": int(q.Q.size),
         "subsystem_value": q.value(0, 0, others),
         "a_start": q.greedy(0, 0, others)[1],
     }
+    for rule in RULES:
+        run = rollout_counts(system, q, n, 0, start, horizon, rollouts, seed, rule=rule)
+        out[f"ret_{rule}"] = run.mean()
+        out[f"sem_{rule}"] = run.sem()
+        out[f"exact_{rule}"] = policy_value(system, q, n, 0, start, rule=rule) if exact else None
+    return out
 
 
-def exploration_point(M, d, slip, gamma, n, n_large, k, seed, rollouts, horizon, algorithm) -> dict:
-    """Constrained exploration (Example 0.2): learn ``pi_k^est``, run it on ``n`` and ``n_large``.
+def exploration_point(
+    M, d, slip, gamma, n, n_large, k, seed, rollouts, horizon, algorithm, rule="first"
+) -> dict:
+    """Constrained exploration (Example 0.2): learn ``pi_k^est``, run it on ``n`` and ``n_large``
+    under tie rule ``rule`` (chapter 7's numbers are rule "first").
 
     Every agent starts in cell ``r0c0`` with the box at global state 0. Returns the mean
     discounted return and its standard error on both populations, the learning time and table
@@ -60,7 +75,7 @@ def exploration_point(M, d, slip, gamma, n, n_large, k, seed, rollouts, horizon,
     out = {"learn_seconds": q.seconds, "entries": int(q.Q.size)}
     for tag, agents in (("n", n), ("large", n_large)):
         run = rollout_counts(
-            system, q, agents, 0, _all_in(system, 0, agents), horizon, rollouts, seed
+            system, q, agents, 0, _all_in(system, 0, agents), horizon, rollouts, seed, rule=rule
         )
         out[f"ret_{tag}"] = run.mean()
         out[f"sem_{tag}"] = run.sem()
@@ -70,17 +85,24 @@ def exploration_point(M, d, slip, gamma, n, n_large, k, seed, rollouts, horizon,
 
 def seed_table(store, grid, column: str, ks, seeds) -> np.ndarray:
     """``column`` of a results store as an array ``(len(ks), len(seeds))``, row ``k``, col seed."""
-    res = results_columns(store, grid=grid)
-    table = np.empty((len(ks), len(seeds)), dtype=res[column].dtype)
-    for i, k in enumerate(ks):
+    res = load_results(store, grid=grid)
+    missing = [c for c in ("k", "seed", column) if c not in res.columns]
+    if missing:
+        raise ValueError(
+            f"the store has no column {missing[0]!r} (columns: {list(res.columns)}); run the "
+            "sweep over the grid first, or name one of its columns."
+        )
+    k, seed, values = (res[c].to_numpy() for c in ("k", "seed", column))
+    table = np.empty((len(ks), len(seeds)), dtype=values.dtype)
+    for i, k_i in enumerate(ks):
         for j, s in enumerate(seeds):
-            hit = np.flatnonzero((res["k"] == k) & (res["seed"] == s))
+            hit = np.flatnonzero((k == k_i) & (seed == s))
             if hit.size != 1:
                 raise ValueError(
-                    f"the store holds {hit.size} rows for k={k}, seed={s} in this grid; run the "
-                    "sweep over the grid first."
+                    f"the store holds {hit.size} rows for k={k_i}, seed={s} in this grid; run "
+                    "the sweep over the grid first."
                 )
-            table[i, j] = res[column][hit[0]]
+            table[i, j] = values[hit[0]]
     return table
 
 

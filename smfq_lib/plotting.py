@@ -29,7 +29,17 @@ from pathlib import Path
 import matplotlib as mpl
 import numpy as np
 
-__all__ = ["DPI", "REPO", "draw_grid", "figures_root", "save_figure", "use_style"]
+__all__ = [
+    "DPI",
+    "REPO",
+    "RULE_STYLE",
+    "draw_grid",
+    "figures_root",
+    "legend_below",
+    "plot_return_vs_k",
+    "save_figure",
+    "use_style",
+]
 
 #: Resolution of saved figures.
 DPI = 150
@@ -211,3 +221,62 @@ def draw_grid(ax, M: int, *, box=(), hazard=(), arrows=(), values=None, fmt: str
     ax.set_yticks(range(M))
     ax.grid(False)
     ax.set(xlabel="column", ylabel="row")
+
+
+#: Colour, marker and legend label of each tie rule (``smfq_lib.policy.RULES``) in every figure.
+RULE_STYLE = {
+    "first": ("C0", "o", "first"),
+    "uniform": ("C1", "s", "uniform"),
+    "coordinated": ("C2", "D", "coordinated"),
+    "authors": ("C3", "v", "authors' code (comparison)"),
+}
+
+
+def plot_return_vs_k(ax, k, *, exact=None, mc=None, references=(), curves=(), title=""):
+    """The return of ``pi_k^est`` against ``k``, one curve per tie rule, on ``ax``.
+
+    ``exact``: ``{rule: values}`` drawn as lines with markers (exact values, e.g. from the count
+    chain); ``mc``: ``{rule: (mean, ci95)}`` Monte Carlo means with 95% error bars (hollow
+    markers, nudged sideways per rule so the bars stay apart; on their own lines when there is
+    no ``exact``); ``references``: ``(label, value)`` pairs drawn as grey horizontal lines
+    (e.g. ``V*`` and the best homogeneous load); ``curves``: ``(label, values)`` pairs drawn as
+    grey dotted lines over ``k`` (e.g. the k-agent subsystem's own optimum). Rules take their
+    style from :data:`RULE_STYLE`; integer ticks on ``k``. Returns ``ax``.
+    """
+    from matplotlib.ticker import MaxNLocator
+
+    k = np.asarray(k, dtype=float)
+    exact, mc = exact or {}, mc or {}
+    rules = [r for r in RULE_STYLE if r in exact or r in mc]
+    width = 0.08 * (np.diff(k).min() if k.size > 1 else 1.0)
+    for j, rule in enumerate(rules):
+        color, marker, label = RULE_STYLE[rule]
+        if rule in exact:
+            ax.plot(k, exact[rule], marker=marker, color=color, ms=5, label=f"{label} (exact)")
+        if rule in mc:
+            mean, ci = mc[rule]
+            tag = f"{label} (Monte Carlo, 95% CI)" if rule not in exact else None
+            ax.errorbar(
+                k + (j - (len(rules) - 1) / 2) * width, mean, yerr=ci, fmt=marker,
+                color=color, mfc="none", capsize=3, ls="-" if rule not in exact else "none",
+                lw=1.2, label=tag,
+            )  # fmt: skip
+    if any(r in exact for r in mc):  # the Monte Carlo markers beside exact curves: one entry
+        ax.plot([], [], "o", mfc="none", color="0.4", label="hollow: Monte Carlo, 95% CI")
+    for (label, values), marker in zip(curves, "x+1", strict=False):
+        ax.plot(k, values, ls=":", marker=marker, color="0.45", lw=1.3, label=label)
+    for (label, value), ls in zip(references, ("--", "-.", ":"), strict=False):
+        ax.axhline(value, color="0.35", ls=ls, lw=1.3, label=f"{label} = {value:.3f}")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set(xlabel="sampled agents k", ylabel="discounted return", title=title)
+    return ax
+
+
+def legend_below(fig, axes, ncol: int = 4) -> None:
+    """One legend for ``axes`` (labels deduplicated, in order of appearance) below the figure
+    (``fig`` must use the constrained layout of :func:`use_style`)."""
+    handles = {}
+    for ax in np.atleast_1d(axes).ravel():
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            handles.setdefault(label, handle)
+    fig.legend(handles.values(), handles.keys(), loc="outside lower center", ncol=ncol)

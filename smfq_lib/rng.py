@@ -5,7 +5,7 @@ A uniform is a pure function of ``(seed, stream, counter)``: ``splitmix64`` (Ste
 bits give a float in ``[0, 1)``. Kernels key their draws by *what* is drawn (e.g. stream = the
 flat index of a Q entry, counter = sample number and agent), never by which thread draws it, so a
 parallel loop produces bit-identical samples on 1 or many threads. This is how the empirical
-operators (8), (9) draw their ``m`` samples per entry once and for all (DESIGN §3, §9).
+operators (8), (9) draw their ``m`` samples per entry once and for all (docs/design.md).
 
 All functions are Numba kernels (``cache=True``), callable from Python and from other kernels.
 """
@@ -15,7 +15,15 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["splitmix64", "splitmix64_array", "stream_key", "uniform", "next_uniform", "categorical"]
+__all__ = [
+    "categorical",
+    "next_counter_uniform",
+    "next_uniform",
+    "splitmix64",
+    "start_sequential",
+    "stream_key",
+    "uniform",
+]
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -25,6 +33,8 @@ _S27 = np.uint64(27)
 _S31 = np.uint64(31)
 _S11 = np.uint64(11)
 _INV53 = 1.0 / 9007199254740992.0  # 2**-53
+_GAMMA_TAG = np.uint64(0x6A33A_5EED_7A60)
+_ALTERNATING = np.uint64(0xAAAAAAAAAAAAAAAA)
 
 
 @njit(cache=True)
@@ -34,15 +44,6 @@ def splitmix64(x):
     z = (z ^ (z >> _S30)) * _M1
     z = (z ^ (z >> _S27)) * _M2
     return z ^ (z >> _S31)
-
-
-@njit(cache=True)
-def splitmix64_array(x):
-    """:func:`splitmix64` of every element of a uint64 array (a new array)."""
-    out = np.empty_like(x)
-    for i in range(x.shape[0]):
-        out[i] = splitmix64(x[i])
-    return out
 
 
 @njit(cache=True)
@@ -59,14 +60,53 @@ def uniform(key, counter):
 
 
 @njit(cache=True)
-def next_uniform(state):
-    """Next float in ``[0, 1)`` of the sequential splitmix64 generator whose state is ``state[0]``.
+def next_counter_uniform(state):
+    """Next float in ``[0, 1)`` of the counter stream ``state = [key, counter]`` (uint64):
+    ``uniform(key, counter)``, then ``counter += 1``.
 
-    Faster than :func:`uniform` where a kernel draws a long run of numbers from one stream (the
-    agent-level executor: one stream per rollout, keyed by ``(seed, rollout)``).
+    Every number is a hash of the 128 bits ``(key, counter)``, so two streams with different keys
+    never run in step with a shift (as two windows of one sequential generator can): the
+    count-level executor's streams (one key per rollout, :mod:`smfq_lib.execute.rollouts`).
+    """
+    u = uniform(state[0], state[1])
+    state[1] += np.uint64(1)
+    return u
+
+
+@njit(cache=True)
+def start_sequential(state, key):
+    """Start the sequential generator ``state`` (two uint64) for the stream keyed ``key``:
+    ``state[0] = key`` and ``state[1]``, the stream's own odd Weyl increment ``gamma``.
+
+    ``gamma`` is a splitmix64 hash of the key, made odd and, if its bit pattern has fewer than 24
+    transitions (``popcount(g ^ (g >> 1)) < 24``), xored with ``0xAAAA...``: the ``mixGamma``
+    of SplittableRandom (Steele, Lea, Flood 2014). With one shared increment, every stream would
+    be a window of one sequence, and two streams whose keys fall within a stream's length of each
+    other would share a whole run of numbers; with an increment per stream they can meet only at
+    isolated numbers.
+    """
+    g = splitmix64(key ^ _GAMMA_TAG) | np.uint64(1)
+    t = g ^ (g >> np.uint64(1))
+    transitions = 0
+    while t != 0:
+        transitions += 1
+        t &= t - np.uint64(1)
+    if transitions < 24:
+        g ^= _ALTERNATING
+    state[0] = key
+    state[1] = g
+
+
+@njit(cache=True)
+def next_uniform(state):
+    """Next float in ``[0, 1)`` of the sequential splitmix64 generator ``state``
+    (:func:`start_sequential`): ``splitmix64(x)`` of ``x = key + t gamma`` at the ``t``-th call.
+
+    Faster than :func:`uniform` (one 64-bit hash per number) where a kernel draws a long run of
+    numbers from one stream (the agent-level executor: one stream per rollout).
     """
     x = state[0]
-    state[0] = x + _GOLDEN
+    state[0] = x + state[1]
     return float(splitmix64(x) >> _S11) * _INV53
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import struct
 import time
 
 import numpy as np
@@ -113,3 +114,34 @@ def where_task(i):
     except ValueError:
         address = "in-process"
     return {"where": address}
+
+
+SPECIAL_FLOATS = [
+    -0.0,
+    5e-324,
+    0.1 + 0.2,
+    1.7976931348623157e308,
+    float("inf"),
+    float("-inf"),
+    float("nan"),
+    struct.unpack("<d", struct.pack("<Q", 0xFFF8_0000_DEAD_BEEF))[0],  # a NaN with a payload
+]
+SPECIAL_TEXTS = ["1", "True", "", "nan", "None", 'two\nlines, a "quote"', "nul\x00byte", "σ→∞"]
+
+
+def values_task(i, m):
+    """Values the store must keep exactly: the i-th special float and text, int64 extremes,
+    a bool, and None (for even i)."""
+    return {
+        "x": SPECIAL_FLOATS[i],
+        "text": SPECIAL_TEXTS[i],
+        "big": 2**63 - 1 if i % 2 else -(2**63),
+        "flag": i % 3 == 0,
+        "maybe": i if i % 2 else None,
+        "np_float": np.float32(0.1) * i,
+    }
+
+
+def kinds_task(x):
+    """An output that is a bool at x = 0 and an int elsewhere (the store refuses the mix)."""
+    return {"v": True if x == 0 else x}

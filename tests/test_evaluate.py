@@ -4,13 +4,13 @@ independent brute force of tests/brute_force.py on the joint space S_g x S_l^n."
 from __future__ import annotations
 
 import importlib
-import itertools
 import math
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
 from brute_force import bf_optimal_value, bf_policy_value, random_policy, tiny_system
+from tie_cases import max_err_vs_joint
 
 from smfq_lib.combinatorics import rank
 from smfq_lib.evaluate import (
@@ -25,15 +25,6 @@ from smfq_lib.learning import learn
 from smfq_lib.system import Aggregate, CooperativeSystem
 
 ATOL = 1e-9
-
-
-def _max_err_vs_joint(system, table, joint, n):
-    """max |joint[s_g, s_1..s_n] - table[s_g, rank(counts)]| over every joint state."""
-    err = 0.0
-    for st in itertools.product(range(system.S_g), *[range(system.S_l)] * n):
-        c = np.bincount(np.array(st[1:]), minlength=system.S_l)
-        err = max(err, abs(joint[st] - table[st[0], rank(c)]))
-    return err
 
 
 SYSTEMS = [
@@ -52,7 +43,7 @@ def test_policy_value_matches_brute_force(S_g, S_l, A_g, A_l, n, seed):
         pol = random_policy(system, k, seed + 10 * k)
         table = policy_value_table(system, pol, n)
         bf = bf_policy_value(system, pol.pi_g, pol.pi_l, k, n)
-        assert _max_err_vs_joint(system, table, bf, n) < ATOL
+        assert max_err_vs_joint(system, table, bf, n) < ATOL
 
 
 def test_policy_value_matches_brute_force_with_aggregate():
@@ -61,7 +52,7 @@ def test_policy_value_matches_brute_force_with_aggregate():
     for k in (1, 2, 3):
         pol = random_policy(system, k, 100 + k)
         bf = bf_policy_value(system, pol.pi_g, pol.pi_l, k, n)
-        assert _max_err_vs_joint(system, policy_value_table(system, pol, n), bf, n) < ATOL
+        assert max_err_vs_joint(system, policy_value_table(system, pol, n), bf, n) < ATOL
 
 
 @pytest.mark.parametrize("aggregate", [False, True])
@@ -69,7 +60,7 @@ def test_optimal_value_matches_brute_force(aggregate):
     system = tiny_system(2, 2, 2, 2, gamma=0.9, seed=11, aggregate=aggregate)
     n = 3
     bf = bf_optimal_value(system, n)
-    assert _max_err_vs_joint(system, optimal_value_table(system, n), bf, n) < ATOL
+    assert max_err_vs_joint(system, optimal_value_table(system, n), bf, n) < ATOL
     # scalar entry point at one state
     assert abs(optimal_value(system, n, 1, [2, 1]) - bf[1, 0, 0, 1]) < ATOL
 

@@ -7,18 +7,24 @@ from smfq_lib.evaluate import optimal_value, policy_value
 from smfq_lib.examples import constrained_exploration, gaussian_squeeze
 from smfq_lib.experiments import exploration_point, mean_ci, seed_table, squeeze_point
 from smfq_lib.learning import learn
+from smfq_lib.policy import RULES
 from smfq_lib.sweep import run_sweep
 
 
-def test_squeeze_point_at_k_equal_n_reports_v_star_and_the_policy_return():
+def test_squeeze_point_at_k_equal_n_reports_v_star_and_every_rule():
     args = dict(loads=3, mu=1.0, sigma=1.0, gamma=0.9, n=3, k=3, seed=0, rollouts=4000)
     out = squeeze_point(**args, horizon=120, algorithm="mean_field")
     system = gaussian_squeeze(loads=3, mu=1.0, sigma=1.0, gamma=0.9)
     start = np.array([3, 0, 0])
     assert out["subsystem_value"] == pytest.approx(optimal_value(system, 3, 0, start), abs=1e-7)
     q = learn(system, 3, None, algorithm="mean_field", progress=False)
-    exact = policy_value(system, q, 3, 0, start)
-    assert abs(out["ret"] - exact) <= 4 * out["ret_sem"] + 0.9**120 * 10
+    for rule in RULES:
+        exact = policy_value(system, q, 3, 0, start, rule=rule)
+        assert out[f"exact_{rule}"] == pytest.approx(exact, abs=1e-12)
+        assert abs(out[f"ret_{rule}"] - exact) <= 4 * out[f"sem_{rule}"] + 0.9**120 * 10
+    assert len({round(out[f"exact_{rule}"], 6) for rule in RULES}) > 1  # the rules differ here
+    no_exact = squeeze_point(**args, horizon=5, algorithm="mean_field", exact=False)
+    assert all(no_exact[f"exact_{rule}"] is None for rule in RULES)
 
 
 def test_exploration_point_returns_agree_with_the_exact_policy_value():
@@ -38,7 +44,7 @@ def test_seed_table_and_mean_ci(tmp_path):
          "rollouts": 10, "horizon": 5, "algorithm": "mean_field"}
         for s in (0, 1) for k in (1, 2)
     ]  # fmt: skip
-    store = tmp_path / "gs.csv"
+    store = tmp_path / "gs.sqlite"
     run_sweep(squeeze_point, grid, store=store, client="serial", progress=False)
     table = seed_table(store, grid, "entries", [1, 2], [0, 1])
     assert table.shape == (2, 2) and (table[:, 0] == table[:, 1]).all()

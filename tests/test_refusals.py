@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
 
+import numba
 import numpy as np
 import pytest
 import test_examples
@@ -40,6 +41,7 @@ from smfq_lib.policy import action_distributions
 from smfq_lib.reproduce import check_injected
 from smfq_lib.theory import gap_bound, gap_bound_log_argument, m_star, rule_choice, table_sizes
 
+THREADS = numba.get_num_threads()  # the agent-level executor's working vectors, per thread
 PEAK_MAX = 4 * 2**20  # bytes traced by tracemalloc during one refusal
 SMALL = 2**22  # memory_budget of the calls that take one (4 MiB)
 GAMMA_MSG = (
@@ -54,6 +56,11 @@ class Case:
     call: Callable  # call(fx), fx: the fixtures of :func:`fx`
     error: type
     match: str
+
+
+def _g(nbytes: int) -> str:
+    """A size in GiB as the messages print it (three digits), independently computed."""
+    return re.escape(f"{nbytes / 2**30:.3g}")
 
 
 def _e(x: int) -> str:
@@ -163,6 +170,8 @@ def fx(tmp_path_factory):
             aggregate=Aggregate(np.eye(2), lambda s, a, x: np.where(x == 1 / 3, np.nan, x))
         ),
         files=_damaged_files(tmp_path_factory.mktemp("npz")),
+        agg=tiny_system(1, 2, 1, 2, seed=0, aggregate=True),
+        run=rollout_counts(sys, random_policy(sys, 2, 0), 3, 0, [3, 0, 0], 2, 2, 0, keep="returns"),
     )
 
 
@@ -229,6 +238,25 @@ OWN = [
     Case("gamma: system", lambda f: _system(gamma=1.5), ValueError, GAMMA_MSG),
     Case("gamma: examples", lambda f: random_system(2, 2, 2, 2, gamma=1.5), ValueError, GAMMA_MSG),
     Case("gamma: theory", lambda f: m_star(2, 2, 2, 2, 3, 1.5), ValueError, GAMMA_MSG),
+    # 8. the executors: every run is sized before it allocates; seeds, keep
+    Case("rollout_counts 10**9 rollouts x 1000 steps", lambda f: rollout_counts(f.sys, f.pol, 10, 0, [4, 3, 3], 1000, 10**9, 0), ValueError, rf"^rollout_counts with R = 1000000000 rollouts x horizon = 1000 steps \(keep='steps'; rewards, s_g, a_g: 3 x R x horizon x 8 bytes = {_g(3 * 10**12 * 8)} GiB; returns: R x 8 bytes = {_g(8 * 10**9)} GiB; discount factors: .*\) needs {_g(3 * 10**12 * 8 + 8 * 10**9 + 8000)} GiB, over the memory budget of .* GiB\. Pass keep='returns' to keep only the returns \(8 bytes per rollout\)"),
+    Case("rollout_agents 10**9 rollouts x 1000 steps", lambda f: rollout_agents(f.sys, f.pol, 10, 0, [4, 3, 3], 1000, 10**9, 0, memory_budget=SMALL), ValueError, rf"^rollout_agents with R = 1000000000 rollouts .* needs {_g(3 * 10**12 * 8 + 8 * 10**9 + 8000 + 2 * THREADS * 10 * 8)} GiB, over the memory budget of 0\.00391 GiB\. Pass keep='returns'"),
+    Case("rollout_counts keep='returns' 10**9 rollouts", lambda f: rollout_counts(f.sys, f.pol, 10, 0, [4, 3, 3], 1000, 10**9, 0, keep="returns", memory_budget=SMALL), ValueError, rf"^rollout_counts .*\(keep='returns'; returns: R x 8 bytes = {_g(8 * 10**9)} GiB; discount factors: horizon x 8 bytes = {_g(8000)} GiB\) needs .* Run fewer rollouts per call \(calls with different seeds are independent\)"),
+    Case("rollout_counts record_counts 10**6 x 1000", lambda f: rollout_counts(f.sys, f.pol, 10, 0, [4, 3, 3], 1000, 10**6, 0, record_counts=True, memory_budget=SMALL), ValueError, rf"counts: R x horizon x S_l x 8 bytes = {_g(3 * 10**9 * 8)} GiB.* Pass record_counts=False and keep='returns' to keep only the returns"),
+    Case("rollout_counts 10**8 drawn starts", lambda f: rollout_counts(f.sys, f.pol, 10, None, None, 10, 10**8, 0, initial=f.iid, keep="returns", memory_budget=SMALL), ValueError, rf"start states: R x \(S_l \+ 4\) x 8 bytes = {_g(10**8 * 7 * 8)} GiB\) needs .* Run fewer rollouts per call"),
+    Case("rollout_agents n=10**10 agent vectors", lambda f: rollout_agents(f.sys, f.pol, 10**10, 0, [10**10, 0, 0], 10, 1, 0, memory_budget=SMALL), ValueError, rf"agent vectors: 2 x 1 threads x n = 10000000000 x 8 bytes = {_g(2 * 10**10 * 8)} GiB\) needs .* use fewer agents, or rollout_counts \(the same process at a cost independent of n\)"),
+    Case("rollout_counts aggregate horizon 10**10", lambda f: rollout_counts(f.agg, random_policy(f.agg, 2, 0), 5, 0, [2, 3], 10**10, 1, 0, keep="returns", memory_budget=SMALL), ValueError, r"aggregate-term blocks: 7 x 1 threads x 1 rollouts x horizon x 8 bytes = .* Use a shorter horizon"),
+    Case("rollout_counts seed=2**63", lambda f: rollout_counts(f.sys, f.pol, 3, 0, [3, 0, 0], 2, 2, 2**63), ValueError, r"^seed must be an int in \[0, 2\*\*63\); got 9\.22e\+18\. Seeds are keys of the random streams"),
+    Case("rollout_agents seed=2**64+5", lambda f: rollout_agents(f.sys, f.pol, 3, 0, [3, 0, 0], 2, 2, 2**64 + 5), ValueError, r"^seed must be an int in \[0, 2\*\*63\); got 1\.84e\+19"),
+    Case("rollout_counts seed=-1", lambda f: rollout_counts(f.sys, f.pol, 3, 0, [3, 0, 0], 2, 2, -1), ValueError, r"^seed must be an int in \[0, 2\*\*63\); got -1\."),
+    Case("rollout_counts seed=True", lambda f: rollout_counts(f.sys, f.pol, 3, 0, [3, 0, 0], 2, 2, True), ValueError, r"^seed must be an int in \[0, 2\*\*63\); got True\."),
+    Case("rollout_agents seed=1.5", lambda f: rollout_agents(f.sys, f.pol, 3, 0, [3, 0, 0], 2, 2, 1.5), ValueError, r"^seed must be an int in \[0, 2\*\*63\); got 1\.5\."),
+    Case("rollout_counts keep='return'", lambda f: rollout_counts(f.sys, f.pol, 3, 0, [3, 0, 0], 2, 2, 0, keep="return"), ValueError, r"^keep must be 'steps' \(per-step arrays and returns\) or 'returns' \(returns only\); got 'return'\."),
+    Case("rollout_agents keep='returns' record_counts", lambda f: rollout_agents(f.sys, f.pol, 3, 0, [3, 0, 0], 2, 2, 0, keep="returns", record_counts=True), ValueError, r"^record_counts=True keeps per-step counts, but keep='returns' keeps no per-step array: pass keep='steps' or record_counts=False\."),
+    Case("rollout_counts horizon=2**63", lambda f: rollout_counts(f.sys, f.pol, 3, 0, [3, 0, 0], 2**63, 2, 0), ValueError, rf"^horizon {INT64}"),
+    Case("rollout_counts memory_budget=-1", lambda f: rollout_counts(f.sys, f.pol, 3, 0, [3, 0, 0], 2, 2, 0, memory_budget=-1), ValueError, r"^memory_budget must be None"),
+    Case("Rollouts.mean_rewards keep='returns'", lambda f: f.run.mean_rewards(), ValueError, r"^mean_rewards needs the per-step rewards, which this run did not keep \(keep='returns'\); run the executor with keep='steps' \(the default\)\."),
+    Case("Rollouts.ci level=95", lambda f: f.run.ci(95), ValueError, r"^level must be a number strictly between 0 and 1; got 95\."),
 ]  # fmt: skip
 
 

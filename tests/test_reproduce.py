@@ -205,6 +205,28 @@ def test_committed_notebooks_follow_the_pattern():
         assert "assert " in "".join(cells[-1]["source"]), path
 
 
+def test_plot_return_vs_k_draws_one_curve_per_rule():
+    fig, ax = plt.subplots()
+    k = [1, 2, 3]
+    plotting.plot_return_vs_k(
+        ax,
+        k,
+        exact={"first": [1.0, 0.0, 0.0], "coordinated": [1.0, 1.5, 1.8]},
+        mc={"coordinated": ([1.0, 1.4, 1.9], [0.1, 0.1, 0.1]), "authors": ([1, 1, 1], [0, 0, 0])},
+        references=[("$V^*$", 2.0)],
+        curves=[("k-agent optimum", [1.0, 2.0, 2.0])],
+        title="t",
+    )
+    labels = ax.get_legend_handles_labels()[1]
+    assert labels.count("first (exact)") == 1 and "coordinated (exact)" in labels
+    assert "authors' code (comparison) (Monte Carlo, 95% CI)" in labels  # no exact: own label
+    assert not any(lab.startswith("coordinated (Monte") for lab in labels)  # beside its exact
+    assert "hollow: Monte Carlo, 95% CI" in labels
+    assert "$V^*$ = 2.000" in labels and "k-agent optimum" in labels
+    assert ax.get_xlabel() == "sampled agents k" and ax.get_ylabel() == "discounted return"
+    plt.close(fig)
+
+
 # -- papermill parameters the notebook does not have ------------------------------------------
 PARAMETERS = 'profile = "quick"  # profile\nn = None  # agents\nseed = 0  # not a knob\n'
 PARAMETERS += 'PROFILES = {"quick": {"n": 1}, "full": {"n": 2}}'

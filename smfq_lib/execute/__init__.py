@@ -8,9 +8,10 @@ Both run many rollouts in parallel (chunks of rollouts on ``numba.get_num_thread
 through ``nogil`` kernels: see :func:`run_chunks`) and return a :class:`Rollouts`.
 
 What they share: the start state ``s_0`` (line 1; :mod:`~.initial`: :class:`IIDInitial`,
-:func:`iid_initial`, :func:`count_state_weights`), the result type :class:`Rollouts` with the
-per-rollout seeds, reward-noise keys and aggregate term (:mod:`~.rollouts`), and the parallel
-loop :func:`run_chunks` (:mod:`~.chunks`).
+:func:`iid_initial`, :func:`count_state_weights`), the per-rollout random streams, the reward
+noise and the result type :class:`Rollouts` (:mod:`~.rollouts`), the argument checks, the memory
+guard (``memory_budget=``, ``keep="returns"``) and the aggregate term (:mod:`~.run`), and the
+parallel loop :func:`run_chunks` (:mod:`~.chunks`).
 """
 
 from smfq_lib.execute.agents import rollout_agents

@@ -1,15 +1,19 @@
 """Algorithm 3 (SUBSAMPLE-MFQ: Execution), literally, on ``n`` agents: the agent-level executor.
 
 :func:`rollout_agents` is the literal algorithm. Each step the global agent draws ``Delta``,
-``k`` of the ``n`` agents uniformly without replacement (Floyd's algorithm, O(k)), and reads
-``a_g = pi_g[s_g, s_1, rank(c)]`` with ``s_1`` the lowest state present in the sample and ``c``
+``k`` of the ``n`` agents uniformly without replacement (Floyd's algorithm, O(k)), and draws
+``a_g ~ prob_g[s_g, s_1, rank(c)]`` with ``s_1`` the lowest state present in the sample and ``c``
 the sample's state counts minus one agent in ``s_1`` (the canonical representative of
 :mod:`smfq_lib.policy`); every local agent ``i`` draws ``k - 1`` of the other ``n - 1`` and
-reads ``a_i = pi_l[s_g, s_i, rank(c_i)]``; the stage reward is eq. (3) on all ``n`` agents;
+then ``a_i ~ prob_l[s_g, s_i, rank(c_i)]``, the law of its own reading under the tie rule
+(:class:`smfq_lib.policy.ActionLaws`); the stage reward is eq. (3) on all ``n`` agents;
 ``s_g' ~ P_g[s_g, a_g]`` (eq. 1) and ``s_i' ~ P_l[s_i, s_g, a_i]`` (eq. 2) by inverse CDF.
-Cost O(n k) per step.
+A reading whose law is one-hot (every reading under rule ``"first"``) takes its action without a
+random number, so such runs draw exactly the numbers a deterministic table would. Cost O(n k) per
+step.
 
-Random numbers: one sequential splitmix64 stream per rollout (:mod:`~.rollouts`).
+Random numbers: one sequential splitmix64 stream per rollout, keyed by ``(seed, rollout)``
+(:mod:`~.rollouts`).
 """
 
 from __future__ import annotations
@@ -17,10 +21,20 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from smfq_lib.checks import format_count
 from smfq_lib.combinatorics import binom
-from smfq_lib.execute.initial import initial_states
-from smfq_lib.execute.rollouts import Rollouts, phi_table, run_rollouts, validate_common
-from smfq_lib.rng import next_uniform
+from smfq_lib.execute.initial import check_start, draw_start
+from smfq_lib.execute.rollouts import Rollouts, keep_step, noise_key
+from smfq_lib.execute.run import (
+    AGENTS_FIX,
+    check_memory,
+    document,
+    phi_table,
+    run_rollouts,
+    thread_count,
+    validate_common,
+)
+from smfq_lib.rng import next_uniform, start_sequential, stream_key
 from smfq_lib.system import CooperativeSystem
 
 __all__ = ["rollout_agents"]
@@ -84,40 +98,69 @@ def _draw_counts(s, N, K, skip, c, sel, mark, stamp, st):
         c[s[idx]] += 1
 
 
+@njit(cache=True)
+def _act(det, law, s_g, s, r, st):
+    """The action of one reading: ``det[s_g, s, r]`` if its law is one-hot, else a draw."""
+    a = det[s_g, s, r]
+    if a < 0:
+        a = _inverse_cdf(law[s_g, s, r], next_uniform(st))
+    return a
+
+
+def _reading_tables(prob):
+    """``(det, cdf)`` of a law table ``(S_g, S_l, Cs, A)``: ``det`` the action of one-hot rows
+    (-1 elsewhere), ``cdf`` the cumulative laws (last entry 1)."""
+    one_hot = (prob == 1.0).any(axis=-1) & ((prob > 0.0).sum(axis=-1) == 1)
+    det = np.where(one_hot, prob.argmax(axis=-1), -1).astype(np.int64)
+    cdf = np.cumsum(prob, axis=-1)
+    cdf /= cdf[..., -1:]
+    return np.ascontiguousarray(det), np.ascontiguousarray(cdf)
+
+
 @njit(cache=True, nogil=True)
 def _agent_kernel(
-    lo, hi, cdf_g, cdf_l, r_g, r_l, phi, pi_g, pi_l, k, n, B, sg0, counts0, local0, seeds,
-    rewards, xs, sgs, ags, counts_tr, noisy, w_g, w_l, nseeds,
+    lo, hi, cdf_g, cdf_l, r_g, r_l, phi, det_g, det_l, law_g, law_l, k, n, B, sg0, counts0,
+    local0, seed, disc, returns, rewards, xs, sgs, ags, counts_tr, noisy, w_g, w_l,
 ):  # fmt: skip
-    """Rollouts ``lo .. hi-1`` of the literal Algorithm 3, each on its own seeded stream.
+    """Rollouts ``lo .. hi-1`` of the literal Algorithm 3, rollout ``r`` on the sequential
+    stream of key ``stream_key(seed, r)`` (:func:`smfq_lib.rng.start_sequential`), writing row
+    ``r - lo`` of the output arrays.
+
+    A reading's action is ``det[s_g, s, r]`` when its law is one-hot, else an inverse-CDF draw
+    from ``law[s_g, s, r]`` (cumulative laws, :func:`_reading_tables`). ``returns`` gets
+    ``sum_t disc[t] r_t``; per-step arrays of width 0 are not written; the start is row ``r`` of
+    ``sg0``, ``counts0`` (row 0 if they have one row), or ``local0`` if it has ``n`` entries.
 
     With ``noisy``: reward noise (Theorem 0.13), one sign per agent and one for the global
-    reward per step, from the rollout's second stream ``nseeds[r]``."""
-    H = rewards.shape[1]
+    reward per step, from the rollout's second stream (:func:`~.rollouts.noise_key`)."""
+    H = disc.shape[0]
     S_l = counts0.shape[1]
-    record = counts_tr.shape[1] > 0
-    st = np.zeros(1, np.uint64)
-    st2 = np.zeros(1, np.uint64)
+    st = np.zeros(2, np.uint64)  # sequential generators: [x, gamma]
+    st2 = np.zeros(2, np.uint64)
+    s = np.empty(n, np.int64)
+    s_next = np.empty(n, np.int64)
+    mark = np.zeros(n if k > _SCAN_MAX else 1, np.int64)
+    sel = np.empty(k, np.int64)
+    c = np.zeros(S_l, np.int64)
+    cnt = np.zeros(S_l, np.int64)
+    stamp = 0
     for r in range(lo, hi):
-        st[0] = seeds[r]
+        j = r - lo
+        key = stream_key(seed, r)
+        start_sequential(st, key)
         if noisy:
-            st2[0] = nseeds[r]
-        s = np.empty(n, np.int64)
-        s_next = np.empty(n, np.int64)
+            start_sequential(st2, noise_key(key))
+        i0 = r if sg0.shape[0] > 1 else 0
         if local0.shape[0] == n:
             s[:] = local0
         else:
             pos = 0
             for q in range(S_l):
-                for _ in range(counts0[r, q]):
+                for _ in range(counts0[i0, q]):
                     s[pos] = q
                     pos += 1
-        mark = np.zeros(n if k > _SCAN_MAX else 1, np.int64)
-        sel = np.empty(k, np.int64)
-        c = np.zeros(S_l, np.int64)
-        cnt = np.zeros(S_l, np.int64)
-        stamp = 0
-        s_g = sg0[r]
+        s_g = sg0[i0]
+        ret = 0.0
         for t in range(H):
             # global agent: Delta ~ U(C([n], k)), canonical s_1 = lowest state present
             stamp += 1
@@ -126,7 +169,7 @@ def _agent_kernel(
             while c[s1] == 0:
                 s1 += 1
             c[s1] -= 1
-            a_g = pi_g[s_g, s1, _rank_table(B, c, k - 1)]
+            a_g = _act(det_g, law_g, s_g, s1, _rank_table(B, c, k - 1), st)
             rew_l = 0.0
             noise_l = 0.0
             x = 0.0
@@ -137,26 +180,28 @@ def _agent_kernel(
                 # local agent i: Delta_i ~ U(C([n] minus i, k-1))
                 stamp += 1
                 _draw_counts(s, n - 1, k - 1, i, c, sel, mark, stamp, st)
-                a = pi_l[s_g, si, _rank_table(B, c, k - 1)]
+                a = _act(det_l, law_l, s_g, si, _rank_table(B, c, k - 1), st)
                 rew_l += r_l[si, s_g, a]
                 if noisy:  # r_l + w_l xi_i, xi_i = +-1
                     xi = 1.0 if next_uniform(st2) < 0.5 else -1.0
                     noise_l += w_l[si, s_g, a] * xi
                 x += phi[si, a]
                 s_next[i] = _inverse_cdf(cdf_l[si, s_g, a], next_uniform(st))
-            rewards[r, t] = r_g[s_g, a_g] + rew_l / n
+            rew = r_g[s_g, a_g] + rew_l / n
             if noisy:  # r_g + w_g xi
                 xi = 1.0 if next_uniform(st2) < 0.5 else -1.0
-                rewards[r, t] += w_g[s_g, a_g] * xi + noise_l / n
-            xs[r, t] = x
-            sgs[r, t] = s_g
-            ags[r, t] = a_g
-            if record:
-                counts_tr[r, t, :] = cnt
+                rew += w_g[s_g, a_g] * xi + noise_l / n
+            ret += disc[t] * rew
+            keep_step(j, t, rew, x, s_g, a_g, cnt, rewards, xs, sgs, ags, counts_tr)
             s_g = _inverse_cdf(cdf_g[s_g, a_g], next_uniform(st))
             s, s_next = s_next, s
+        returns[j] = ret
 
 
+@document(
+    local_states="The agent-level executor runs these agents as given (their order matters "
+    "for nothing but the random numbers: the process is exchangeable)."
+)
 def rollout_agents(
     system: CooperativeSystem,
     policy,
@@ -169,23 +214,48 @@ def rollout_agents(
     *,
     initial=None,
     local_states=None,
+    keep: str = "steps",
     record_counts: bool = False,
     progress: bool = False,
+    rule: str | None = None,
+    memory_budget=None,
 ) -> Rollouts:
     """Algorithm 3, literally, on ``n`` agents: ``rollouts`` independent runs of ``horizon`` steps.
 
-    ``policy``: any object with ``k``, ``pi_g``, ``pi_l`` (e.g. a ``SubsampledQ``). Start state:
-    ``(s_g, counts)`` (agents laid out in state order; the process is exchangeable), or
-    ``local_states`` (a full vector of ``n`` local states, with ``s_g``), or ``initial=`` (an
-    :class:`IIDInitial` from :func:`iid_initial`, or weights over the count states; then
-    ``s_g = counts = None``). Cost O(n k) per step per rollout; rollouts run in parallel.
+    Every step (Algorithm 3, lines 3-10): the global agent samples ``Delta``, ``k`` of the ``n``
+    agents uniformly without replacement, and draws ``a_g ~ pi_g`` read at ``(s_g, s_1,
+    counts of the others in Delta)`` with ``s_1`` the lowest state in the sample; each local agent
+    ``i`` samples ``k - 1`` of the other ``n - 1`` agents and draws ``a_i ~ pi_l`` read at
+    ``(s_g, s_i, their counts)``, independently of the others (its reading's law under the tie
+    rule); the stage reward is eq. (3) on all ``n`` agents, ``r_g(s_g, a_g) + (1/n) sum_i
+    r_l(s_i, s_g, a_i)``; then ``s_g' ~ P_g(. | s_g, a_g)`` (eq. 1) and ``s_i' ~ P_l(. | s_i,
+    s_g, a_i)`` (eq. 2). With an ``(s_g, counts)`` start the agents are laid out in state order
+    (the process is exchangeable). Cost ``O(n k)`` per step per rollout; rollouts run in
+    parallel on ``numba.get_num_threads()`` threads, each holding ``2 n`` (``3 n`` for
+    ``k > 24``) int64 working numbers.
+
+    Parameters
+    ----------
+    {parameters}
     """
-    n, H, R, seed, k, pi_g, pi_l = validate_common(system, policy, n, horizon, rollouts, seed)
-    sg0, c0, loc = initial_states(
-        system, n, s_g, counts, initial, local_states, R, seed, agent_level=True
+    n, H, R, seed, laws, budget = validate_common(
+        system, policy, n, horizon, rollouts, seed, rule, keep, record_counts, memory_budget
     )
+    k = laws.k
+    sg0, c0, loc, law = check_start(system, n, s_g, counts, initial, local_states, True)
+    per = 3 if k > _SCAN_MAX else 2
+    threads = thread_count(R)
+    formula = f"{per} x {threads} threads x n = {format_count(n)} x 8 bytes"
+    work = [("agent vectors", formula, per * threads * n * 8, AGENTS_FIX)]
+    if loc is not None:
+        work.append(("local_states", "n x 8 bytes", n * 8, AGENTS_FIX))
+    check_memory("rollout_agents", system, R, H, keep, record_counts, law is not None, work, budget)
+    if law is not None:
+        sg0, c0 = draw_start(system, n, law, R, seed)
     if loc is None:
         loc = np.zeros(0, np.int64)
+    det_g, law_g = _reading_tables(laws.prob_g)
+    det_l, law_l = _reading_tables(laws.prob_l)
     cdf_g = np.cumsum(system.P_g, axis=-1)
     cdf_g /= cdf_g[..., -1:]
     cdf_l = np.cumsum(system.P_l, axis=-1)
@@ -194,10 +264,10 @@ def rollout_agents(
     B = np.array([[binom(t + p, p) for p in range(S_l)] for t in range(k + 1)], dtype=np.int64)
     phi = phi_table(system)
 
-    def call(a, b, seeds, rew, xs, sgs, ags, ctr, noisy, w_g, w_l, nseeds):
+    def call(a, b, *run):
         _agent_kernel(
-            a, b, cdf_g, cdf_l, system.r_g, system.r_l, phi, pi_g, pi_l, k, n, B, sg0, c0,
-            loc, seeds, rew, xs, sgs, ags, ctr, noisy, w_g, w_l, nseeds,
+            a, b, cdf_g, cdf_l, system.r_g, system.r_l, phi, det_g, det_l, law_g, law_l, k, n,
+            B, sg0, c0, loc, *run,
         )  # fmt: skip
 
-    return run_rollouts(call, system, n, k, seed, R, H, "agents", record_counts, progress)
+    return run_rollouts(call, system, n, laws, seed, R, H, "agents", keep, record_counts, progress)

@@ -2,12 +2,14 @@
 
 :func:`rollout_counts` runs the same process in distribution on the sufficient statistic
 ``(s_g, counts)``: ``a_g ~ p_g`` and, per local state ``s``, the action histogram of its
-``counts[s]`` agents ``~ Multinomial(counts[s], p_l[s])`` (the agents' samples are independent,
-so their actions are i.i.d. given the state; ``p_g``, ``p_l`` from eq. (10), (11) via
-:func:`smfq_lib.policy.action_distributions_into`); per (state, action) cell the next states
-``~ Multinomial(n_sa, P_l[s, s_g, a])``. Cost per step independent of ``n``.
+``counts[s]`` agents ``~ Multinomial(counts[s], p_l[s])``: under every tie rule each agent's
+sample and its draw from its reading's law are independent of the other agents', so agents in
+one state act i.i.d. given the population (``p_g``, ``p_l`` are the mixture laws of eq. (10),
+(11), :func:`smfq_lib.policy.action_distributions_into`); per (state, action) cell the next
+states ``~ Multinomial(n_sa, P_l[s, s_g, a])``. Cost per step independent of ``n``.
 
-Random numbers: Numba's ``np.random``, re-seeded per rollout (:mod:`~.rollouts`).
+Random numbers: one counter-based stream per rollout, keyed by ``(seed, rollout)``, and exact
+binomial draws on it (:mod:`smfq_lib.binomial`); no ``np.random`` (:mod:`~.rollouts`).
 """
 
 from __future__ import annotations
@@ -15,9 +17,12 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from smfq_lib.execute.initial import initial_states
-from smfq_lib.execute.rollouts import Rollouts, phi_table, run_rollouts, validate_common
+from smfq_lib.binomial import binomial
+from smfq_lib.execute.initial import check_start, draw_start
+from smfq_lib.execute.rollouts import Rollouts, keep_step, noise_key
+from smfq_lib.execute.run import check_memory, document, phi_table, run_rollouts, validate_common
 from smfq_lib.policy import action_distributions_into, policy_tables
+from smfq_lib.rng import next_counter_uniform, stream_key
 from smfq_lib.system import CooperativeSystem
 
 __all__ = ["rollout_counts"]
@@ -41,8 +46,9 @@ def _sample_dist(p, u):
 
 
 @njit(cache=True)
-def _multinomial_add(m, p, out):
-    """``out += Multinomial(m, p)`` by sequential binomials on exact tail sums."""
+def _multinomial_add(m, p, out, st):
+    """``out += Multinomial(m, p)`` by sequential binomials on exact tail sums, drawn from the
+    counter stream ``st`` (:func:`smfq_lib.binomial.binomial`)."""
     rem = m
     d = p.shape[0]
     for j in range(d):
@@ -58,7 +64,7 @@ def _multinomial_add(m, p, out):
             out[j] += rem
             return
         if pj > 0.0:
-            x = np.random.binomial(rem, pj)  # noqa: NPY002 (Numba's per-thread RNG)
+            x = binomial(st, rem, pj)
             out[j] += x
             rem -= x
     if rem > 0:  # only reachable through rounding: give them to the last positive entry
@@ -70,74 +76,77 @@ def _multinomial_add(m, p, out):
 
 @njit(cache=True, nogil=True)
 def _count_kernel(
-    lo, hi, P_g, P_l, r_g, r_l, phi, pi_g, pi_l, n, comps_km1, comps_k, ck_s1, ck_rank, sg0,
-    counts0, seeds, rewards, xs, sgs, ags, counts_tr, noisy, w_g, w_l, nseeds,
+    lo, hi, P_g, P_l, r_g, r_l, phi, prob_g, prob_l, n, comps_km1, comps_k, ck_s1, ck_rank, sg0,
+    counts0, seed, disc, returns, rewards, xs, sgs, ags, counts_tr, noisy, w_g, w_l,
 ):  # fmt: skip
-    """Rollouts ``lo .. hi-1`` of the count-level process, each on its own seeded stream.
+    """Rollouts ``lo .. hi-1`` of the count-level process, rollout ``r`` on the counter stream
+    of key ``stream_key(seed, r)``, writing row ``r - lo`` of the output arrays.
 
-    With ``noisy``: the (state, action) cell counts of every step are kept, and after the
-    trajectory the generator is re-seeded with ``nseeds[r]`` to add the reward noise
-    (Theorem 0.13): ``w_g xi`` and, per cell, ``w_l (2 Binomial(n_sa, 1/2) - n_sa) / n``."""
-    H = rewards.shape[1]
+    ``returns`` gets ``sum_t disc[t] r_t``; per-step arrays of width 0 are not written; the start
+    is row ``r`` of ``sg0``, ``counts0`` (row 0 if they have one row). With ``noisy``: the reward
+    noise (Theorem 0.13), ``w_g xi`` and, per (state, action) cell with ``n_sa`` agents,
+    ``w_l (2 Binomial(n_sa, 1/2) - n_sa) / n``, from the rollout's second counter stream
+    (:func:`~.rollouts.noise_key`), so the trajectory does not depend on it."""
+    H = disc.shape[0]
     S_l = counts0.shape[1]
     A_g = P_g.shape[1]
     A_l = P_l.shape[2]
-    record = counts_tr.shape[1] > 0
-    cells = np.zeros((H if noisy else 0, S_l * A_l), np.int64)
+    st = np.zeros(2, np.uint64)  # [key, counter] of the trajectory's stream
+    nst = np.zeros(2, np.uint64)  # and of the noise's
+    counts = np.zeros(S_l, np.int64)
+    nxt = np.zeros(S_l, np.int64)
+    hist = np.zeros(A_l, np.int64)
+    p_g = np.zeros(A_g)
+    p_l = np.zeros((S_l, A_l))
+    work = np.zeros((S_l + 1, comps_k[0].sum() + 1))
     for r in range(lo, hi):
-        np.random.seed(np.int64(seeds[r] & np.uint64(0xFFFFFFFF)))  # noqa: NPY002
-        counts = counts0[r].copy()
-        nxt = np.zeros(S_l, np.int64)
-        hist = np.zeros(A_l, np.int64)
-        p_g = np.zeros(A_g)
-        p_l = np.zeros((S_l, A_l))
-        work = np.zeros((S_l + 1, comps_k[0].sum() + 1))
-        s_g = sg0[r]
+        j = r - lo
+        st[0] = stream_key(seed, r)
+        st[1] = 0
+        if noisy:
+            nst[0] = noise_key(st[0])
+            nst[1] = 0
+        i0 = r if sg0.shape[0] > 1 else 0
+        counts[:] = counts0[i0]
+        s_g = sg0[i0]
+        ret = 0.0
         for t in range(H):
             action_distributions_into(
-                p_g, p_l, pi_g, pi_l, s_g, counts, comps_km1, comps_k, ck_s1, ck_rank, work
+                p_g, p_l, prob_g, prob_l, s_g, counts, comps_km1, comps_k, ck_s1, ck_rank, work
             )
-            a_g = _sample_dist(p_g, np.random.random())  # noqa: NPY002
+            a_g = _sample_dist(p_g, next_counter_uniform(st))
             rew_l = 0.0
+            noise_l = 0.0
             x = 0.0
             nxt[:] = 0
-            if noisy:
-                cells[t, :] = 0
             for s in range(S_l):
                 if counts[s] == 0:
                     continue
                 hist[:] = 0
-                _multinomial_add(counts[s], p_l[s], hist)
+                _multinomial_add(counts[s], p_l[s], hist, st)
                 for a in range(A_l):
                     m = hist[a]
-                    if noisy:
-                        cells[t, s * A_l + a] = m
                     if m > 0:
                         rew_l += m * r_l[s, s_g, a]
                         x += m * phi[s, a]
-                        _multinomial_add(m, P_l[s, s_g, a], nxt)
-            rewards[r, t] = r_g[s_g, a_g] + rew_l / n
-            xs[r, t] = x
-            sgs[r, t] = s_g
-            ags[r, t] = a_g
-            if record:
-                counts_tr[r, t, :] = counts
-            s_g = _sample_dist(P_g[s_g, a_g], np.random.random())  # noqa: NPY002
+                        if noisy:  # the sum of m signs +-1
+                            noise_l += w_l[s, s_g, a] * (2 * binomial(nst, m, 0.5) - m)
+                        _multinomial_add(m, P_l[s, s_g, a], nxt, st)
+            rew = r_g[s_g, a_g] + rew_l / n
+            if noisy:
+                xi = 1.0 if next_counter_uniform(nst) < 0.5 else -1.0
+                rew += w_g[s_g, a_g] * xi + noise_l / n
+            ret += disc[t] * rew
+            keep_step(j, t, rew, x, s_g, a_g, counts, rewards, xs, sgs, ags, counts_tr)
+            s_g = _sample_dist(P_g[s_g, a_g], next_counter_uniform(st))
             counts[:] = nxt
-        if noisy:  # the rewards' noise, on a stream of its own (trajectory unchanged)
-            np.random.seed(np.int64(nseeds[r] & np.uint64(0xFFFFFFFF)))  # noqa: NPY002
-            for t in range(H):
-                sg = sgs[r, t]
-                xi = 2 * np.random.binomial(1, 0.5) - 1  # noqa: NPY002
-                noise_l = 0.0
-                for z in range(S_l * A_l):
-                    m = cells[t, z]
-                    if m > 0:
-                        b = 2 * np.random.binomial(m, 0.5) - m  # noqa: NPY002
-                        noise_l += w_l[z // A_l, sg, z % A_l] * b
-                rewards[r, t] += w_g[sg, ags[r, t]] * xi + noise_l / n
+        returns[j] = ret
 
 
+@document(
+    local_states="The count-level executor reduces them to their counts (the process is "
+    "exchangeable)."
+)
 def rollout_counts(
     system: CooperativeSystem,
     policy,
@@ -150,26 +159,45 @@ def rollout_counts(
     *,
     initial=None,
     local_states=None,
+    keep: str = "steps",
     record_counts: bool = False,
     progress: bool = False,
+    rule: str | None = None,
+    memory_budget=None,
 ) -> Rollouts:
-    """Algorithm 3 in distribution on ``(s_g, counts)``: same law as :func:`rollout_agents`.
+    """Algorithm 3 in distribution on ``(s_g, counts)``: the law of :func:`rollout_agents`, at a
+    cost per step independent of ``n``.
 
-    Arguments as :func:`rollout_agents` (``local_states`` is reduced to its counts). The cost of
-    a step is ``O(C(k, S_l) + S_l C(k-1, S_l) + S_l A_l S_l)`` binomial draws and pmf terms,
-    independent of ``n``.
+    Every step, given ``(s_g, counts)``: ``a_g ~ p_g`` and, per local state ``s``, the action
+    histogram of its ``counts[s]`` agents ``~ Multinomial(counts[s], p_l[s])``, where ``p_g``,
+    ``p_l`` are the laws of eq. (10), (11) mixed over the sample ``Delta`` (a multivariate
+    hypergeometric draw of the population; :func:`smfq_lib.policy.action_distributions_into`):
+    agents in one state act i.i.d. given the population under every tie rule. The stage reward is
+    eq. (3), ``r_g(s_g, a_g) + (1/n) sum_(s, a) n_sa r_l(s, s_g, a)``; ``s_g' ~ P_g(. | s_g,
+    a_g)`` (eq. 1) and, per (state, action) cell with ``n_sa`` agents, their next states ``~
+    Multinomial(n_sa, P_l(. | s, s_g, a))`` (eq. 2). A step costs ``O(C(k, S_l) + S_l C(k-1,
+    S_l) + S_l A_l S_l)`` binomial draws and pmf terms; rollouts run in parallel on
+    ``numba.get_num_threads()`` threads. Every number comes from the rollout's counter stream
+    through exact binomial draws (:mod:`smfq_lib.binomial`).
+
+    Parameters
+    ----------
+    {parameters}
     """
-    n, H, R, seed, k, pi_g, pi_l = validate_common(system, policy, n, horizon, rollouts, seed)
-    sg0, c0, _ = initial_states(
-        system, n, s_g, counts, initial, local_states, R, seed, agent_level=False
+    n, H, R, seed, laws, budget = validate_common(
+        system, policy, n, horizon, rollouts, seed, rule, keep, record_counts, memory_budget
     )
-    tables = policy_tables(k, system.S_l)
+    sg0, c0, _, law = check_start(system, n, s_g, counts, initial, local_states, False)
+    check_memory("rollout_counts", system, R, H, keep, record_counts, law is not None, [], budget)
+    if law is not None:
+        sg0, c0 = draw_start(system, n, law, R, seed)
+    tables = policy_tables(laws.k, system.S_l)
     phi = phi_table(system)
 
-    def call(a, b, seeds, rew, xs, sgs, ags, ctr, noisy, w_g, w_l, nseeds):
+    def call(a, b, *run):
         _count_kernel(
-            a, b, system.P_g, system.P_l, system.r_g, system.r_l, phi, pi_g, pi_l, n, *tables,
-            sg0, c0, seeds, rew, xs, sgs, ags, ctr, noisy, w_g, w_l, nseeds,
+            a, b, system.P_g, system.P_l, system.r_g, system.r_l, phi, laws.prob_g, laws.prob_l, n,
+            *tables, sg0, c0, *run,
         )  # fmt: skip
 
-    return run_rollouts(call, system, n, k, seed, R, H, "counts", record_counts, progress)
+    return run_rollouts(call, system, n, laws, seed, R, H, "counts", keep, record_counts, progress)

@@ -16,19 +16,41 @@ from smfq_lib.combinatorics import n_compositions, unrank
 from smfq_lib.policy import validate_counts, validate_index
 from smfq_lib.system import CooperativeSystem
 
-__all__ = ["IIDInitial", "count_state_weights", "iid_initial", "initial_states"]
+__all__ = ["IIDInitial", "check_start", "count_state_weights", "draw_start", "iid_initial"]
 
 
 @dataclass(frozen=True, eq=False)
 class IIDInitial:
-    """Initial distribution ``s_0``: ``s_g ~ p_g`` and each local state i.i.d. ``~ p_l``."""
+    """Initial distribution ``s_0`` (Algorithm 3, line 1): ``s_g ~ p_g`` and each agent's local
+    state i.i.d. ``~ p_l``, so ``counts ~ Multinomial(n, p_l)``.
+
+    Fields: ``p_g``, float array ``(S_g,)``; ``p_l``, float array ``(S_l,)``; each non-negative,
+    summing to 1. Build it with :func:`iid_initial`, which checks them.
+    """
 
     p_g: np.ndarray
     p_l: np.ndarray
 
 
 def iid_initial(system: CooperativeSystem, p_g=None, p_l=None) -> IIDInitial:
-    """An i.i.d. initial distribution (uniform over states by default), for ``initial=``."""
+    """An i.i.d. initial distribution ``s_0`` for the executors' and evaluators' ``initial=``.
+
+    Parameters
+    ----------
+    system : CooperativeSystem
+        The system, for its sizes ``S_g`` and ``S_l``.
+    p_g : float array of shape (S_g,), or None
+        Law of the start global state: non-negative, summing to 1 (within 1e-9; renormalised).
+        Default ``None``: uniform over the ``S_g`` states.
+    p_l : float array of shape (S_l,), or None
+        Law of every agent's start local state, independently: non-negative, summing to 1.
+        Default ``None``: uniform over the ``S_l`` states.
+
+    Returns
+    -------
+    IIDInitial
+        ``s_g(0) ~ p_g`` and ``s_i(0) ~ p_l`` i.i.d., so ``counts(0) ~ Multinomial(n, p_l)``.
+    """
     out = []
     for name, p, size in (("p_g", p_g, system.S_g), ("p_l", p_l, system.S_l)):
         if p is None:
@@ -43,11 +65,25 @@ def iid_initial(system: CooperativeSystem, p_g=None, p_l=None) -> IIDInitial:
 
 
 def count_state_weights(system: CooperativeSystem, n: int, initial) -> np.ndarray:
-    """``initial`` as weights over the count states, shape ``(S_g, C(n, S_l))`` (rank order).
+    """A start distribution as weights over the count states ``(s_g, counts)``.
 
-    ``initial`` is an :class:`IIDInitial` (converted exactly: ``p_g[s_g] * Multinomial(counts;
-    n, p_l)``) or an array of weights of shape ``(S_g, C)`` or ``(S_g * C,)``, non-negative,
-    summing to 1.
+    Parameters
+    ----------
+    system : CooperativeSystem
+        The system, for ``S_g`` and ``S_l``.
+    n : int
+        Number of agents: the count states are the ``C = C(n + S_l - 1, S_l - 1)``
+        compositions of ``n`` into ``S_l`` parts, in the rank order of
+        :mod:`smfq_lib.combinatorics`.
+    initial : IIDInitial or float array of shape (S_g, C) or (S_g * C,)
+        An :class:`IIDInitial` (converted exactly: ``p_g[s_g] * Multinomial(counts; n, p_l)``,
+        one pmf per composition), or weights indexed ``[s_g, rank(counts)]``, non-negative,
+        summing to 1 (within 1e-9; renormalised).
+
+    Returns
+    -------
+    float array of shape (S_g, C)
+        The probability of every count state, ``[s_g, rank(counts)]``.
     """
     from smfq_lib.combinatorics import compositions, multinomial_pmf
 
@@ -73,8 +109,15 @@ def count_state_weights(system: CooperativeSystem, n: int, initial) -> np.ndarra
     return (w / w.sum()).reshape(system.S_g, C)
 
 
-def initial_states(system, n, s_g, counts, initial, local_states, rollouts, seed, agent_level):
-    """Per-rollout initial ``(s_g (R,), counts (R, S_l))`` and the optional agent vector."""
+def check_start(system, n, s_g, counts, initial, local_states, agent_level):
+    """The checked start of the rollouts, ``(sg0, c0, loc, law)``, before anything is drawn.
+
+    A fixed start: ``sg0`` of shape ``(1,)``, ``c0`` of shape ``(1, S_l)`` (one row, read by
+    every rollout), ``loc`` the agents' local states (agent-level executor with
+    ``local_states``, else None), ``law`` None. A start distribution ``initial``: ``sg0 = c0 =
+    loc = None`` and ``law`` the checked :class:`IIDInitial` or weights ``(S_g, C)``, for
+    :func:`draw_start`.
+    """
     S_l = system.S_l
     if initial is not None:
         if s_g is not None or counts is not None or local_states is not None:
@@ -82,19 +125,11 @@ def initial_states(system, n, s_g, counts, initial, local_states, rollouts, seed
                 "pass either a start state (s_g, counts or local_states) or initial=, not both: "
                 "with initial=, set s_g=None and counts=None."
             )
-        rng = np.random.default_rng([int(seed) & 0xFFFFFFFF, 0x5EED1])
         if isinstance(initial, IIDInitial):
             if initial.p_g.shape != (system.S_g,) or initial.p_l.shape != (S_l,):
                 raise ValueError("initial does not match the system; build it with iid_initial.")
-            sg0 = rng.choice(system.S_g, size=rollouts, p=initial.p_g).astype(np.int64)
-            c0 = rng.multinomial(n, initial.p_l, size=rollouts).astype(np.int64)
-        else:
-            w = count_state_weights(system, n, initial)
-            C = w.shape[1]
-            idx = rng.choice(w.size, size=rollouts, p=w.ravel())
-            sg0 = (idx // C).astype(np.int64)
-            c0 = np.stack([unrank(int(j % C), n, S_l) for j in idx]).astype(np.int64)
-        return sg0, np.ascontiguousarray(c0), None
+            return None, None, None, initial
+        return None, None, None, count_state_weights(system, n, initial)
     if s_g is None:
         raise ValueError("s_g is None: give the initial global state or initial=.")
     s_g = validate_index("s_g", s_g, system.S_g)
@@ -120,4 +155,22 @@ def initial_states(system, n, s_g, counts, initial, local_states, rollouts, seed
     elif counts is None:
         raise ValueError("counts is None: give the initial counts, local_states= or initial=.")
     c = validate_counts(counts, S_l, n)
-    return np.full(rollouts, s_g, np.int64), np.tile(c, (rollouts, 1)), loc
+    return np.array([s_g], np.int64), c[None, :].copy(), loc, None
+
+
+def draw_start(system, n, law, rollouts, seed):
+    """Per-rollout start states ``(sg0 (R,), c0 (R, S_l))`` drawn from ``law`` (an
+    :class:`IIDInitial` or weights ``(S_g, C)``) with ``default_rng([seed, tag])``: the full seed,
+    the same draws for the first rollouts whatever ``rollouts`` is."""
+    S_l = system.S_l
+    rng = np.random.default_rng([int(seed), 0x5EED1])
+    if isinstance(law, IIDInitial):
+        sg0 = rng.choice(system.S_g, size=rollouts, p=law.p_g)
+        c0 = rng.multinomial(n, law.p_l, size=rollouts)
+    else:
+        C = law.shape[1]
+        idx = rng.choice(law.size, size=rollouts, p=law.ravel())
+        sg0 = idx // C
+        ranks, which = np.unique(idx % C, return_inverse=True)
+        c0 = np.stack([unrank(int(j), n, S_l) for j in ranks])[which.ravel()]
+    return sg0.astype(np.int64, copy=False), np.ascontiguousarray(c0, dtype=np.int64)

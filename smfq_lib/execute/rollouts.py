@@ -1,34 +1,46 @@
 """What both executors of Algorithm 3 share: per-rollout random streams, the reward noise, the
-aggregate term, the chunked run of their kernels, and the result type :class:`Rollouts`.
+discounted return, and the result type :class:`Rollouts`.
 
-Random numbers. Every rollout has its own stream, keyed by a 64-bit splitmix64 hash of
-``(seed, rollout index)``, and runs on one thread from start to end, so its numbers depend only on
-``(seed, rollout)``: results are identical whatever ``NUMBA_NUM_THREADS`` is, whatever the
-chunking used for progress reporting, and whatever the number of rollouts run beside it. The
-agent-level kernel draws from a sequential splitmix64 generator started at that key (fast: one
-64-bit hash per number); the count-level kernel needs binomials and uses Numba's ``np.random``
-(per-thread Mersenne Twister) re-seeded at the start of every rollout with the key's low 32 bits.
+Random numbers. Rollout ``r`` of a run with seed ``seed`` (an integer in ``[0, 2**63)``) has the
+64-bit key ``stream_key(seed, r)`` (:mod:`smfq_lib.rng`: splitmix64 hashes of the full seed and
+of ``r``, combined and hashed again), injective in ``r`` for a fixed seed, so no two rollouts of a
+run share a key; keys of different seeds meet only by chance (probability about ``R**2 / 2**64``
+for two runs of ``R`` rollouts), not along a fixed offset as a linear mix would. A rollout
+runs on one thread from start to end, so its numbers depend only on ``(seed, r)``: results are
+identical whatever ``NUMBA_NUM_THREADS`` is, whatever the chunking, and whatever the number of
+rollouts run beside it.
+
+* The agent-level kernel draws from a sequential splitmix64 generator started at the key, with
+  an odd increment of its own (:func:`smfq_lib.rng.start_sequential`; fast: one 64-bit hash per
+  number). Streams with different increments meet only at isolated numbers, never in a shared
+  run, as windows of one sequence could.
+* The count-level kernel draws ``uniform(key, counter)`` with a counter per rollout
+  (:func:`smfq_lib.rng.next_counter_uniform`: 128 bits of input per number, no shifted overlaps)
+  and every binomial from those uniforms (:func:`smfq_lib.binomial.binomial`).
+
 Uniform integers in ``[0, m)`` are ``floor(U * m)`` with a 53-bit double ``U`` (bias below
-``m / 2**53``). Initial states drawn from a distribution ``s_0`` are sampled in NumPy
-(``default_rng((seed, ...))``) before the kernels run.
+``m / 2**53``). Initial states drawn from a distribution are sampled in NumPy
+(``default_rng((seed, ...))``, the full seed) before the kernels run.
 
 Aggregate reward (``system.aggregate``): kernels record ``s_g``, ``a_g`` and
-``x = sum_i phi[s_i, a_i]`` per step; the wrapper adds ``rho(s_g, a_g, x / n)`` afterwards.
+``x = sum_i phi[s_i, a_i]`` per step; the runner adds ``rho(s_g, a_g, x / n)`` afterwards, in
+blocks of rollouts fixed by the horizon alone (:mod:`~.run`), so also these numbers do not depend
+on the thread count.
 
 Stochastic rewards (``system.reward_noise``, Theorem 0.13): the realised stage reward is eq. (3)
 with every component drawn, ``r_g[s_g, a_g] + w_g[s_g, a_g] xi + (1/n) sum_i (r_l[s_i, s_g, a_i]
 + w_l[s_i, s_g, a_i] xi_i)``, with independent signs ``xi, xi_i = +-1`` (probability 1/2). The
 agent-level kernel draws one sign per agent, literally; the count-level kernel draws, per
 (state, action) cell with ``n_sa`` agents, the exact sum of their signs ``2 Binomial(n_sa, 1/2) -
-n_sa``. The signs come from a second stream per rollout, keyed by a hash of the rollout's key
-(so again a function of ``(seed, rollout)`` only), and the count-level kernel draws them after the
-rollout's trajectory: the noise never changes the trajectory (states, actions, counts), only the
+n_sa``. The signs come from a second stream per rollout, keyed by :func:`noise_key` of the
+rollout's key, so the noise never changes the trajectory (states, actions, counts), only the
 rewards, by an additive zero-mean term (common random numbers: with widths 0 the numbers are the
 noiseless ones bit for bit). The expected return is unchanged (linearity of expectation), so
 :mod:`smfq_lib.evaluate` computes the exact value with the mean rewards.
 
-Returns are truncated at ``horizon``: ``sum_{t < horizon} gamma^t r_t`` (Algorithm 3, line 11);
-pick ``horizon`` with ``gamma**horizon * max|r| / (1 - gamma)`` negligible to estimate ``V``.
+Returns are truncated at ``horizon``: ``sum_{t < horizon} gamma^t r_t`` (Algorithm 3, line 11),
+summed in step order (the same bits whatever is kept); pick ``horizon`` with
+``gamma**horizon * max|r| / (1 - gamma)`` negligible to estimate ``V``.
 """
 
 from __future__ import annotations
@@ -36,139 +48,149 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numba import njit
+from scipy import stats
 
-from smfq_lib.execute.chunks import run_chunks
-from smfq_lib.policy import validate_policy
-from smfq_lib.rng import splitmix64_array
-from smfq_lib.system import CooperativeSystem
+from smfq_lib.rng import splitmix64
 
-__all__ = ["Rollouts", "phi_table", "run_rollouts", "validate_common"]
+__all__ = ["KEEP", "Rollouts", "discounted_returns", "keep_step", "noise_key"]
 
-
-@dataclass(frozen=True, eq=False)
-class Rollouts:
-    """Outcome of ``R`` rollouts of Algorithm 3 over ``H`` steps.
-
-    ``rewards[r, t]``: stage reward of eq. (3) (plus the aggregate term) at step ``t``, realised
-    (with the reward noise of Theorem 0.13 when the system has one);
-    ``returns[r] = sum_t gamma^t rewards[r, t]``; ``s_g[r, t]``, ``a_g[r, t]``: the global state
-    and action at step ``t``; ``counts[r, t, s]``: agents in local state ``s`` at step ``t``
-    (only with ``record_counts=True``, else ``None``).
-    """
-
-    rewards: np.ndarray
-    returns: np.ndarray
-    s_g: np.ndarray
-    a_g: np.ndarray
-    counts: np.ndarray | None
-    gamma: float
-    n: int
-    k: int
-    seed: int
-    executor: str
-
-    @property
-    def rollouts(self) -> int:
-        return self.rewards.shape[0]
-
-    @property
-    def horizon(self) -> int:
-        return self.rewards.shape[1]
-
-    def mean(self) -> float:
-        """Mean discounted return over the rollouts (a Monte Carlo estimate of ``V``)."""
-        return float(self.returns.mean())
-
-    def sem(self) -> float:
-        """Standard error of :meth:`mean` (sample standard deviation / sqrt(R); 0 if R = 1)."""
-        R = self.returns.shape[0]
-        return float(self.returns.std(ddof=1) / np.sqrt(R)) if R > 1 else 0.0
-
-    def mean_rewards(self) -> np.ndarray:
-        """Per-step reward averaged over rollouts, shape ``(horizon,)``."""
-        return self.rewards.mean(axis=0)
-
-    def __repr__(self) -> str:
-        return (
-            f"Rollouts({self.executor}, n={self.n}, k={self.k}, rollouts={self.rollouts}, "
-            f"horizon={self.horizon}, mean return={self.mean():.6g} +- {self.sem():.2g})"
-        )
-
-
-def _rollout_seeds(seed: int, rollouts: int) -> np.ndarray:
-    """64-bit keys of the rollouts (uint64): splitmix64 of (seed, rollout index)."""
-    with np.errstate(over="ignore"):
-        x = np.uint64(seed & 0xFFFFFFFFFFFFFFFF) * np.uint64(0x9E3779B97F4A7C15)
-        x = x + np.arange(rollouts, dtype=np.uint64) * np.uint64(0xD1B54A32D192ED03)
-    return splitmix64_array(x)
-
-
-def validate_common(system, policy, n, horizon, rollouts, seed):
-    if not isinstance(system, CooperativeSystem):
-        raise ValueError(
-            f"system must be a smfq_lib.CooperativeSystem; got {type(system).__name__}."
-        )
-    for name, v, lo in (("n", n, 1), ("horizon", horizon, 1), ("rollouts", rollouts, 1)):
-        if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < lo:
-            raise ValueError(f"{name} must be an integer >= {lo}; got {v!r}.")
-    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer; got {seed!r}.")
-    k, pi_g, pi_l = validate_policy(policy, system.S_g, system.S_l, system.A_g, system.A_l, n)
-    return int(n), int(horizon), int(rollouts), int(seed), k, pi_g, pi_l
-
+#: What an executor keeps: per-step arrays and returns, or the returns alone.
+KEEP = ("steps", "returns")
 
 _NOISE_TAG = np.uint64(0x13_0D15_E5EE_D000)
 
 
-def _noise(system, seeds):
-    """``(noisy, w_g, w_l, nseeds)`` for the kernels: the half-widths of ``system.reward_noise``
-    and every rollout's second key, a splitmix64 hash of its key and a tag."""
-    if system.reward_noise is None:
-        return False, np.zeros((1, 1)), np.zeros((1, 1, 1)), np.zeros(0, np.uint64)
-    x = splitmix64_array(seeds ^ _NOISE_TAG)
-    w = system.reward_noise
-    w_g = np.ascontiguousarray(w.w_g, dtype=np.float64)
-    w_l = np.ascontiguousarray(w.w_l, dtype=np.float64)
-    return True, w_g, w_l, x
+@njit(cache=True)
+def noise_key(key):
+    """The key of a rollout's reward-noise stream: a splitmix64 hash of its key and a tag."""
+    return splitmix64(key ^ _NOISE_TAG)
 
 
-def phi_table(system):
-    if system.aggregate is None:
-        return np.zeros((system.S_l, system.A_l))
-    return np.ascontiguousarray(system.aggregate.phi, dtype=np.float64)
+@njit(cache=True)
+def keep_step(j, t, rew, x, s_g, a_g, counts, rewards, xs, sgs, ags, counts_tr):
+    """Write step ``t`` of a rollout into row ``j`` of the kept arrays: ``rewards``, ``sgs``,
+    ``ags`` if they have columns (``keep="steps"`` or the aggregate's blocks), ``xs`` (the
+    aggregate's ``x``) and ``counts_tr`` (``record_counts``) likewise."""
+    if sgs.shape[1] > 0:
+        rewards[j, t] = rew
+        sgs[j, t] = s_g
+        ags[j, t] = a_g
+    if xs.shape[1] > 0:
+        xs[j, t] = x
+    if counts_tr.shape[1] > 0:
+        counts_tr[j, t, :] = counts
 
 
-def _finish(system, n, k, seed, executor, rewards, xs, sgs, ags, counts_tr, record):
-    if system.aggregate is not None:
-        rewards = rewards + system.aggregate_reward(sgs, ags, xs / n)
-    disc = system.gamma ** np.arange(rewards.shape[1])
-    return Rollouts(
-        rewards=rewards,
-        returns=rewards @ disc,
-        s_g=sgs,
-        a_g=ags,
-        counts=counts_tr if record else None,
-        gamma=system.gamma,
-        n=n,
-        k=k,
-        seed=seed,
-        executor=executor,
-    )
+@njit(cache=True)
+def discounted_returns(rewards, disc, out):
+    """``out[j] = sum_t disc[t] rewards[j, t]`` summed in step order (as the kernels do)."""
+    for j in range(rewards.shape[0]):
+        ret = 0.0
+        for t in range(rewards.shape[1]):
+            ret += disc[t] * rewards[j, t]
+        out[j] = ret
 
 
-def run_rollouts(kernel_call, system, n, k, seed, R, H, executor, record, progress):
-    S_l = system.S_l
-    seeds = _rollout_seeds(seed, R)
-    rewards = np.zeros((R, H))
-    xs = np.zeros((R, H))
-    sgs = np.zeros((R, H), np.int64)
-    ags = np.zeros((R, H), np.int64)
-    counts_tr = np.zeros((R, H, S_l) if record else (R, 0, S_l), np.int64)
-    noise = _noise(system, seeds)
-    run_chunks(
-        lambda a, b: kernel_call(a, b, seeds, rewards, xs, sgs, ags, counts_tr, *noise),
-        R,
-        progress,
-        f"rollout_{executor}",
-    )
-    return _finish(system, n, k, seed, executor, rewards, xs, sgs, ags, counts_tr, record)
+@dataclass(frozen=True, eq=False)
+class Rollouts:
+    """Outcome of ``rollouts`` runs of Algorithm 3 over ``horizon`` steps.
+
+    Data are fields, statistics are methods: every field is set at construction, and
+    :meth:`mean`, :meth:`sem`, :meth:`ci`, :meth:`mean_rewards` compute from them.
+
+    Fields
+    ------
+    returns : float array (rollouts,)
+        Discounted returns ``sum_{t < horizon} gamma^t r_t`` (Algorithm 3, line 11), always kept.
+    rewards : float array (rollouts, horizon) or None
+        Stage reward of eq. (3) (plus the aggregate term) at step ``t``, realised (with the
+        reward noise of Theorem 0.13 when the system has one). ``None`` with ``keep="returns"``.
+    s_g, a_g : int64 arrays (rollouts, horizon) or None
+        Global state and global action at step ``t``. ``None`` with ``keep="returns"``.
+    counts : int64 array (rollouts, horizon, S_l) or None
+        Agents per local state at step ``t``; only with ``record_counts=True``, else ``None``.
+    gamma : float
+        Discount factor of the system.
+    n, k : int
+        Number of agents and sample size of the executed policy.
+    rollouts, horizon : int
+        Number of rollouts ``R`` and steps ``H`` per rollout.
+    seed : int
+        The seed of the run (rollout ``r`` used the streams of ``(seed, r)``).
+    executor : str
+        ``"agents"`` (:func:`rollout_agents`) or ``"counts"`` (:func:`rollout_counts`).
+    rule : str
+        Tie rule of the executed policy's laws (:mod:`smfq_lib.policy`).
+    keep : str
+        ``"steps"`` (per-step arrays kept) or ``"returns"`` (only ``returns``).
+    """
+
+    returns: np.ndarray
+    rewards: np.ndarray | None
+    s_g: np.ndarray | None
+    a_g: np.ndarray | None
+    counts: np.ndarray | None
+    gamma: float
+    n: int
+    k: int
+    rollouts: int
+    horizon: int
+    seed: int
+    executor: str
+    rule: str = "first"
+    keep: str = "steps"
+
+    def mean(self) -> float:
+        """Mean discounted return over the rollouts: the Monte Carlo estimate of ``V`` (eq. 4)
+        at the start state, truncated at ``horizon``."""
+        return float(self.returns.mean())
+
+    def sem(self) -> float:
+        """Standard error of :meth:`mean`: sample standard deviation (``ddof=1``) over
+        ``sqrt(rollouts)``; 0 for a single rollout."""
+        R = self.returns.shape[0]
+        return float(self.returns.std(ddof=1) / np.sqrt(R)) if R > 1 else 0.0
+
+    def ci(self, level: float = 0.95) -> float:
+        """Half-width of the Student-t confidence interval for ``V``: the interval is
+        ``mean() +- ci(level)``, with ``ci(level) = t_{(1 + level)/2, R - 1} * sem()`` and
+        ``t_{q, d}`` the ``q``-quantile of Student's t with ``d`` degrees of freedom (exact
+        coverage for normal returns, asymptotically valid otherwise).
+
+        Parameters
+        ----------
+        level : float
+            Confidence level, strictly between 0 and 1. Default 0.95.
+
+        Returns
+        -------
+        float
+            The half-width, in the units of the rewards. Needs ``rollouts >= 2``.
+        """
+        ok = isinstance(level, float | int) and not isinstance(level, bool)
+        if not (ok and 0.0 < level < 1.0):
+            raise ValueError(f"level must be a number strictly between 0 and 1; got {level!r}.")
+        if self.rollouts < 2:
+            raise ValueError(
+                "ci needs at least 2 rollouts to estimate the spread; this run has 1. "
+                "Run more rollouts."
+            )
+        return float(stats.t.ppf(0.5 + level / 2, self.rollouts - 1) * self.sem())
+
+    def mean_rewards(self) -> np.ndarray:
+        """Per-step reward averaged over the rollouts, shape ``(horizon,)``; needs the per-step
+        rewards (``keep="steps"``)."""
+        if self.rewards is None:
+            raise ValueError(
+                "mean_rewards needs the per-step rewards, which this run did not keep "
+                "(keep='returns'); run the executor with keep='steps' (the default)."
+            )
+        return self.rewards.mean(axis=0)
+
+    def __repr__(self) -> str:
+        return (
+            f"Rollouts({self.executor}, n={self.n}, k={self.k}, rule={self.rule!r}, "
+            f"rollouts={self.rollouts}, horizon={self.horizon}, keep={self.keep!r}, "
+            f"mean return={self.mean():.6g} +- {self.sem():.2g})"
+        )

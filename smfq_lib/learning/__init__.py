@@ -4,8 +4,9 @@
 ``SubsampledQ`` (:mod:`~.result`). Algorithm 1 is :mod:`~.tabular`, Algorithm 2
 :mod:`~.mean_field`; both implement :class:`~.operator.Operator`. Their Numba kernels:
 :mod:`~.tabular_kernels`, :mod:`~.mean_field_kernels`, :mod:`~.sampled` (the fixed samples'
-gather, shared), :mod:`~.argmax` (greedy tables, shared); reward tables of eq. (6):
-:mod:`~.rewards`, :mod:`~.reward_noise`.
+gather, shared), :mod:`~.argmax` (greedy tables, shared), :mod:`~.tie_rules` (the laws of
+each tie rule, ``SubsampledQ.action_laws``); reward tables of eq. (6): :mod:`~.rewards`,
+:mod:`~.reward_noise`.
 """
 
 from smfq_lib.learning.learner import choose_algorithm, learn, table_bytes

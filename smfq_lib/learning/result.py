@@ -7,12 +7,14 @@ import math
 import os
 import zipfile
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from smfq_lib.checks import format_count
 from smfq_lib.combinatorics import n_compositions, rank
+from smfq_lib.learning.tie_rules import action_laws, q_sizes
+from smfq_lib.policy import DEFAULT_RULE, RULES, ActionLaws
 
 __all__ = ["SubsampledQ"]
 
@@ -47,6 +49,9 @@ class SubsampledQ:
     sweeps : backups of the whole ``Q``; solves : policy evaluations (linear solves) and
     solve_seconds : their wall time (0 for value iteration). Files written before these fields
     existed load with the defaults (value iteration, ``sweeps = 0``).
+
+    :meth:`action_laws` gives the policy's laws under each tie rule (``pi_g``, ``pi_l`` are rule
+    ``"first"``), identically shaped for both algorithms.
     """
 
     k: int
@@ -64,6 +69,7 @@ class SubsampledQ:
     sweeps: int = 0
     solves: int = 0
     solve_seconds: float = 0.0
+    _laws: dict = field(default_factory=dict, init=False, repr=False)
 
     # lookups ---------------------------------------------------------------------------------
     def _index(self, s_g, s_1, counts):
@@ -94,6 +100,22 @@ class SubsampledQ:
     def value(self, s_g, s_1, counts) -> float:
         """``max Q`` at ``(s_g, s_1, counts of the k - 1 others)`` (the table ``V``)."""
         return float(self.V[self._index(s_g, s_1, counts)])
+
+    def action_laws(self, rule=None) -> ActionLaws:
+        """The :class:`~smfq_lib.policy.ActionLaws` of this greedy policy under tie rule ``rule``
+        (``None``: ``DEFAULT_RULE``; the rules: :mod:`smfq_lib.policy`). ``"first"`` is the
+        one-hot ``pi_g``, ``pi_l``; the others are computed from ``Q`` on first use
+        (:mod:`smfq_lib.learning.tie_rules`: Algorithm 2 from the mean-field ``Q``, Algorithm 1
+        from its tabular ``Q``) and cached on this object (``Q`` is not to be mutated)."""
+        rule = DEFAULT_RULE if rule is None else rule
+        if rule not in RULES:
+            raise ValueError(f"rule must be None (the default) or one of {RULES}; got {rule!r}.")
+        if rule == "first":
+            _, _, A_g, A_l = q_sizes(self.Q, self.k, self.algorithm)
+            return ActionLaws.one_hot(self.k, self.pi_g, self.pi_l, A_g, A_l)
+        if rule not in self._laws:
+            self._laws[rule] = action_laws(self.Q, self.k, self.algorithm, rule)
+        return self._laws[rule]
 
     # storage ---------------------------------------------------------------------------------
     def save(self, path) -> None:

@@ -1,0 +1,227 @@
+"""smfq_lib.sweep: grid points and the SQLite results store (no Dask cluster here).
+
+The store's guarantees checked from outside: values read back exactly (floats bit for bit, by
+their bytes), one file whatever its spelling (symlinks), a write cut by ``kill -9`` is rolled
+back, and files that are not a store give a ValueError that says what to do.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import sqlite3
+import struct
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import sweep_tasks
+
+from smfq_lib.sweep import expand_grid, load_results, point_key, run_sweep, store_path
+
+TESTS = Path(__file__).resolve().parent
+ROOT = TESTS.parent
+MC_GRID = {"k": [1, 2, 3, 5, 8], "m": [3, 17], "seed": [0, 1]}  # 20 points
+
+
+def _bits(x: float) -> bytes:
+    return struct.pack("<d", x)
+
+
+def _sql(path, query: str) -> list[tuple]:
+    """Rows of a query on a store, with plain sqlite3 (not through smfq)."""
+    with contextlib.closing(sqlite3.connect(path)) as db, db:
+        return db.execute(query).fetchall()
+
+
+# ------------------------------------------------------------------------------------- grid
+
+
+def test_grid_order_is_nested_loops_in_dict_order():
+    points = expand_grid({"k": [1, 2], "seed": [0, 1, 2]})
+    assert points == [{"k": k, "seed": s} for k in (1, 2) for s in (0, 1, 2)]
+    listed = [{"k": 3, "m": 10}, {"k": 1, "m": None}]
+    assert expand_grid(listed) == listed
+
+
+def test_point_key_is_stable_and_canonical():
+    # sha256 of '{"k":2,"m":10,"seed":0}': a fixed value, not a per-process hash
+    assert point_key({"k": 2, "m": 10, "seed": 0}) == "fe419375ef414006"
+    assert point_key({"seed": 0, "m": 10, "k": 2}) == point_key({"k": 2, "m": 10, "seed": 0})
+    assert point_key({"k": np.int64(2), "m": np.int32(10), "seed": 0}) == point_key(
+        {"k": 2, "m": 10, "seed": 0}
+    )
+    assert point_key({"k": 2.0}) != point_key({"k": 2})
+    assert point_key({"k": 2, "m": 10}) != point_key({"k": 2, "m": 11})
+
+
+def test_store_path():
+    assert store_path("gap") == Path("results/gap.sqlite")
+    assert store_path("out/gap.sqlite") == Path("out/gap.sqlite")
+    with pytest.raises(ValueError, match=r"pass 'out/gap\.sqlite'"):
+        store_path("out/gap.csv")
+    with pytest.raises(ValueError, match=r"without the \.sqlite suffix; pass 'out/gap\.sqlite'"):
+        store_path("out/gap")
+    with pytest.raises(ValueError, match="store must be a bare name"):
+        store_path(3)
+
+
+# ------------------------------------------------------------------------ values and types
+
+
+def test_values_read_back_exactly(calls):
+    grid = [{"i": i, "m": i if i % 2 else None} for i in range(len(sweep_tasks.SPECIAL_FLOATS))]
+    run_sweep(sweep_tasks.values_task, grid, store="values", client="serial", progress=False)
+    df = load_results("values", grid=grid)
+    assert df["i"].tolist() == list(range(len(grid)))  # grid order
+    # columns in the order they first appeared (maybe and m got their kind at point 1)
+    outputs = ["x", "text", "big", "flag", "maybe", "np_float"]
+    assert list(df.columns[:10]) == ["key", "status", "i", "m", *outputs]
+    for row, point in zip(df.to_dict("records"), grid, strict=True):
+        expected = sweep_tasks.values_task(**point)
+        assert _bits(row["x"]) == _bits(expected["x"])  # every float bit for bit, NaN payload too
+        assert _bits(row["np_float"]) == _bits(float(expected["np_float"]))
+        assert row["text"] == expected["text"] and row["big"] == expected["big"]
+        assert row["flag"] is expected["flag"]
+        assert row["maybe"] == expected["maybe"] and type(row["maybe"]) is type(expected["maybe"])
+        assert row["m"] == point["m"] and type(row["m"]) is type(point["m"])
+    assert str(df["big"].dtype) == "int64" and str(df["flag"].dtype) == "bool"
+    assert str(df["maybe"].dtype) == "Int64" and str(df["m"].dtype) == "Int64"
+    assert str(df["x"].dtype) == "float64" and str(df["text"].dtype) == "str"
+    # the same values as plain SQLite sees them: ints are integers, text is text
+    kinds = _sql(
+        "results/values.sqlite", "SELECT typeof(big), typeof(text), typeof(flag) FROM points"
+    )
+    assert set(kinds) == {("integer", "text", "integer")}
+
+
+def test_load_results_types_and_grid_order(calls):
+    run_sweep(sweep_tasks.mc_task, MC_GRID, store="cols", client="serial", progress=False)
+    df = load_results("cols", grid=MC_GRID)
+    dtypes = {c: str(t) for c, t in df.dtypes.items()}
+    assert dtypes["k"] == dtypes["n_pos"] == dtypes["attempts"] == "int64"
+    assert dtypes["mean"] == dtypes["wall_time"] == "float64" and dtypes["big"] == "bool"
+    assert dtypes["label"] == dtypes["key"] == "str"
+    assert df["k"].tolist() == [p["k"] for p in expand_grid(MC_GRID)]
+    assert list(df.columns[:5]) == ["key", "status", "k", "m", "seed"]
+    reverse = expand_grid(MC_GRID)[::-1]
+    assert load_results("cols", grid=reverse)["key"].tolist() == df["key"].tolist()[::-1]
+    assert len(load_results("cols", grid={"k": [1, 99], "m": [3], "seed": [0]})) == 1
+
+
+@pytest.mark.parametrize(
+    ("grid", "match"),
+    [
+        ({"k": [2**63]}, "outside the 64-bit range"),
+        ({"k": ["\udcff"]}, "not valid Unicode"),
+        ({"k": [True, 2]}, "both bools and other values"),
+        ({"Status": [1]}, "reserved"),
+        ([{"k": 1, "K": 2}], "differ only in case"),
+    ],
+)
+def test_values_the_store_cannot_keep_are_refused_before_any_work(calls, tmp_path, grid, match):
+    with pytest.raises(ValueError, match=match):
+        run_sweep(sweep_tasks.where_task, grid, store="bad", client="serial")
+    assert not (tmp_path / "results").exists()
+
+
+def test_an_output_that_mixes_bools_with_ints_fails_that_point(calls):
+    with pytest.warns(RuntimeWarning, match="1 of 2"):
+        summary = run_sweep(sweep_tasks.kinds_task, {"x": [0, 1]}, store="kinds", client="serial")
+    assert summary.failed[0]["params"] == {"x": 1}
+    assert "both bools and other values" in summary.failed[0]["error"]
+    assert load_results("kinds")["v"].tolist() == [True]
+
+
+# ----------------------------------------------------------------------------- the file
+
+
+def test_symlinked_store_is_one_store(calls, tmp_path):
+    real = tmp_path / "data" / "real.sqlite"
+    real.parent.mkdir()
+    link = tmp_path / "link.sqlite"
+    link.symlink_to(real)
+    grid = {"k": [1, 2], "m": [3], "seed": [0, 1]}
+    first = run_sweep(sweep_tasks.mc_task, grid, store=link, client="serial", progress=False)
+    assert len(first.computed) == 4 and first.store == real.resolve()
+    assert link.is_symlink() and real.is_file()  # written through the link, not replacing it
+    again = run_sweep(sweep_tasks.mc_task, grid, store=real, client="serial", progress=False)
+    assert again.computed == [] and again.reused == 4 and len(calls()) == 4
+    assert not Path(str(link) + "-wal").exists()  # SQLite's files sit beside the real file
+    pd.testing.assert_frame_equal(load_results(link), load_results(real))
+
+
+def test_a_file_that_is_not_a_store_is_refused(calls, tmp_path):
+    path = tmp_path / "notes.sqlite"
+    path.write_text("k,seed\n1,0\n")
+    with pytest.raises(ValueError, match="not an smfq results store.*move it away"):
+        run_sweep(sweep_tasks.where_task, {"i": [0]}, store=path, client="serial")
+    with pytest.raises(ValueError, match="not an smfq results store"):
+        load_results(path)
+    other = tmp_path / "other.sqlite"
+    _sql(other, "CREATE TABLE points (key TEXT)")
+    with pytest.raises(ValueError, match="SQLite database but not an smfq results store"):
+        run_sweep(sweep_tasks.where_task, {"i": [0]}, store=other, client="serial")
+    assert calls() == [] and path.read_text() == "k,seed\n1,0\n"
+    with pytest.raises(ValueError, match="does not exist; run the sweep first"):
+        load_results("missing")
+    assert not (tmp_path / "results").exists()  # reading never creates a store
+
+
+def test_text_that_is_not_utf8_is_a_value_error(calls):
+    run_sweep(sweep_tasks.mc_task, {"k": [1], "m": [3], "seed": [0]}, store="u", client="serial")
+    _sql("results/u.sqlite", "UPDATE points SET label = CAST(X'FF41' AS TEXT)")
+    with pytest.raises(ValueError, match="not valid UTF-8.*label"):
+        load_results("u")
+
+
+_CUT_SCRIPT = textwrap.dedent(
+    """
+    import os, signal, sys
+    from smfq_lib.sweep.store import Store
+
+    st = Store(sys.argv[1], create=True)
+    st.db.execute("BEGIN IMMEDIATE")
+    st.db.execute("UPDATE points SET status = 'failed', m = 999")
+    st.db.execute(
+        "INSERT INTO points (key, status, attempts) VALUES ('0123456789abcdef', 'ok', 1)"
+    )
+    os.kill(os.getpid(), signal.SIGKILL)  # killed in the middle of a transaction
+    """
+)
+
+
+def test_a_write_cut_by_a_kill_is_rolled_back(calls, tmp_path):
+    grid = {"k": [1, 2], "m": [3], "seed": [0]}
+    run_sweep(sweep_tasks.mc_task, grid, store="cut", client="serial", progress=False)
+    before = load_results("cut")
+    script = tmp_path / "cut.py"
+    script.write_text(_CUT_SCRIPT)
+    proc = subprocess.run(
+        [sys.executable, str(script), "results/cut.sqlite"],
+        env=dict(os.environ, PYTHONPATH=str(ROOT)),
+        capture_output=True,
+        timeout=120,
+    )
+    assert proc.returncode == -signal.SIGKILL, proc.stderr.decode()
+    pd.testing.assert_frame_equal(load_results("cut"), before)  # nothing of the cut write
+    grid3 = {"k": [1, 2, 3], "m": [3], "seed": [0]}
+    summary = run_sweep(sweep_tasks.mc_task, grid3, store="cut", client="serial", progress=False)
+    assert len(summary.computed) == 1 and summary.reused == 2
+    assert _sql("results/cut.sqlite", "SELECT status, attempts FROM points") == [("ok", 1)] * 3
+
+
+def test_a_damaged_store_is_refused(calls):
+    run_sweep(sweep_tasks.where_task, {"i": list(range(300))}, store="dmg", client="serial")
+    path = Path("results/dmg.sqlite")
+    with open(path, "r+b") as fh:
+        fh.truncate(path.stat().st_size // 2)
+    with pytest.raises(ValueError, match="malformed.*damaged one\\); move it away"):
+        load_results("dmg")
+    with pytest.raises(ValueError, match="malformed"):
+        run_sweep(sweep_tasks.where_task, {"i": [0]}, store="dmg", client="serial")
