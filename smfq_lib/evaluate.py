@@ -63,17 +63,12 @@ from collections import OrderedDict
 import numpy as np
 
 from smfq_lib.budget import check_budget, check_fits
-from smfq_lib.checks import check_int, format_count
+from smfq_lib.checks import check_int, format_count, validate_counts, validate_index
 from smfq_lib.combinatorics import compositions, n_compositions, rank
 from smfq_lib.count_chain import chain_rows
 from smfq_lib.execute import count_state_weights, run_chunks
 from smfq_lib.learning.mean_field_kernels import add_tables
-from smfq_lib.policy import (
-    policy_laws,
-    policy_tables,
-    validate_counts,
-    validate_index,
-)
+from smfq_lib.policy import policy_laws, policy_tables
 from smfq_lib.system import CooperativeSystem
 
 __all__ = [
