@@ -288,8 +288,9 @@ def legend_below(fig, axes, ncol: int = 4) -> None:
 def plot_gap_vs_bound(ax, k, gaps, bound, shape_fit=None, *, floor=1e-9, title=""):
     """Exact optimality gaps against Theorem 0.11 on log-log axes, on ``ax``.
 
-    ``gaps``: ``{label: values over k}``, e.g. the gap at the start state and its worst case over
-    start states (put fitted slopes and their ranges in the labels); points at or below
+    ``gaps``: ``{label: values over k}``, e.g. the worst case over start states and the gap at the
+    start state (put fitted slopes and their ranges in the labels); the first is drawn filled on
+    top, the others hollow, so equal values stay visible. Points at or below
     ``floor`` (0 to the solvers' tolerance, e.g. at ``k = n``) cannot be drawn on a log axis and
     are left out, which the label then says. ``bound``: ``{label: values}`` of the theorem's
     bound (e.g. both readings), drawn in red. ``shape_fit``: ``(label, values)``, the theorem's
@@ -300,13 +301,17 @@ def plot_gap_vs_bound(ax, k, gaps, bound, shape_fit=None, *, floor=1e-9, title="
     k = np.asarray(k, dtype=float)
     for (label, values), ls in zip(bound.items(), ("-", "--", ":"), strict=False):
         ax.loglog(k, values, ls=ls, color="#a50f15", lw=1.8, label=label)
-    for (label, values), style in zip(gaps.items(), ("oC0", "DC2", "sC4", "^C7"), strict=False):
+    styles = ("oC0", "DC2", "sC4", "^C7")
+    for j, ((label, values), style) in enumerate(zip(gaps.items(), styles, strict=False)):
         values = np.asarray(values, dtype=float)
         keep = values > floor
         if not keep.all():
             label = f"{label} ({int((~keep).sum())} k with gap 0 not drawn)"
-        ax.loglog(k[keep], values[keep], marker=style[0], color=style[1:], ms=3.5, lw=0.9,
-                  label=label)  # fmt: skip
+        # the first curve filled and on top, the others hollow and larger: equal values stay
+        # visible as a filled marker inside a hollow one
+        marks = {"ms": 3.5} if j == 0 else {"mfc": "none", "ms": 6}
+        ax.loglog(k[keep], values[keep], marker=style[0], color=style[1:], lw=0.9,
+                  zorder=3 - 0.1 * j, label=label, **marks)  # fmt: skip
     if shape_fit is not None:
         ax.loglog(k, shape_fit[1], "--", color="k", lw=1.4, label=shape_fit[0])
     ticks = [t for t in (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000) if t <= k.max()]

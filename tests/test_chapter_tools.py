@@ -68,13 +68,15 @@ def test_plot_gap_vs_bound_leaves_out_zeros_and_says_so():
     fig, ax = plt.subplots()
     k = np.arange(1, 6)
     plotting.plot_gap_vs_bound(
-        ax, k, {"worst": [0.5, 0.4, 0.3, 0.2, 0.0]}, {"bound": 10.0 / np.sqrt(k)},
+        ax, k, {"worst": [0.5, 0.4, 0.3, 0.2, 0.0], "start": [0.5, 0.3, 0.2, 0.1, 0.05]},
+        {"bound": 10.0 / np.sqrt(k)},
         shape_fit=("fit", 0.5 / np.sqrt(k)),
     )  # fmt: skip
     lines = {line.get_label(): line for line in ax.get_lines()}
     drawn = lines["worst (1 k with gap 0 not drawn)"]
     assert drawn.get_xdata().tolist() == [1, 2, 3, 4]
-    assert {"bound", "fit"} <= set(lines)
+    assert {"bound", "fit", "start"} <= set(lines)
+    assert lines["start"].get_markerfacecolor() == "none"  # the second curve hollow
     assert ax.get_xscale() == "log" and ax.get_yscale() == "log" and ax.get_xlabel()
     plt.close(fig)
 
