@@ -36,9 +36,10 @@ def gap_curves(system, n, ks, *, rules=("coordinated",), start=None, algorithm="
     ``bound_scaled`` (Theorem 0.11, both readings); ``algorithm`` (the learner ``learn`` chose);
     and ``learn_seconds`` (wall time, the only non-deterministic entry).
     """
+    n = check_int("n", n, 1, fix="n is the number of local agents.")
     ks = [check_int("k", k, 1, n, fix=f"Every k must satisfy 1 <= k <= n = {n}.") for k in ks]
     bad = [r for r in rules if r not in RULES]
-    if not rules or bad:
+    if isinstance(rules, str) or not rules or bad:
         raise ValueError(f"rules must be a non-empty sequence of {RULES}; got {rules!r}.")
     from smfq_lib.learning import learn
 

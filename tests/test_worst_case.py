@@ -15,7 +15,7 @@ from tie_cases import tie_system
 
 from smfq_lib.combinatorics import rank
 from smfq_lib.examples import majority_mode
-from smfq_lib.gap_study import loglog_slope, shape, shape_constant
+from smfq_lib.gap_study import gap_curves, loglog_slope, shape, shape_constant
 from smfq_lib.learning import learn
 from smfq_lib.theory import gap_bound
 from smfq_lib.worst_case import gap_table, worst_case_gap
@@ -153,3 +153,24 @@ def test_fits_recover_known_curves():
         loglog_slope(k, np.zeros(40))
     with pytest.raises(ValueError, match="y > floor"):
         shape_constant(40, k, np.zeros(40))
+
+
+def test_gap_curves_reads_the_tables_and_refuses_bad_arguments():
+    system, n = majority_mode(flip=0.1, gamma=0.8), 4
+    out = gap_curves(system, n, [1, 2], rules=("uniform", "first"), start={"s_g": 0,
+                     "counts": (1, 3)})  # fmt: skip
+    for i, k in enumerate((1, 2)):
+        for rule in ("uniform", "first"):
+            worst, (s_g, counts) = worst_case_gap(system, n, k, rule=rule)
+            assert out[f"worst_{rule}"][i] == pytest.approx(worst, abs=1e-12)
+            assert out[f"worst_counts_{rule}"][i] == " ".join(map(str, counts))
+            table = gap_table(system, n, k, rule=rule)
+            assert out[f"start_{rule}"][i] == pytest.approx(table[0, rank(np.array([1, 3]))])
+    assert out["bound_printed"][0] == gap_bound(1.0, 0.8, n, 1, 2, 1, 2)
+    refusals = [(dict(ks=[0]), "k must"), (dict(ks=[5]), "k must"), (dict(n=0), "n must")]
+    refusals += [(dict(rules="uniform"), "rules"), (dict(rules=("fair",)), "rules")]
+    for bad, match in refusals:
+        args = dict(system=system, n=n, ks=[1])
+        args.update(bad)
+        with pytest.raises(ValueError, match=match):
+            gap_curves(args.pop("system"), args.pop("n"), args.pop("ks"), **args)
