@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from smfq_lib.evaluate import optimal_value, policy_value
-from smfq_lib.examples import constrained_exploration, gaussian_squeeze
-from smfq_lib.experiments import exploration_point, mean_ci, seed_table, squeeze_point
+from smfq_lib.examples import gaussian_squeeze
+from smfq_lib.experiments import mean_ci, seed_table, squeeze_point
 from smfq_lib.learning import learn
 from smfq_lib.policy import RULES
 from smfq_lib.sweep import run_sweep
@@ -25,17 +25,6 @@ def test_squeeze_point_at_k_equal_n_reports_v_star_and_every_rule():
     assert len({round(out[f"exact_{rule}"], 6) for rule in RULES}) > 1  # the rules differ here
     no_exact = squeeze_point(**args, horizon=5, algorithm="mean_field", exact=False)
     assert all(no_exact[f"exact_{rule}"] is None for rule in RULES)
-
-
-def test_exploration_point_returns_agree_with_the_exact_policy_value():
-    args = dict(M=3, d=2, slip=0.1, gamma=0.9, n=2, n_large=50, k=1, seed=0, rollouts=3000)
-    out = exploration_point(**args, horizon=120, algorithm="mean_field")
-    system = constrained_exploration(M=3, d=2, slip=0.1, gamma=0.9)
-    q = learn(system, 1, None, algorithm="mean_field", progress=False)
-    exact = policy_value(system, q, 2, 0, np.r_[2, np.zeros(8, dtype=np.int64)])
-    assert abs(out["ret_n"] - exact) <= 4 * out["sem_n"] + 0.9**120 * 10
-    assert set(out) == {"learn_seconds", "entries", "ret_n", "sem_n", "ret_large", "sem_large",
-                        "subsystem_value"}  # fmt: skip
 
 
 def test_seed_table_and_mean_ci(tmp_path):
