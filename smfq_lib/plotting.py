@@ -170,6 +170,8 @@ def draw_grid(ax, M: int, *, box=(), hazard=(), arrows=(), values=None, fmt: str
     between cell centres (e.g. where an agent is pulled); ``values`` -- optional length ``M*M``
     numbers written in the cells (e.g. agent counts), zeros omitted. Axes are labelled
     ``column`` / ``row``.
+
+    ``fmt``: the format of each value (default ``"{:g}"``).
     """
     from matplotlib.patches import Rectangle
 
@@ -242,6 +244,8 @@ def plot_return_vs_k(ax, k, *, exact=None, mc=None, references=(), curves=(), ti
     (e.g. ``V*`` and the best homogeneous load); ``curves``: ``(label, values)`` pairs drawn as
     grey dotted lines over ``k`` (e.g. the k-agent subsystem's own optimum). Rules take their
     style from :data:`RULE_STYLE`; integer ticks on ``k``. Returns ``ax``.
+
+    ``title``: the axes' title.
     """
     from matplotlib.ticker import MaxNLocator
 
@@ -274,7 +278,10 @@ def plot_return_vs_k(ax, k, *, exact=None, mc=None, references=(), curves=(), ti
 
 def legend_below(fig, axes, ncol: int = 4) -> None:
     """One legend for ``axes`` (labels deduplicated, in order of appearance) below the figure
-    (``fig`` must use the constrained layout of :func:`use_style`)."""
+    (``fig`` must use the constrained layout of :func:`use_style`).
+
+    ``ncol``: columns of the legend.
+    """
     handles = {}
     for ax in np.atleast_1d(axes).ravel():
         for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
