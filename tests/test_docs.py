@@ -130,3 +130,22 @@ def test_citations_point_into_the_repository():
         )
         for section in re.findall(r"docs/design\.md §(\d+)", text):
             assert section in sections, f"{rel} cites docs/design.md §{section}, which is missing"
+
+
+def test_rst_to_markdown():
+    from smfq_lib.examples.describe import rst_to_markdown
+
+    rst = "Uses ``P_g`` and :class:`~smfq_lib.system.Aggregate`, :func:`learn`.\nExample::"
+    assert rst_to_markdown(rst) == "Uses `P_g` and `Aggregate`, `learn`.\nExample:"
+
+
+@pytest.mark.parametrize("name", ["gaussian_squeeze", "constrained_exploration",
+                                  "majority_mode", "two_zone_exploration"])  # fmt: skip
+def test_describe_renders_every_example_as_markdown(name):
+    import smfq_lib.examples as examples
+
+    text = examples.describe(getattr(examples, name))
+    assert text.startswith(f"### `{name}`\n") and "Modelling choices" in text
+    assert "``" not in text and not re.search(r":(class|func|mod|data):`", text)
+    with pytest.raises(ValueError, match="documented function"):
+        examples.describe(42)
