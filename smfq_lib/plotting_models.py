@@ -136,15 +136,18 @@ def plot_table_sizes_vs_n(ax, dims, ns, title: str) -> dict:
 
 def plot_table_sizes_vs_k(ax, dims, ks, n: int, title: str) -> dict:
     """Table sizes of Algorithms 1 and 2 against ``k`` at fixed ``n`` (chapter 2), as ``log10``
-    entries (markers: ``k`` is an integer), with the sizes the paper's rule and the learners'
-    default (``smfq_lib.learning.choose_algorithm``) pick, mean-field VI on all ``n`` (grey),
-    and the ``k`` from which the paper's rule picks Algorithm 2 (red, dotted).
+    entries (lines through the integer ``k``: up to a hundred of them), with the sizes the
+    paper's rule (thick grey) and the learners' default (``smfq_lib.learning.choose_algorithm``,
+    dashed black) pick, mean-field VI on all ``n`` (grey), and the ``k`` from which the paper's
+    rule picks Algorithm 2 (red, dotted); integer ticks.
 
     ``dims``: ``(S_g, S_l, A_g, A_l)``; ``ks``: the sample sizes; ``title``: the panel's
     title. Returns the columns ``k, alg1, alg2, rule, smaller, auto``.
 
     ``ax``: the matplotlib axes drawn on.
     """
+    from matplotlib.ticker import MaxNLocator
+
     from smfq_lib.learning import choose_algorithm
     from smfq_lib.theory import table_sizes
 
@@ -153,12 +156,11 @@ def plot_table_sizes_vs_k(ax, dims, ks, n: int, title: str) -> dict:
     a1, a2 = (np.array([t["log10"][key] for t in tabs]) for key in ("alg1", "alg2"))
     rule = np.array([t["rule"] for t in tabs])
     auto = np.array([choose_algorithm(Z, int(k))[0] for k in ks])
-    ax.plot(ks, a1, "o", color="C0", ms=4, label=r"Algorithm 1, $|S_g||A_g||Z_l|^k$")
-    ax.plot(ks, a2, "s", color="C1", ms=4, label="Algorithm 2, exact")
-    ax.plot(ks, np.where(rule == "tabular", a1, a2), "o", color="k", ms=11, alpha=0.25,
+    ax.plot(ks, a1, color="C0", lw=1.2, label=r"Algorithm 1, $|S_g||A_g||Z_l|^k$")
+    ax.plot(ks, a2, color="C1", lw=1.2, label="Algorithm 2, exact")
+    ax.plot(ks, np.where(rule == "tabular", a1, a2), color="k", lw=3.5, alpha=0.35,
             label="the paper's rule picks")  # fmt: skip
-    ax.plot(ks, np.where(auto == "tabular", a1, a2), "x", color="k", ms=7,
-            label="the default picks")  # fmt: skip
+    ax.plot(ks, np.where(auto == "tabular", a1, a2), "k--", lw=1.4, label="the default picks")
     ax.axhline(tabs[0]["log10"]["mean_field"], color="0.5", ls="--", lw=1.2,
                label=f"mean field, all n = {n}")  # fmt: skip
     mf = np.flatnonzero(rule == "mean_field")
@@ -166,6 +168,7 @@ def plot_table_sizes_vs_k(ax, dims, ks, n: int, title: str) -> dict:
         ax.axvline(ks[mf[0]], color="C3", ls=":", lw=2,
                    label=f"paper's rule picks 2 from k = {ks[mf[0]]}")  # fmt: skip
     ax.set(xlabel="sample size k", ylabel="log10(entries of the Q-table)", title=title)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.legend(loc="upper left", fontsize=8.5)
     smaller = [t["smaller"] for t in tabs]
     return {"k": list(ks), "alg1": a1, "alg2": a2, "rule": rule, "smaller": smaller, "auto": auto}
