@@ -289,3 +289,18 @@ def test_check_injected_reads_the_injected_cell():
     # the last injected cell counts; without a preceding cell only the knobs are known
     with pytest.raises(ValueError, match=r"\['seed'\]"):
         check_injected({"n"}, ["# Parameters\nseed = 1\n"])
+
+
+def test_chapter_store_rule(monkeypatch, tmp_path):
+    from smfq_lib.reproduce import chapter_store, results_root
+
+    monkeypatch.delenv("SMFQ_RESULTS", raising=False)
+    assert results_root("quick") == REPO / "results" / "quick"
+    assert (
+        chapter_store("06_gaussian_squeeze", "full")
+        == REPO / "results/full/06_gaussian_squeeze.sqlite"
+    )
+    monkeypatch.setenv("SMFQ_RESULTS", str(tmp_path))
+    assert chapter_store("07_x", "quick") == tmp_path / "07_x.sqlite"
+    with pytest.raises(ValueError, match="chapter name"):
+        chapter_store("../evil", "quick")
