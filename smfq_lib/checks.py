@@ -42,6 +42,8 @@ def check_int(name: str, value, lo: int = 0, hi: int = INT64_MAX, fix: str = "")
 
     Booleans are refused (``True`` is not a count); NumPy integers are accepted. ``fix`` is
     appended to the message (how to choose a good value).
+
+    ``name`` is the argument's name, used in the message.
     """
     hi_text = _INT64_TEXT if hi == INT64_MAX else str(hi)
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
@@ -94,7 +96,10 @@ def check_seed(seed) -> int:
 
 def format_count(value) -> str:
     """An exact non-negative count for a message: all digits up to 10^15, else ``2.48e+27``
-    (three significant digits), computed from the integer's logarithm, so any size works."""
+    (three significant digits), computed from the integer's logarithm, so any size works.
+
+    ``value``: the count (a Python or NumPy integer ``>= 0``).
+    """
     value = int(value)
     if value < 10**15:
         return str(value)
@@ -143,7 +148,8 @@ def validate_counts(counts, S_l: int, n: int | None) -> np.ndarray:
 
 
 def validate_index(name: str, value, size: int) -> int:
-    """An integer code in ``[0, size)``."""
+    """``value`` as an integer code in ``[0, size)`` (a state or action index); ``name`` is the
+    argument's name in the ``ValueError`` otherwise."""
     try:
         v = int(value)
     except (TypeError, ValueError):

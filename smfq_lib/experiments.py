@@ -55,6 +55,10 @@ def squeeze_point(loads, mu, sigma, gamma, n, k, seed, rollouts, horizon, algori
     large). Also the learning time (kernels loaded beforehand by a ``k = 1`` run, so that a
     worker's first task is not charged for it) and table size, and the ``k``-agent subsystem's own
     optimal value and (rule "first") agent-1 action at the start state.
+
+    The system is ``gaussian_squeeze(loads, mu, sigma, gamma)``; ``k`` and ``algorithm`` are
+    passed to :func:`smfq_lib.learn` (``seed`` too), ``seed``, ``rollouts`` and ``horizon`` to
+    the executor.
     """
     system = gaussian_squeeze(loads=loads, mu=mu, sigma=sigma, gamma=gamma)
     learn(system, 1, None, algorithm=algorithm, progress=False)  # load the kernels before timing
@@ -156,7 +160,12 @@ def occupancy(
 
 
 def seed_table(store, grid, column: str, ks, seeds) -> np.ndarray:
-    """``column`` of a results store as an array ``(len(ks), len(seeds))``, row ``k``, col seed."""
+    """``column`` of a results store as an array ``(len(ks), len(seeds))``, row ``k``, col seed.
+
+    ``store``: the results store; ``grid``: the sweep's grid (only its points are read);
+
+    ``column``: an output of the task; ``ks``, ``seeds``: the rows and columns, in order.
+    """
     res = load_results(store, grid=grid)
     missing = [c for c in ("k", "seed", column) if c not in res.columns]
     if missing:
@@ -179,7 +188,12 @@ def seed_table(store, grid, column: str, ks, seeds) -> np.ndarray:
 
 
 def mean_ci(values: np.ndarray, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
-    """Mean over seeds (axis 1) and the half-width of its Student-t confidence interval."""
+    """Mean over seeds (axis 1) and the half-width of its Student-t confidence interval.
+
+    ``values``: an array ``(len(ks), seeds)`` (e.g. from :func:`seed_table`); ``level``: the
+
+    confidence level (default 0.95). With one seed the half-width is 0.
+    """
     S = values.shape[1]
     if S < 2:
         return values.mean(axis=1), np.zeros(values.shape[0])

@@ -17,6 +17,15 @@ the notebooks it runs by the same rule.
 
 Every figure is written as ``<root>/<notebook>/<name>.png`` (dpi 150) together with
 ``<root>/<notebook>/<name>.csv``: the plotted numbers, one column per key of ``data``.
+
+Timing files. A figure of wall times (learning time, speedup, cost per step) changes on every
+run; it is named ``timing_<what>`` (PNG and CSV), and no other figure holds a wall time, so
+that after ``make reproduce`` only ``figures/*/timing_*`` files differ from the committed ones.
+
+Kinds of figures. Besides :func:`plot_return_vs_k` and :func:`draw_grid` here, one function per
+kind of figure the chapters draw, each returning the columns it plotted where it computes any:
+the model and its sizes (:mod:`smfq_lib.plotting_models`: chapters 1, 2) and runs of the
+learners and executors (:mod:`smfq_lib.plotting_runs`: chapters 3, 4, 5, 9), re-exported here.
 """
 
 from __future__ import annotations
@@ -36,10 +45,24 @@ __all__ = [
     "draw_grid",
     "figures_root",
     "legend_below",
+    "plot_bellman_noise",
+    "plot_cost_per_step",
+    "plot_executors_vs_exact",
+    "plot_exploration_boxes",
     "plot_gap_vs_bound",
     "plot_occupancy_grid",
+    "plot_residuals",
+    "plot_return_histograms",
     "plot_return_vs_k",
+    "plot_return_vs_n",
+    "plot_reward_traces",
+    "plot_rule_vs_true_count",
+    "plot_squeeze_reward",
+    "plot_stochastic_reward_gaps",
+    "plot_table_sizes_vs_k",
+    "plot_table_sizes_vs_n",
     "plot_time_and_speedup",
+    "plot_value_and_executors",
     "save_figure",
     "use_style",
 ]
@@ -173,6 +196,8 @@ def draw_grid(ax, M: int, *, box=(), hazard=(), arrows=(), values=None, fmt: str
     between cell centres (e.g. where an agent is pulled); ``values`` -- optional length ``M*M``
     numbers written in the cells (e.g. agent counts), zeros omitted. Axes are labelled
     ``column`` / ``row``.
+
+    ``fmt``: the format of each value (default ``"{:g}"``).
     """
     from matplotlib.patches import Rectangle
 
@@ -236,15 +261,18 @@ RULE_STYLE = {
 
 
 def plot_return_vs_k(ax, k, *, exact=None, mc=None, references=(), curves=(), title=""):
-    """The return of ``pi_k^est`` against ``k``, one curve per tie rule, on ``ax``.
+    """The return of ``pi_k^est`` against ``k``, one marker series per tie rule, on ``ax``.
 
-    ``exact``: ``{rule: values}`` drawn as lines with markers (exact values, e.g. from the count
-    chain); ``mc``: ``{rule: (mean, ci95)}`` Monte Carlo means with 95% error bars (hollow
-    markers, nudged sideways per rule so the bars stay apart; on their own lines when there is
-    no ``exact``); ``references``: ``(label, value)`` pairs drawn as grey horizontal lines
-    (e.g. ``V*`` and the best homogeneous load); ``curves``: ``(label, values)`` pairs drawn as
-    grey dotted lines over ``k`` (e.g. the k-agent subsystem's own optimum). Rules take their
-    style from :data:`RULE_STYLE`; integer ticks on ``k``. Returns ``ax``.
+    ``k`` is an integer: every series is drawn as markers at the integer ``k``, never joined by
+    lines. ``exact``: ``{rule: values}`` drawn as filled markers (exact values, e.g. from the
+    count chain); ``mc``: ``{rule: (mean, ci95)}`` Monte Carlo means with 95% error bars (hollow
+    markers, nudged sideways per rule so the bars stay apart); ``references``: ``(label,
+    value)`` pairs drawn as grey horizontal lines (e.g. ``V*`` and the best homogeneous load);
+    ``curves``: ``(label, values)`` pairs drawn as grey markers over ``k`` (e.g. the k-agent
+    subsystem's own optimum). Rules take their style from :data:`RULE_STYLE`; integer ticks on
+    ``k``. Legend entries: one per rule and kind; Monte Carlo beside exact values gets a single
+    entry drawn with its error bar. ``title``: the axes' title (name the instance's parameters
+    there, e.g. ``mu`` and ``sigma``). Returns ``ax``.
     """
     from matplotlib.ticker import MaxNLocator
 
@@ -255,19 +283,19 @@ def plot_return_vs_k(ax, k, *, exact=None, mc=None, references=(), curves=(), ti
     for j, rule in enumerate(rules):
         color, marker, label = RULE_STYLE[rule]
         if rule in exact:
-            ax.plot(k, exact[rule], marker=marker, color=color, ms=5, label=f"{label} (exact)")
+            ax.plot(k, exact[rule], marker, color=color, ms=6, label=f"{label} (exact)")
         if rule in mc:
             mean, ci = mc[rule]
             tag = f"{label} (Monte Carlo, 95% CI)" if rule not in exact else None
             ax.errorbar(
-                k + (j - (len(rules) - 1) / 2) * width, mean, yerr=ci, fmt=marker,
-                color=color, mfc="none", capsize=3, ls="-" if rule not in exact else "none",
-                lw=1.2, label=tag,
+                k + (j - (len(rules) - 1) / 2) * width, mean, yerr=ci, fmt=marker, color=color,
+                mfc="none", capsize=3, lw=1.2, label=tag,
             )  # fmt: skip
-    if any(r in exact for r in mc):  # the Monte Carlo markers beside exact curves: one entry
-        ax.plot([], [], "o", mfc="none", color="0.4", label="hollow: Monte Carlo, 95% CI")
+    if any(r in exact for r in mc):  # the Monte Carlo markers beside exact values: one entry
+        ax.errorbar([], [], yerr=[], fmt="o", mfc="none", color="0.4", capsize=3, lw=1.2,
+                    label="hollow: Monte Carlo, 95% CI")  # fmt: skip
     for (label, values), marker in zip(curves, "x+1", strict=False):
-        ax.plot(k, values, ls=":", marker=marker, color="0.45", lw=1.3, label=label)
+        ax.plot(k, values, marker, color="0.45", ms=7, mew=1.5, label=label)
     for (label, value), ls in zip(references, ("--", "-.", ":"), strict=False):
         ax.axhline(value, color="0.35", ls=ls, lw=1.3, label=f"{label} = {value:.3f}")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -277,7 +305,10 @@ def plot_return_vs_k(ax, k, *, exact=None, mc=None, references=(), curves=(), ti
 
 def legend_below(fig, axes, ncol: int = 4) -> None:
     """One legend for ``axes`` (labels deduplicated, in order of appearance) below the figure
-    (``fig`` must use the constrained layout of :func:`use_style`)."""
+    (``fig`` must use the constrained layout of :func:`use_style`).
+
+    ``ncol``: columns of the legend.
+    """
     handles = {}
     for ax in np.atleast_1d(axes).ravel():
         for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
@@ -285,117 +316,27 @@ def legend_below(fig, axes, ncol: int = 4) -> None:
     fig.legend(handles.values(), handles.keys(), loc="outside lower center", ncol=ncol)
 
 
-def plot_gap_vs_bound(ax, k, gaps, bound, shape_fit=None, *, floor=1e-9, title=""):
-    """Exact optimality gaps against Theorem 0.11 on log-log axes, on ``ax``.
-
-    ``gaps``: ``{label: values over k}``, e.g. the worst case over start states and the gap at the
-    start state (put fitted slopes and their ranges in the labels); the first is drawn filled on
-    top, the others hollow, so equal values stay visible. Points at or below
-    ``floor`` (0 to the solvers' tolerance, e.g. at ``k = n``) cannot be drawn on a log axis and
-    are left out, which the label then says. ``bound``: ``{label: values}`` of the theorem's
-    bound (e.g. both readings), drawn in red. ``shape_fit``: ``(label, values)``, the theorem's
-    shape ``sqrt((n-k+1)/(nk))`` times one fitted constant, drawn dashed black. Returns ``ax``.
-    """
-    from matplotlib.ticker import FixedLocator, NullFormatter
-
-    k = np.asarray(k, dtype=float)
-    for (label, values), ls in zip(bound.items(), ("-", "--", ":"), strict=False):
-        ax.loglog(k, values, ls=ls, color="#a50f15", lw=1.8, label=label)
-    styles = ("oC0", "DC2", "sC4", "^C7")
-    for j, ((label, values), style) in enumerate(zip(gaps.items(), styles, strict=False)):
-        values = np.asarray(values, dtype=float)
-        keep = values > floor
-        if not keep.all():
-            label = f"{label} ({int((~keep).sum())} k with gap 0 not drawn)"
-        # the first curve filled and on top, the others hollow and larger: equal values stay
-        # visible as a filled marker inside a hollow one
-        marks = {"ms": 3.5} if j == 0 else {"mfc": "none", "ms": 6}
-        ax.loglog(k[keep], values[keep], marker=style[0], color=style[1:], lw=0.9,
-                  zorder=3 - 0.1 * j, label=label, **marks)  # fmt: skip
-    if shape_fit is not None:
-        ax.loglog(k, shape_fit[1], "--", color="k", lw=1.4, label=shape_fit[0])
-    ticks = [t for t in (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000) if t <= k.max()]
-    ax.xaxis.set_major_locator(FixedLocator(ticks))
-    ax.xaxis.set_minor_formatter(NullFormatter())
-    ax.set_xticklabels([str(t) for t in ticks])
-    ax.set(xlabel="sampled agents k", ylabel=r"gap $V^*(s) - V^{\pi_k^{est}}(s)$", title=title)
-    return ax
-
-
-def plot_time_and_speedup(
-    ax_time, ax_speed, k, seconds, reference_seconds=None, *, spread=None, how="",
-    reference_label="mean-field VI on all n agents",
-):  # fmt: skip
-    """Learning time against ``k`` (``ax_time``) and the speedup over a reference (``ax_speed``).
-
-    ``k``, ``seconds``: arrays (one time per ``k``: say which in ``how``, e.g. "median of 5
-    repeats after a warm-up run"); ``spread``: optional ``(low, high)`` arrays drawn as bars
-    (e.g. the fastest and slowest repeat, taken after compiling, so no bar reaches a compile
-    time). ``reference_seconds``: the time of the reference (mean-field value iteration on all
-    ``n`` agents, i.e. ``k = n``), drawn as a grey line; the speedup is ``reference / seconds``.
-    Without it the speedup is over the largest ``k``, and the axis says so. Both axes log-scale.
-    """
-    from matplotlib.ticker import MaxNLocator
-
-    k, seconds = np.asarray(k, dtype=float), np.asarray(seconds, dtype=float)
-    yerr = None if spread is None else [seconds - spread[0], spread[1] - seconds]
-    ax_time.errorbar(k, seconds, yerr=yerr, fmt="o-", capsize=4, label=how or None)
-    if reference_seconds is None:
-        ref, over = seconds[np.argmax(k)], f"k = {int(k.max())}"
-    else:
-        ref, over = float(reference_seconds), reference_label
-        ax_time.axhline(ref, color="0.4", ls="--", lw=1.3, label=f"{over}: {ref:.3g} s")
-    ax_time.set(yscale="log", xlabel="sampled agents k", ylabel="learning time (s)")
-    if ax_time.get_legend_handles_labels()[1]:
-        ax_time.legend(fontsize=9.5)
-    ax_speed.plot(k, ref / seconds, "o-", color="C4")
-    ax_speed.axhline(1.0, color="0.5", lw=1)
-    ax_speed.set(yscale="log", xlabel="sampled agents k", ylabel=f"speedup over {over} (x)")
-    for ax in (ax_time, ax_speed):
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    return ax_time, ax_speed
-
-
-def plot_occupancy_grid(axes, share, M, times, row_labels, *, boxes=None, zones=()):
-    """Occupancy pictures of an ``M x M`` grid world: row ``i`` of ``axes`` shows ``share[i][t]``
-    (the mean share of the agents in every cell, length ``M*M``) at each step ``t`` of ``times``.
-
-    Every panel is titled with its row label and step, and every cell with a share of at least
-    0.5% prints it. ``boxes``: optional ``boxes[i][j] = (cells, frequency)``: the box's most
-    frequent position at that step (drawn as a blue outline) and the share of rollouts in which
-    it is there (in the title, so the outline never claims more than it shows). ``zones``:
-    ``(label, cells, colour)`` outlined and hatched. Only the steps in ``times`` are drawn: the
-    caller's figure title should list them. Returns the last image (for a colour bar).
-    """
-    from matplotlib.patches import Rectangle
-
-    axes = np.atleast_2d(axes)
-    for i, row in enumerate(axes):
-        for j, (ax, t) in enumerate(zip(row, times, strict=True)):
-            grid = np.asarray(share[i][t], dtype=float).reshape(M, M)
-            im = ax.imshow(grid, vmin=0, vmax=1, cmap="Blues")
-            for cell, value in enumerate(grid.ravel()):
-                if value >= 0.005:
-                    r, c = divmod(cell, M)
-                    ax.text(c, r, f"{value:.0%}", ha="center", va="center", fontsize=9,
-                            color="white" if value > 0.6 else "black")  # fmt: skip
-            for _, cells, colour in zones:
-                for cell in cells:
-                    r, c = divmod(cell, M)
-                    ax.add_patch(Rectangle((c - 0.5, r - 0.5), 1, 1, fill=False, ec=colour,
-                                           hatch="//", lw=1.5))  # fmt: skip
-            title = f"{row_labels[i]}, t = {t}"
-            if boxes is not None:
-                cells, freq = boxes[i][j]
-                rows, cols = [s // M for s in cells], [s % M for s in cells]
-                ax.add_patch(Rectangle((min(cols) - 0.5, min(rows) - 0.5), max(cols) - min(cols)
-                                       + 1, max(rows) - min(rows) + 1, fill=False, ec="#e67e22",
-                                       lw=3))  # fmt: skip
-                title += f"\nbox (orange): {freq:.0%} of runs"
-            ax.set(xticks=range(M), yticks=range(M), title=title, xlabel="column", ylabel="row")
-            ax.tick_params(labelsize=8)
-            ax.xaxis.label.set_fontsize(9)
-            ax.yaxis.label.set_fontsize(9)
-            ax.title.set_fontsize(10)
-            ax.grid(False)
-    return im
+# one function per kind of figure, by chapter (re-exported here: ``from smfq_lib.plotting import``)
+from smfq_lib.plotting_models import (  # noqa: E402
+    plot_exploration_boxes,
+    plot_rule_vs_true_count,
+    plot_squeeze_reward,
+    plot_table_sizes_vs_k,
+    plot_table_sizes_vs_n,
+)
+from smfq_lib.plotting_runs import (  # noqa: E402
+    plot_bellman_noise,
+    plot_cost_per_step,
+    plot_executors_vs_exact,
+    plot_residuals,
+    plot_return_histograms,
+    plot_return_vs_n,
+    plot_reward_traces,
+    plot_stochastic_reward_gaps,
+    plot_value_and_executors,
+)
+from smfq_lib.plotting_studies import (  # noqa: E402
+    plot_gap_vs_bound,
+    plot_occupancy_grid,
+    plot_time_and_speedup,
+)

@@ -178,6 +178,8 @@ def policy_laws(policy, rule, S_g: int, S_l: int, A_g: int, A_l: int, n=None) ->
     their one-hot laws, which only rule ``"first"`` describes). ``rule=None`` means the policy's
     own rule: ``DEFAULT_RULE`` for a SubsampledQ, ``laws.rule`` for ActionLaws, ``"first"`` for
     tables. Raises ``ValueError`` on an unknown rule or one the policy cannot honour.
+
+    ``S_g``, ``S_l``, ``A_g``, ``A_l``: the system's sizes; ``n``: agents, or ``None``.
     """
     if rule is not None and rule not in RULES:
         raise ValueError(f"rule must be None (the default) or one of {RULES}; got {rule!r}.")
@@ -256,6 +258,8 @@ def action_distributions_into(
     ``c <= k`` (``scratch[s, c]``), so a call costs ``O(S_l k)`` logarithms plus ``O(S_l)``
     additions per composition, whatever ``n``, and the weights keep full relative precision;
     each non-empty row is renormalised to sum to 1 (rounding drift of order 1e-15).
+
+    ``s_g``, ``counts``: the count state (global state, local state counts over ``S_l``).
     """
     S_l = counts.shape[0]
     k = 0
@@ -320,7 +324,10 @@ def action_distributions_into(
 
 
 def scratch_for(k: int, S_l: int) -> np.ndarray:
-    """The ``scratch`` array :func:`action_distributions_into` needs."""
+    """The ``scratch`` array :func:`action_distributions_into` needs.
+
+    ``k``: the policy's sample size; ``S_l``: local states.
+    """
     return np.zeros((S_l + 1, k + 1))
 
 
@@ -329,6 +336,8 @@ def validate_policy(policy, S_g: int, S_l: int, A_g: int, A_l: int, n: int | Non
 
     Returns ``(k, pi_g, pi_l)`` as ``int``, int64 C-contiguous arrays. Raises ``ValueError``
     naming the offending attribute.
+
+    ``S_g``, ``S_l``, ``A_g``, ``A_l``: the system's sizes; ``n``: agents, or ``None``.
     """
     for attr in ("k", "pi_g", "pi_l"):
         if not hasattr(policy, attr):

@@ -40,7 +40,7 @@ class SubsampledQ:
         the order ``(rank(zc), a_1, a_g)``, see ``argmax``). Identical in form for both
         algorithms; for Algorithm 1 they are read at the canonical representative (agent 1 first,
         the others' (state, action) pairs sorted ascending by ``z = s * A_l + a``), because a
-        sampled tabular ``Q`` is not exactly permutation invariant (DESIGN §9).
+        sampled tabular ``Q`` is not exactly permutation invariant (docs/design.md §9).
     residuals : ``||Q^{t+1} - Q^t||_inf`` of every sweep. With policy iteration the first is
         ``max |R|`` (``T 0 = R``, no sweep needed), a sweep after a policy evaluation measures
         ``||R + gamma E V_pi - Q||``, and the last is ``||T Q - Q||_inf`` or the bound
