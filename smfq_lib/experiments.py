@@ -81,7 +81,8 @@ def squeeze_point(loads, mu, sigma, gamma, n, k, seed, rollouts, horizon, algori
 def two_zone_start(system, n: int) -> tuple[int, np.ndarray]:
     """The start state ``(s_g, counts)`` that :func:`two_zone_exploration` recommends (``M = 3,
     d = 2``): the box at the top-right (``s_g = 1``), ``n // 2`` agents in cell r0c1 (next to
-    zone A, r0c0) and the rest in r1c2 (next to zone B, r2c2)."""
+    zone A, r0c0) and the rest in r1c2 (next to zone B, r2c2). ``system``: that example (its sizes
+    are checked); ``n``: the number of local agents."""
     if system.S_l != 9 or system.S_g != 4:
         raise ValueError(
             "two_zone_start is the start of two_zone_exploration(M=3, d=2) (S_g = 4, S_l = 9); "
@@ -93,9 +94,10 @@ def two_zone_start(system, n: int) -> tuple[int, np.ndarray]:
 
 
 def two_zone_point(slip, gamma, n, k, seed, rollouts, horizon, rule) -> dict:
-    """Two-zone exploration (:func:`two_zone_exploration`, ``M = 3, d = 2``): learn ``pi_k^est``
-    (Algorithm 2, exact operator) and run Algorithm 3 on ``n`` agents from
-    :func:`two_zone_start` under tie rule ``rule`` with the count-level executor.
+    """Two-zone exploration (:func:`two_zone_exploration` with ``slip``, ``gamma``; ``M = 3,
+    d = 2``): learn ``pi_k^est`` on ``k`` agents (Algorithm 2, exact operator) and run
+    Algorithm 3 on ``n`` agents from :func:`two_zone_start` under tie rule ``rule`` with the
+    count-level executor (streams keyed by ``seed``).
 
     Returns the mean discounted return over ``rollouts`` independent rollouts (eq. 13, truncated
     at ``horizon``), its standard error and the half-width of its 95% Student-t interval, and
@@ -137,7 +139,8 @@ def occupancy(
     cell, shape ``(steps, S_l)``); ``box`` (the most frequent box position, a global state) and
     ``box_share`` (the share of rollouts with the box there); ``inside`` (mean share of agents
     inside the box); and for each ``zones`` entry ``(name, cells)`` the mean share of agents in
-    those cells, under key ``name``.
+    those cells, under key ``name``. ``system``, ``q`` (the learned policy), ``n``, ``seed`` and
+    ``rule`` are passed to :func:`smfq_lib.execute.rollout_counts`.
     """
     run = rollout_counts(
         system, q, n, s_g, counts, steps, rollouts, seed, record_counts=True, rule=rule

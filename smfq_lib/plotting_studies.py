@@ -18,7 +18,8 @@ def plot_gap_vs_bound(ax, k, gaps, bound, shape_fit=None, *, floor=1e-9, title="
     ``floor`` (0 to the solvers' tolerance, e.g. at ``k = n``) cannot be drawn on a log axis and
     are left out, which the label then says. ``bound``: ``{label: values}`` of the theorem's
     bound (e.g. both readings), drawn in red. ``shape_fit``: ``(label, values)``, the theorem's
-    shape ``sqrt((n-k+1)/(nk))`` times one fitted constant, drawn dashed black. Returns ``ax``.
+    shape ``sqrt((n-k+1)/(nk))`` times one fitted constant, drawn dashed black. ``title``: the
+    axes' title. Returns ``ax``.
     """
     from matplotlib.ticker import FixedLocator, NullFormatter
 
@@ -57,7 +58,8 @@ def plot_time_and_speedup(
     (e.g. the fastest and slowest repeat, taken after compiling, so no bar reaches a compile
     time). ``reference_seconds``: the time of the reference (mean-field value iteration on all
     ``n`` agents, i.e. ``k = n``), drawn as a grey line; the speedup is ``reference / seconds``.
-    Without it the speedup is over the largest ``k``, and the axis says so. Both axes log-scale.
+    Without it the speedup is over the largest ``k``, and the axis says so; ``reference_label``
+    names the reference in the legend and on the speedup axis. Both axes log-scale.
     """
     from matplotlib.ticker import MaxNLocator
 
@@ -81,7 +83,8 @@ def plot_time_and_speedup(
 
 
 def plot_occupancy_grid(axes, share, M, times, row_labels, *, boxes=None, zones=()):
-    """Occupancy pictures of an ``M x M`` grid world: row ``i`` of ``axes`` shows ``share[i][t]``
+    """Occupancy pictures of an ``M x M`` grid world: row ``i`` of ``axes`` (labelled
+    ``row_labels[i]``, e.g. "k = 1") shows ``share[i][t]``
     (the mean share of the agents in every cell, length ``M*M``) at each step ``t`` of ``times``.
 
     Every panel is titled with its row label and step, and every cell with a share of at least

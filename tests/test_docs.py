@@ -101,10 +101,6 @@ def test_documentation_check_can_fail():
     assert [p for p in _parameters(f) if not re.search(rf"\b{p}\b", _docstring(f))] == ["beta"]
 
 
-#: Chapters being rewritten on another branch (``chapters``), which fixes their citations.
-REWRITTEN_ELSEWHERE = {"08_optimality_gap.ipynb"}
-
-
 def _cited_files():
     for path in sorted((REPO / "smfq_lib").rglob("*.py")):
         yield path, path.read_text()
@@ -112,8 +108,6 @@ def _cited_files():
         if path.name != Path(__file__).name:
             yield path, path.read_text()
     for path in sorted((REPO / "notebooks").glob("*.ipynb")):
-        if path.name in REWRITTEN_ELSEWHERE:
-            continue
         cells = json.loads(path.read_text())["cells"]
         yield path, "\n".join("".join(c["source"]) for c in cells)
     for path in (REPO / "README.md", REPO / "docs" / "map.md"):
