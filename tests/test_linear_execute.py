@@ -33,7 +33,10 @@ def _tied(system, k, seed=0):
 def test_function_executor_is_bit_identical_to_the_table_executor(k, rule):
     system = tiny_system(2, 3, 2, 2, seed=k, aggregate=True)
     q = _tied(system, k, seed=k)
-    for start in (dict(s_g=1, counts=[2, 3, 1]), dict(s_g=None, counts=None, initial=iid_initial(system))):
+    for start in (
+        dict(s_g=1, counts=[2, 3, 1]),
+        dict(s_g=None, counts=None, initial=iid_initial(system)),
+    ):
         a = rollout_linear(system, q, 6, horizon=25, rollouts=40, seed=9, rule=rule, **start)
         b = rollout_agents(system, q.action_laws(rule), 6, horizon=25, rollouts=40, seed=9, **start)
         np.testing.assert_array_equal(a.returns, b.returns)

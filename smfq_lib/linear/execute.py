@@ -199,7 +199,9 @@ def rollout_linear(
         )
     # the arguments every executor checks, with the laws of a one-agent stand-in (the model's
     # own laws may not fit: that is why this executor exists)
-    stand_in = ActionLaws(1, rule, np.ones((S_g, S_l, 1, A_g)) / A_g, np.ones((S_g, S_l, 1, A_l)) / A_l)
+    stand_in = ActionLaws(
+        1, rule, np.ones((S_g, S_l, 1, A_g)) / A_g, np.ones((S_g, S_l, 1, A_l)) / A_l
+    )
     n, H, R, seed, _, budget = validate_common(
         system, stand_in, n, horizon, rollouts, seed, None, keep, record_counts, memory_budget
     )
@@ -235,4 +237,6 @@ def rollout_linear(
         )
 
     record = SimpleNamespace(k=k, rule=rule)
-    return run_rollouts(call, system, n, record, seed, R, H, "agents", keep, record_counts, progress)
+    return run_rollouts(
+        call, system, n, record, seed, R, H, "agents", keep, record_counts, progress
+    )

@@ -82,7 +82,9 @@ def _matrix(name: str, value, shape: tuple[int, ...]) -> np.ndarray:
     try:
         arr = np.array(value, dtype=np.float64)
     except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a numeric array of shape {shape}; got {value!r}.") from None
+        raise ValueError(
+            f"{name} must be a numeric array of shape {shape}; got {value!r}."
+        ) from None
     if arr.shape != shape or not np.all(np.isfinite(arr)):
         raise ValueError(f"{name} must be a finite array of shape {shape}; got shape {arr.shape}.")
     arr.setflags(write=False)

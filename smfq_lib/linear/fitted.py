@@ -34,6 +34,9 @@ from smfq_lib.rng import categorical, stream_key, uniform
 
 __all__ = ["fitted_targets", "polya_design"]
 
+#: Design rows per parallel block of :func:`fitted_targets` (scratch arrays once per block).
+_ROWS = 64
+
 
 @njit(cache=True)
 def polya_design(M, t, Z_l, alpha, key_seed, out):
@@ -58,35 +61,40 @@ def fitted_targets(
     """``Y = R + gamma/m sum_j V(next_j)`` on the design (module docstring); all arrays shaped
     ``(S_g, S_l, M, A_l, A_g)`` like Algorithm 2's ``Q``. ``closed``: ``V`` from the split tables
     ``B``, ``mw`` (:func:`smfq_lib.linear.greedy.split_tables`); else ``Vtab[s_g, s_1, rank(c)]``
-    (``btab``: binomials for the ranks). Each entry is computed by one fixed sequence of
-    operations, whatever the thread count."""
+    (``btab``: binomials for the ranks). Rows run in fixed blocks on the threads; each entry is
+    computed by one fixed sequence of operations, whatever the thread count."""
     S_g, S_l, M, A_l, A_g = R.shape
     t = Zd[0].sum()  # k - 1 (as in sample_mean_field: one specialisation of rank_tab)
     kk = t + 1
     scale = 1.0 / max(t, 1)
-    for row in prange(S_g * S_l * M):
-        sg = row // (S_l * M)
-        s1 = (row // M) % S_l
-        i = row % M
+    rows = S_g * S_l * M
+    blocks = (rows + _ROWS - 1) // _ROWS
+    for blk in prange(blocks):
         ag_s = np.empty(t, np.int64)
         ag_a = np.empty(t, np.int64)
         cnt = np.zeros(S_l, np.int64)
-        expand_cells(Zd[i], A_l, ag_s, ag_a)
-        for a1 in range(A_l):
-            for ag in range(A_g):
-                key = stream_key(seed, (row * A_l + a1) * A_g + ag)
-                acc = 0.0
-                for j in range(m):
-                    base = j * kk
-                    sgn = categorical(cdf_g[sg, ag], last_g[sg, ag], uniform(key, base))
-                    s1n = categorical(cdf_l[s1, sg, a1], last_l[s1, sg, a1], uniform(key, base + 1))
-                    cnt[:] = 0
-                    for q in range(t):
-                        s, a = ag_s[q], ag_a[q]
-                        u = uniform(key, base + 2 + q)
-                        cnt[categorical(cdf_l[s, sg, a], last_l[s, sg, a], u)] += 1
-                    if closed:
-                        acc += model_value(B, mw, sgn, s1n, cnt, scale)
-                    else:
-                        acc += Vtab[sgn, s1n, rank_tab(cnt, t, btab)]
-                Y[sg, s1, i, a1, ag] = R[sg, s1, i, a1, ag] + gamma * acc / m
+        present = np.empty(S_l, np.int64)
+        for row in range(blk * _ROWS, min(rows, (blk + 1) * _ROWS)):
+            sg = row // (S_l * M)
+            s1 = (row // M) % S_l
+            i = row % M
+            expand_cells(Zd[i], A_l, ag_s, ag_a)
+            for a1 in range(A_l):
+                for ag in range(A_g):
+                    key = stream_key(seed, (row * A_l + a1) * A_g + ag)
+                    acc = 0.0
+                    for j in range(m):
+                        base = j * kk
+                        sgn = categorical(cdf_g[sg, ag], last_g[sg, ag], uniform(key, base))
+                        u = uniform(key, base + 1)
+                        s1n = categorical(cdf_l[s1, sg, a1], last_l[s1, sg, a1], u)
+                        cnt[:] = 0
+                        for q in range(t):
+                            s, a = ag_s[q], ag_a[q]
+                            u = uniform(key, base + 2 + q)
+                            cnt[categorical(cdf_l[s, sg, a], last_l[s, sg, a], u)] += 1
+                        if closed:
+                            acc += model_value(B, mw, sgn, s1n, cnt, scale, present)
+                        else:
+                            acc += Vtab[sgn, s1n, rank_tab(cnt, t, btab)]
+                    Y[sg, s1, i, a1, ag] = R[sg, s1, i, a1, ag] + gamma * acc / m

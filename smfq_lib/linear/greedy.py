@@ -39,7 +39,13 @@ from numba import njit
 from smfq_lib.combinatorics import compositions
 from smfq_lib.learning.argmax import TIE_RTOL
 
-__all__ = ["closed_form_laws", "coordinated_reading", "first_reading", "model_value", "split_tables"]
+__all__ = [
+    "closed_form_laws",
+    "coordinated_reading",
+    "first_reading",
+    "model_value",
+    "split_tables",
+]
 
 
 def split_tables(theta, features):
@@ -53,17 +59,22 @@ def split_tables(theta, features):
 
 
 @njit(cache=True)
-def model_value(B, mw, sg, s1, c, scale):
+def model_value(B, mw, sg, s1, c, scale, present):
     """``V(s_g, s_1, c)``: the max of the model over ``a_1``, ``a_g`` and every split of the
-    others' state counts ``c`` (module docstring); ``scale = 1 / max(k - 1, 1)``."""
+    others' state counts ``c`` (module docstring); ``scale = 1 / max(k - 1, 1)``; ``present``:
+    scratch of length ``S_l`` (the states with others in them)."""
     A_l, A_g = B.shape[2], B.shape[3]
+    n_present = 0
+    for s in range(c.shape[0]):
+        if c[s] > 0:
+            present[n_present] = s
+            n_present += 1
     best = -np.inf
     for a1 in range(A_l):
         for ag in range(A_g):
             v = 0.0
-            for s in range(c.shape[0]):
-                if c[s] > 0:
-                    v += c[s] * mw[sg, s1, a1, ag, s]
+            for i in range(n_present):
+                v += c[present[i]] * mw[sg, s1, a1, ag, present[i]]
             v = B[sg, s1, a1, ag] + scale * v
             if v > best:
                 best = v

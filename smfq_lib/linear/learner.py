@@ -151,11 +151,12 @@ def learn_linear(
         if residuals[-1] <= stop:
             converged = True
             break
+    last = Y.transpose(2, 0, 1, 3, 4).reshape(fit.shape)  # the targets the last fit projected
     return LinearQ(
         k=k, m=m, M=M, features=features, theta=theta, design=Zd, residuals=np.array(residuals),
         converged=converged, seconds=time.perf_counter() - t0, seed=seed, ridge=float(ridge),
         alpha=float(alpha), sizes=(S_g, S_l, A_g, A_l),
-        fit_rmse=float(np.sqrt(np.mean((fit - Y.transpose(2, 0, 1, 3, 4).reshape(fit.shape)) ** 2))),
+        fit_rmse=float(np.sqrt(np.mean((fit - last) ** 2))),
     )  # fmt: skip
 
 
@@ -167,7 +168,9 @@ def _design_values(Phi, theta):
 def _validate(system, k, features, M, m, alpha, ridge, tol, max_iter, seed, budget):
     """Checked ``(features, M, design size)``; ``ValueError`` naming the argument."""
     if not isinstance(system, CooperativeSystem):
-        raise ValueError(f"system must be an smfq_lib.CooperativeSystem; got {type(system).__name__}.")
+        raise ValueError(
+            f"system must be an smfq_lib.CooperativeSystem; got {type(system).__name__}."
+        )
     k = check_int("k", k, 1, fix="k is the number of sampled agents.")
     Z_l = system.Z_l
     if features is None:
@@ -179,7 +182,8 @@ def _validate(system, k, features, M, m, alpha, ridge, tol, max_iter, seed, budg
         )
     if features.Z_l != Z_l:
         raise ValueError(
-            f"features are over Z_l = {features.Z_l} cells; this system has Z_l = S_l * A_l = {Z_l}."
+            f"features are over Z_l = {features.Z_l} cells; this system has Z_l = S_l * A_l = "
+            f"{Z_l}."
         )
     if features.k is not None and features.k != k:
         raise ValueError(f"features were built for k = {features.k}; learn_linear got k = {k}.")
@@ -208,7 +212,9 @@ def _validate(system, k, features, M, m, alpha, ridge, tol, max_iter, seed, budg
     size = Cz if M is None else M
     blocks = S_g * S_l * A_l * A_g
     nbytes = 8 * (4 * size * blocks + 2 * size * features.d + Z_l * size)
-    what = f"the fit at M = {format_count(size)} design compositions x {blocks} (s_g, s_1, a_1, a_g)"
+    what = (
+        f"the fit at M = {format_count(size)} design compositions x {blocks} (s_g, s_1, a_1, a_g)"
+    )
     check_fits(what, nbytes, budget, hint="Pass a smaller M (or k).")
     if not features.affine or M is None:  # the model tabulated over every composition
         check_fits(
