@@ -25,22 +25,26 @@ import numpy as np
 from numba import njit
 
 from smfq_lib.checks import format_count
-from smfq_lib.execute.agents import _SCAN_MAX, _draw_counts, _inverse_cdf
-from smfq_lib.execute.initial import check_start, draw_start
-from smfq_lib.execute.rollouts import keep_step, noise_key
+from smfq_lib.execute.agents import (
+    _SCAN_MAX,
+    _agent_moves,
+    _draw_counts,
+    _inverse_cdf,
+    _stage_reward,
+    _start_rollout,
+    agent_setup,
+)
+from smfq_lib.execute.rollouts import keep_step
 from smfq_lib.execute.run import (
-    AGENTS_FIX,
-    check_memory,
     document,
     phi_table,
     run_rollouts,
-    thread_count,
     validate_common,
 )
 from smfq_lib.linear.greedy import coordinated_reading, first_reading, split_tables
 from smfq_lib.linear.result import CLOSED_RULES, LinearQ
 from smfq_lib.policy import DEFAULT_RULE, RULES, ActionLaws
-from smfq_lib.rng import next_uniform, start_sequential, stream_key
+from smfq_lib.rng import next_uniform
 
 __all__ = ["rollout_linear"]
 
@@ -93,20 +97,7 @@ def _linear_kernel(
     stamp = 0
     for r in range(lo, hi):
         j = r - lo
-        key = stream_key(seed, r)
-        start_sequential(st, key)
-        if noisy:
-            start_sequential(st2, noise_key(key))
-        i0 = r if sg0.shape[0] > 1 else 0
-        if local0.shape[0] == n:
-            s[:] = local0
-        else:
-            pos = 0
-            for q in range(S_l):
-                for _ in range(counts0[i0, q]):
-                    s[pos] = q
-                    pos += 1
-        s_g = sg0[i0]
+        s_g = _start_rollout(r, seed, noisy, st, st2, sg0, counts0, local0, s)
         ret = 0.0
         for t in range(H):
             stamp += 1
@@ -119,9 +110,7 @@ def _linear_kernel(
                 a_g = first_reading(B, w, s_g, s1, c, scale, x, xb)[1]
             else:
                 a_g = coordinated_reading(B, w, s_g, c, scale, cc, x, xb)[2]
-            rew_l = 0.0
-            noise_l = 0.0
-            xsum = 0.0
+            rew_l = noise_l = xsum = 0.0
             cnt[:] = 0
             for i in range(n):
                 si = s[i]
@@ -129,16 +118,12 @@ def _linear_kernel(
                 stamp += 1
                 _draw_counts(s, n - 1, k - 1, i, c, sel, mark, stamp, st)  # Delta_i
                 a = _local_action(B, w, rule, s_g, si, c, scale, ck, cc, x, xb, cdf, st)
-                rew_l += r_l[si, s_g, a]
-                if noisy:
-                    xi = 1.0 if next_uniform(st2) < 0.5 else -1.0
-                    noise_l += w_l[si, s_g, a] * xi
-                xsum += phi[si, a]
-                s_next[i] = _inverse_cdf(cdf_l[si, s_g, a], next_uniform(st))
-            rew = r_g[s_g, a_g] + rew_l / n
-            if noisy:
-                xi = 1.0 if next_uniform(st2) < 0.5 else -1.0
-                rew += w_g[s_g, a_g] * xi + noise_l / n
+                dr, dn, dx, nxt = _agent_moves(si, s_g, a, r_l, phi, cdf_l, noisy, w_l, st, st2)
+                s_next[i] = nxt
+                rew_l += dr
+                noise_l += dn
+                xsum += dx
+            rew = _stage_reward(s_g, a_g, r_g, rew_l, noise_l, n, noisy, w_g, st2)
             ret += disc[t] * rew
             keep_step(j, t, rew, xsum, s_g, a_g, cnt, rewards, xs, sgs, ags, counts_tr)
             s_g = _inverse_cdf(cdf_g[s_g, a_g], next_uniform(st))
@@ -211,23 +196,11 @@ def rollout_linear(
             f"policy.k = {k} exceeds the number of agents n = {format_count(n)}; Algorithm 3 "
             "samples k of the n agents."
         )
-    sg0, c0, loc, law = check_start(system, n, s_g, counts, initial, local_states, True)
-    per = 3 if k > _SCAN_MAX else 2
-    threads = thread_count(R)
-    formula = f"{per} x {threads} threads x n = {format_count(n)} x 8 bytes"
-    work = [("agent vectors", formula, per * threads * n * 8, AGENTS_FIX)]
-    if loc is not None:
-        work.append(("local_states", "n x 8 bytes", n * 8, AGENTS_FIX))
-    check_memory("rollout_linear", system, R, H, keep, record_counts, law is not None, work, budget)
-    if law is not None:
-        sg0, c0 = draw_start(system, n, law, R, seed)
-    if loc is None:
-        loc = np.zeros(0, np.int64)
+    start = (s_g, counts, initial, local_states)
+    sg0, c0, loc, cdf_g, cdf_l = agent_setup(
+        "rollout_linear", system, n, k, R, H, seed, start, keep, record_counts, budget
+    )
     B, w, _ = split_tables(policy.theta, policy.features)
-    cdf_g = np.cumsum(system.P_g, axis=-1)
-    cdf_g /= cdf_g[..., -1:]
-    cdf_l = np.cumsum(system.P_l, axis=-1)
-    cdf_l /= cdf_l[..., -1:]
     phi = phi_table(system)
     code = CLOSED_RULES[rule]
 
