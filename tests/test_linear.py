@@ -190,3 +190,14 @@ def test_tabulating_non_affine_features_is_refused_with_the_size():
     square = custom_features(lambda F: np.c_[np.ones(len(F)), (F @ np.arange(100)) ** 2], 2, 100)
     with pytest.raises(ValueError, match="not affine in F.*affine features"):
         learn_linear(system, 8, square, M=10, memory_budget=2**30)
+
+
+def test_theorem_015_terms_as_printed():
+    from smfq_lib.linear.experiments import theorem_015_terms
+
+    t = theorem_015_terms(4, 100, 2**0.5, 0.9, 1.0)
+    assert t["sampling"] == pytest.approx(0.5)
+    assert t["fit"] == pytest.approx(np.log(32) * 2**2.5 / 10)
+    assert t["spectral"] == pytest.approx(1.0 * 0.9 * 1.0 / 0.1 * 2**0.5)
+    assert t["probability"] == pytest.approx((1 - 1 / 200) * 0.0)
+    assert t["total"] == pytest.approx(t["sampling"] + t["fit"] + t["spectral"])
