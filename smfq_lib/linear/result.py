@@ -67,7 +67,7 @@ class LinearQ:
     the design per iteration; ``converged``: whether it fell below the stopping rule;
     ``fit_rmse``: the root-mean-square of the last least-squares residual (the projection error
     at the design); ``seconds``, ``seed``, ``ridge``, ``alpha``; ``sizes``: ``(S_g, S_l, A_g,
-    A_l)``.
+    A_l)``; ``_laws``: the law tables computed so far, by rule (a cache of :meth:`action_laws`).
     """
 
     k: int
