@@ -5,7 +5,8 @@ theta[s_g, s_1, a_1, a_g] . phi(F)`` by fitted value iteration on the k-agent me
 subsystem (design and targets: :mod:`~.fitted`) and returns a :class:`LinearQ` (:mod:`~.result`).
 Feature maps: :mod:`~.features`. The greedy step in closed form for features affine in ``F``:
 :mod:`~.greedy`. Execution with the function policy, per sampled agent: :func:`rollout_linear`
-(:mod:`~.execute`). docs/design.md §10.
+(:mod:`~.execute`). Chapter 10's runs and figure panels: :mod:`~.experiments`, :mod:`~.figures`.
+docs/design.md §10.
 """
 
 from smfq_lib.linear.execute import rollout_linear
