@@ -1,13 +1,14 @@
 # Two commands reproduce everything from a fresh clone with only Python >= 3.11 and pip:
 #   make reproduce   every notebook at the paper's scale (profile full) -> figures/
 #   make test        the whole pytest suite, notebooks included (nbval)
+#   make lab         open the chapters in JupyterLab
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.smfq-installed
 PROFILE ?= full
 
-.PHONY: install test reproduce reproduce-quick bench lint clean
+.PHONY: install test reproduce reproduce-quick lab bench lint clean
 
 install: $(STAMP)
 
@@ -16,14 +17,19 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --disable-pip-version-check -q -e ".[dev]"
 	@touch $(STAMP)
 
+# the test session writes only to a temporary folder it removes (conftest.py); no .pytest_cache
 test: $(STAMP)
-	$(PY) -m pytest --nbval-lax tests notebooks
+	$(PY) -m pytest -p no:cacheprovider --nbval-lax tests notebooks
 
 reproduce: $(STAMP)
 	$(PY) -m smfq_lib.reproduce --profile $(PROFILE)
 
 reproduce-quick: $(STAMP)
 	$(PY) -m smfq_lib.reproduce --profile quick
+
+# the chapters in JupyterLab; kernels with CurveZMQ transport encryption (no TCP warning)
+lab: $(STAMP)
+	$(VENV)/bin/jupyter lab --MappingKernelManager.transport_encryption=auto notebooks
 
 bench: $(STAMP)
 	for b in benchmarks/bench_*.py; do $(PY) $$b || exit 1; done

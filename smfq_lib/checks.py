@@ -11,6 +11,8 @@ live here, so that the same mistake reads the same everywhere:
 * :func:`check_gamma` -- the discount factor of eq. (4), strictly between 0 and 1.
 * :func:`check_seed` -- a seed of the random streams, an integer in ``[0, 2**63)``.
 * :func:`format_count` -- an exact count of any size, printed readably in messages.
+* :func:`validate_counts`, :func:`validate_index` -- a population's state counts, an action or
+  state code.
 """
 
 from __future__ import annotations
@@ -18,7 +20,17 @@ from __future__ import annotations
 import math
 import numbers
 
-__all__ = ["INT64_MAX", "check_gamma", "check_int", "check_seed", "format_count"]
+import numpy as np
+
+__all__ = [
+    "INT64_MAX",
+    "check_gamma",
+    "check_int",
+    "check_seed",
+    "format_count",
+    "validate_counts",
+    "validate_index",
+]
 
 #: The largest count any kernel can hold (int64).
 INT64_MAX = 2**63 - 1
@@ -30,6 +42,8 @@ def check_int(name: str, value, lo: int = 0, hi: int = INT64_MAX, fix: str = "")
 
     Booleans are refused (``True`` is not a count); NumPy integers are accepted. ``fix`` is
     appended to the message (how to choose a good value).
+
+    ``name`` is the argument's name, used in the message.
     """
     hi_text = _INT64_TEXT if hi == INT64_MAX else str(hi)
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
@@ -82,7 +96,10 @@ def check_seed(seed) -> int:
 
 def format_count(value) -> str:
     """An exact non-negative count for a message: all digits up to 10^15, else ``2.48e+27``
-    (three significant digits), computed from the integer's logarithm, so any size works."""
+    (three significant digits), computed from the integer's logarithm, so any size works.
+
+    ``value``: the count (a Python or NumPy integer ``>= 0``).
+    """
     value = int(value)
     if value < 10**15:
         return str(value)
@@ -92,3 +109,51 @@ def format_count(value) -> str:
     if mantissa >= 9.995:  # rounding to 3 digits carries into the exponent
         mantissa, whole = 1.0, whole + 1
     return f"{mantissa:.2f}e+{whole}"
+
+
+def validate_counts(counts, S_l: int, n: int | None) -> np.ndarray:
+    """``counts`` as an int64 vector of length ``S_l`` with non-negative entries summing to ``n``
+    (to any total if ``n`` is None).
+
+    Entries must be whole numbers (integers, or floats with integral values); the sum is taken
+    exactly in Python integers, so it cannot wrap around in int64, and must not exceed
+    ``2**63 - 1``. ``ValueError`` otherwise, naming ``counts``.
+    """
+    try:
+        arr = np.asarray(counts)
+    except ValueError:  # ragged nesting
+        arr = np.asarray(counts, dtype=object)
+    if arr.ndim != 1 or arr.shape[0] != S_l:
+        raise ValueError(
+            f"counts must be a vector of length S_l = {S_l} (agents per local state); got shape "
+            f"{arr.shape}."
+        )
+    values = []
+    for x in arr.tolist():
+        if isinstance(x, float) and math.isfinite(x) and x == round(x):
+            x = int(x)
+        if isinstance(x, bool) or not isinstance(x, numbers.Integral):
+            raise ValueError(
+                f"counts must hold whole numbers of agents; got {arr.tolist()!r} (entry {x!r})."
+            )
+        values.append(int(x))
+    total = sum(values)
+    if min(values) < 0 or (n is not None and total != n):
+        target = "" if n is None else f" and sum to n = {format_count(n)}"
+        raise ValueError(
+            f"counts must be non-negative{target}; got {values} (sum {format_count(total)})."
+        )
+    check_int("the number of agents sum(counts)", total, 1)
+    return np.array(values, dtype=np.int64)
+
+
+def validate_index(name: str, value, size: int) -> int:
+    """``value`` as an integer code in ``[0, size)`` (a state or action index); ``name`` is the
+    argument's name in the ``ValueError`` otherwise."""
+    try:
+        v = int(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be an integer code in [0, {size}); got {value!r}.") from None
+    if v != value or not 0 <= v < size:
+        raise ValueError(f"{name} must be an integer code in [0, {size}); got {value!r}.")
+    return v

@@ -209,8 +209,10 @@ def unrank(r, t, d):
 def state_marginal(zc, S_l, A_l):
     """State counts of a (state, action) composition: ``c[s] = sum_a zc[s * A_l + a]``.
 
-    Cells are folded as ``z = s * A_l + a`` (DESIGN §3); this maps ``F_{z}`` of eq. (7) to
+    Cells are folded as ``z = s * A_l + a`` (docs/design.md §2); this maps ``F_{z}`` of eq. (7) to
     ``F_{s}``, the empirical distribution of states only.
+
+    ``zc``: the composition over ``S_l * A_l`` cells; ``S_l``, ``A_l``: the local sizes.
     """
     c = np.zeros(S_l, dtype=np.int64)
     for s in range(S_l):
@@ -223,7 +225,11 @@ def state_marginal(zc, S_l, A_l):
 def expand_cells(zc, A_l, s_out, a_out):
     """Write the agents of a (state, action) composition into ``s_out``, ``a_out``, one agent per
     position, in ascending cell order ``z = s * A_l + a`` (so the states come sorted ascending):
-    the canonical representative of the agents an empirical distribution ``F_z`` counts."""
+    the canonical representative of the agents an empirical distribution ``F_z`` counts.
+
+    ``zc``: the composition over the ``Z_l`` cells; ``A_l``: local actions; ``s_out``,
+    ``a_out``: int64 arrays of length ``sum(zc)``, overwritten.
+    """
     n = 0
     for z in range(zc.shape[0]):
         for _ in range(zc[z]):

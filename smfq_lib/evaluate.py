@@ -1,4 +1,4 @@
-"""Exact values on systems small enough to enumerate the count states (DESIGN §5).
+"""Exact values on systems small enough to enumerate the count states (docs/design.md §5).
 
 Count states. A state of the n-agent system, up to a permutation of the homogeneous agents, is
 ``(s_g, counts)`` with ``counts`` a composition of ``n`` into ``S_l`` parts. There are
@@ -63,17 +63,12 @@ from collections import OrderedDict
 import numpy as np
 
 from smfq_lib.budget import check_budget, check_fits
-from smfq_lib.checks import check_int, format_count
+from smfq_lib.checks import check_int, format_count, validate_counts, validate_index
 from smfq_lib.combinatorics import compositions, n_compositions, rank
 from smfq_lib.count_chain import chain_rows
 from smfq_lib.execute import count_state_weights, run_chunks
 from smfq_lib.learning.mean_field_kernels import add_tables
-from smfq_lib.policy import (
-    policy_laws,
-    policy_tables,
-    validate_counts,
-    validate_index,
-)
+from smfq_lib.policy import policy_laws, policy_tables
 from smfq_lib.system import CooperativeSystem
 
 __all__ = [
@@ -313,6 +308,8 @@ def policy_value(
     Raises ``ValueError`` when the count chain does not fit ``memory_budget`` (bytes; default
     half the available memory). ``progress``: a bar over the chain's rows; the default None
     shows it only for chains over 256 MiB (the slow solves), True/False always/never.
+
+    ``system``: the :class:`~smfq_lib.CooperativeSystem` the policy runs on.
     """
     n, memory_budget = _check_args(system, n, memory_budget, progress)
     policy_laws(policy, rule, system.S_g, system.S_l, system.A_g, system.A_l, n)
@@ -330,6 +327,8 @@ def optimal_value_table(system: CooperativeSystem, n: int, *, memory_budget=None
     tables: they are refused before anything is allocated, and ``learn`` gets the same budget.
     ``progress``: ``learn``'s bar over the iterations (default False, for loops; None: only when
     the tables exceed 256 MiB).
+
+    ``system``: the :class:`~smfq_lib.CooperativeSystem`; ``n``: agents.
     """
     n, memory_budget = _check_args(system, n, memory_budget, progress)
     key = (id(system), n)
@@ -378,6 +377,12 @@ def optimal_value(
     ``memory_budget`` as in :func:`optimal_value_table`; ``progress``: ``learn``'s bar, shown by
     default (None) only when the ``k = n`` tables exceed 256 MiB (the slow solves: V* of
     constrained exploration at n = 5 runs for about half an hour), True/False always/never.
+
+    ``system``: the :class:`~smfq_lib.CooperativeSystem`; ``n``: agents. The start state is the
+
+    count state ``(s_g, counts)``, or the distribution ``initial=`` (then ``s_g = counts =
+
+    None``), as in :func:`policy_value`.
     """
     n, memory_budget = _check_args(system, n, memory_budget, progress)
     progress = _bar(progress, _star_bytes(system, n, memory_budget))
@@ -404,6 +409,10 @@ def gap(
 
     Every argument is checked, and both solves' sizes against ``memory_budget``, before either
     solve starts; ``progress`` as in :func:`optimal_value` and :func:`policy_value`.
+
+    ``system``, ``n``, ``s_g``, ``counts`` and ``initial`` give the system and the start state
+
+    ``s_0`` as in :func:`policy_value`; ``policy`` and ``rule`` the policy evaluated.
     """
     n, memory_budget = _check_args(system, n, memory_budget, progress)
     policy_laws(policy, rule, system.S_g, system.S_l, system.A_g, system.A_l, n)

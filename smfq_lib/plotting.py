@@ -17,6 +17,15 @@ the notebooks it runs by the same rule.
 
 Every figure is written as ``<root>/<notebook>/<name>.png`` (dpi 150) together with
 ``<root>/<notebook>/<name>.csv``: the plotted numbers, one column per key of ``data``.
+
+Timing files. A figure of wall times (learning time, speedup, cost per step) changes on every
+run; it is named ``timing_<what>`` (PNG and CSV), and no other figure holds a wall time, so
+that after ``make reproduce`` only ``figures/*/timing_*`` files differ from the committed ones.
+
+Kinds of figures. Besides :func:`plot_return_vs_k` and :func:`draw_grid` here, one function per
+kind of figure the chapters draw, each returning the columns it plotted where it computes any:
+the model and its sizes (:mod:`smfq_lib.plotting_models`: chapters 1, 2) and runs of the
+learners and executors (:mod:`smfq_lib.plotting_runs`: chapters 3, 4, 5, 9), re-exported here.
 """
 
 from __future__ import annotations
@@ -36,7 +45,24 @@ __all__ = [
     "draw_grid",
     "figures_root",
     "legend_below",
+    "plot_bellman_noise",
+    "plot_cost_per_step",
+    "plot_executors_vs_exact",
+    "plot_exploration_boxes",
+    "plot_gap_vs_bound",
+    "plot_occupancy_grid",
+    "plot_residuals",
+    "plot_return_histograms",
     "plot_return_vs_k",
+    "plot_return_vs_n",
+    "plot_reward_traces",
+    "plot_rule_vs_true_count",
+    "plot_squeeze_reward",
+    "plot_stochastic_reward_gaps",
+    "plot_table_sizes_vs_k",
+    "plot_table_sizes_vs_n",
+    "plot_time_and_speedup",
+    "plot_value_and_executors",
     "save_figure",
     "use_style",
 ]
@@ -170,6 +196,8 @@ def draw_grid(ax, M: int, *, box=(), hazard=(), arrows=(), values=None, fmt: str
     between cell centres (e.g. where an agent is pulled); ``values`` -- optional length ``M*M``
     numbers written in the cells (e.g. agent counts), zeros omitted. Axes are labelled
     ``column`` / ``row``.
+
+    ``fmt``: the format of each value (default ``"{:g}"``).
     """
     from matplotlib.patches import Rectangle
 
@@ -233,15 +261,18 @@ RULE_STYLE = {
 
 
 def plot_return_vs_k(ax, k, *, exact=None, mc=None, references=(), curves=(), title=""):
-    """The return of ``pi_k^est`` against ``k``, one curve per tie rule, on ``ax``.
+    """The return of ``pi_k^est`` against ``k``, one marker series per tie rule, on ``ax``.
 
-    ``exact``: ``{rule: values}`` drawn as lines with markers (exact values, e.g. from the count
-    chain); ``mc``: ``{rule: (mean, ci95)}`` Monte Carlo means with 95% error bars (hollow
-    markers, nudged sideways per rule so the bars stay apart; on their own lines when there is
-    no ``exact``); ``references``: ``(label, value)`` pairs drawn as grey horizontal lines
-    (e.g. ``V*`` and the best homogeneous load); ``curves``: ``(label, values)`` pairs drawn as
-    grey dotted lines over ``k`` (e.g. the k-agent subsystem's own optimum). Rules take their
-    style from :data:`RULE_STYLE`; integer ticks on ``k``. Returns ``ax``.
+    ``k`` is an integer: every series is drawn as markers at the integer ``k``, never joined by
+    lines. ``exact``: ``{rule: values}`` drawn as filled markers (exact values, e.g. from the
+    count chain); ``mc``: ``{rule: (mean, ci95)}`` Monte Carlo means with 95% error bars (hollow
+    markers, nudged sideways per rule so the bars stay apart); ``references``: ``(label,
+    value)`` pairs drawn as grey horizontal lines (e.g. ``V*`` and the best homogeneous load);
+    ``curves``: ``(label, values)`` pairs drawn as grey markers over ``k`` (e.g. the k-agent
+    subsystem's own optimum). Rules take their style from :data:`RULE_STYLE`; integer ticks on
+    ``k``. Legend entries: one per rule and kind; Monte Carlo beside exact values gets a single
+    entry drawn with its error bar. ``title``: the axes' title (name the instance's parameters
+    there, e.g. ``mu`` and ``sigma``). Returns ``ax``.
     """
     from matplotlib.ticker import MaxNLocator
 
@@ -252,19 +283,19 @@ def plot_return_vs_k(ax, k, *, exact=None, mc=None, references=(), curves=(), ti
     for j, rule in enumerate(rules):
         color, marker, label = RULE_STYLE[rule]
         if rule in exact:
-            ax.plot(k, exact[rule], marker=marker, color=color, ms=5, label=f"{label} (exact)")
+            ax.plot(k, exact[rule], marker, color=color, ms=6, label=f"{label} (exact)")
         if rule in mc:
             mean, ci = mc[rule]
             tag = f"{label} (Monte Carlo, 95% CI)" if rule not in exact else None
             ax.errorbar(
-                k + (j - (len(rules) - 1) / 2) * width, mean, yerr=ci, fmt=marker,
-                color=color, mfc="none", capsize=3, ls="-" if rule not in exact else "none",
-                lw=1.2, label=tag,
+                k + (j - (len(rules) - 1) / 2) * width, mean, yerr=ci, fmt=marker, color=color,
+                mfc="none", capsize=3, lw=1.2, label=tag,
             )  # fmt: skip
-    if any(r in exact for r in mc):  # the Monte Carlo markers beside exact curves: one entry
-        ax.plot([], [], "o", mfc="none", color="0.4", label="hollow: Monte Carlo, 95% CI")
+    if any(r in exact for r in mc):  # the Monte Carlo markers beside exact values: one entry
+        ax.errorbar([], [], yerr=[], fmt="o", mfc="none", color="0.4", capsize=3, lw=1.2,
+                    label="hollow: Monte Carlo, 95% CI")  # fmt: skip
     for (label, values), marker in zip(curves, "x+1", strict=False):
-        ax.plot(k, values, ls=":", marker=marker, color="0.45", lw=1.3, label=label)
+        ax.plot(k, values, marker, color="0.45", ms=7, mew=1.5, label=label)
     for (label, value), ls in zip(references, ("--", "-.", ":"), strict=False):
         ax.axhline(value, color="0.35", ls=ls, lw=1.3, label=f"{label} = {value:.3f}")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -274,9 +305,38 @@ def plot_return_vs_k(ax, k, *, exact=None, mc=None, references=(), curves=(), ti
 
 def legend_below(fig, axes, ncol: int = 4) -> None:
     """One legend for ``axes`` (labels deduplicated, in order of appearance) below the figure
-    (``fig`` must use the constrained layout of :func:`use_style`)."""
+    (``fig`` must use the constrained layout of :func:`use_style`).
+
+    ``ncol``: columns of the legend.
+    """
     handles = {}
     for ax in np.atleast_1d(axes).ravel():
         for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
             handles.setdefault(label, handle)
     fig.legend(handles.values(), handles.keys(), loc="outside lower center", ncol=ncol)
+
+
+# one function per kind of figure, by chapter (re-exported here: ``from smfq_lib.plotting import``)
+from smfq_lib.plotting_models import (  # noqa: E402
+    plot_exploration_boxes,
+    plot_rule_vs_true_count,
+    plot_squeeze_reward,
+    plot_table_sizes_vs_k,
+    plot_table_sizes_vs_n,
+)
+from smfq_lib.plotting_runs import (  # noqa: E402
+    plot_bellman_noise,
+    plot_cost_per_step,
+    plot_executors_vs_exact,
+    plot_residuals,
+    plot_return_histograms,
+    plot_return_vs_n,
+    plot_reward_traces,
+    plot_stochastic_reward_gaps,
+    plot_value_and_executors,
+)
+from smfq_lib.plotting_studies import (  # noqa: E402
+    plot_gap_vs_bound,
+    plot_occupancy_grid,
+    plot_time_and_speedup,
+)

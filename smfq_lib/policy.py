@@ -62,7 +62,6 @@ The laws of a learned ``Q`` come from :meth:`smfq_lib.SubsampledQ.action_laws`
 from __future__ import annotations
 
 import math
-import numbers
 from dataclasses import dataclass
 from functools import lru_cache
 from types import SimpleNamespace
@@ -70,7 +69,7 @@ from types import SimpleNamespace
 import numpy as np
 from numba import njit
 
-from smfq_lib.checks import check_int, format_count
+from smfq_lib.checks import check_int, validate_counts, validate_index
 from smfq_lib.combinatorics import compositions, n_compositions, rank
 
 __all__ = [
@@ -82,8 +81,6 @@ __all__ = [
     "policy_laws",
     "policy_tables",
     "scratch_for",
-    "validate_counts",
-    "validate_index",
     "validate_policy",
 ]
 
@@ -181,6 +178,8 @@ def policy_laws(policy, rule, S_g: int, S_l: int, A_g: int, A_l: int, n=None) ->
     their one-hot laws, which only rule ``"first"`` describes). ``rule=None`` means the policy's
     own rule: ``DEFAULT_RULE`` for a SubsampledQ, ``laws.rule`` for ActionLaws, ``"first"`` for
     tables. Raises ``ValueError`` on an unknown rule or one the policy cannot honour.
+
+    ``S_g``, ``S_l``, ``A_g``, ``A_l``: the system's sizes; ``n``: agents, or ``None``.
     """
     if rule is not None and rule not in RULES:
         raise ValueError(f"rule must be None (the default) or one of {RULES}; got {rule!r}.")
@@ -259,6 +258,8 @@ def action_distributions_into(
     ``c <= k`` (``scratch[s, c]``), so a call costs ``O(S_l k)`` logarithms plus ``O(S_l)``
     additions per composition, whatever ``n``, and the weights keep full relative precision;
     each non-empty row is renormalised to sum to 1 (rounding drift of order 1e-15).
+
+    ``s_g``, ``counts``: the count state (global state, local state counts over ``S_l``).
     """
     S_l = counts.shape[0]
     k = 0
@@ -323,7 +324,10 @@ def action_distributions_into(
 
 
 def scratch_for(k: int, S_l: int) -> np.ndarray:
-    """The ``scratch`` array :func:`action_distributions_into` needs."""
+    """The ``scratch`` array :func:`action_distributions_into` needs.
+
+    ``k``: the policy's sample size; ``S_l``: local states.
+    """
     return np.zeros((S_l + 1, k + 1))
 
 
@@ -332,6 +336,8 @@ def validate_policy(policy, S_g: int, S_l: int, A_g: int, A_l: int, n: int | Non
 
     Returns ``(k, pi_g, pi_l)`` as ``int``, int64 C-contiguous arrays. Raises ``ValueError``
     naming the offending attribute.
+
+    ``S_g``, ``S_l``, ``A_g``, ``A_l``: the system's sizes; ``n``: agents, or ``None``.
     """
     for attr in ("k", "pi_g", "pi_l"):
         if not hasattr(policy, attr):
@@ -368,53 +374,6 @@ def validate_policy(policy, S_g: int, S_l: int, A_g: int, A_l: int, n: int | Non
             )
         out.append(np.ascontiguousarray(arr, dtype=np.int64))
     return k, out[0], out[1]
-
-
-def validate_counts(counts, S_l: int, n: int | None) -> np.ndarray:
-    """``counts`` as an int64 vector of length ``S_l`` with non-negative entries summing to ``n``
-    (to any total if ``n`` is None).
-
-    Entries must be whole numbers (integers, or floats with integral values); the sum is taken
-    exactly in Python integers, so it cannot wrap around in int64, and must not exceed
-    ``2**63 - 1``. ``ValueError`` otherwise, naming ``counts``.
-    """
-    try:
-        arr = np.asarray(counts)
-    except ValueError:  # ragged nesting
-        arr = np.asarray(counts, dtype=object)
-    if arr.ndim != 1 or arr.shape[0] != S_l:
-        raise ValueError(
-            f"counts must be a vector of length S_l = {S_l} (agents per local state); got shape "
-            f"{arr.shape}."
-        )
-    values = []
-    for x in arr.tolist():
-        if isinstance(x, float) and math.isfinite(x) and x == round(x):
-            x = int(x)
-        if isinstance(x, bool) or not isinstance(x, numbers.Integral):
-            raise ValueError(
-                f"counts must hold whole numbers of agents; got {arr.tolist()!r} (entry {x!r})."
-            )
-        values.append(int(x))
-    total = sum(values)
-    if min(values) < 0 or (n is not None and total != n):
-        target = "" if n is None else f" and sum to n = {format_count(n)}"
-        raise ValueError(
-            f"counts must be non-negative{target}; got {values} (sum {format_count(total)})."
-        )
-    check_int("the number of agents sum(counts)", total, 1)
-    return np.array(values, dtype=np.int64)
-
-
-def validate_index(name: str, value, size: int) -> int:
-    """An integer code in ``[0, size)``."""
-    try:
-        v = int(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be an integer code in [0, {size}); got {value!r}.") from None
-    if v != value or not 0 <= v < size:
-        raise ValueError(f"{name} must be an integer code in [0, {size}); got {value!r}.")
-    return v
 
 
 def action_distributions(pi_g, pi_l, k, s_g, counts, *, A_g=None, A_l=None):

@@ -7,7 +7,14 @@ check cell of ``assert`` statements; the run ends with a summary table and exits
 notebook failed. Figures go where :func:`smfq_lib.plotting.figures_root` says: the run sets
 ``SMFQ_FIGURES`` for the kernels (unless already set) to ``<repo>/figures`` for ``--profile full``
 and ``<repo>/results/<profile>/figures`` otherwise, so quick runs never overwrite the committed
-figures.
+figures. A chapter's sweep results store is ``<results root>/<notebook>.sqlite``
+(:func:`chapter_store`), the root being ``$SMFQ_RESULTS`` if set, else ``<repo>/results/<profile>``
+(the test session points both variables at a temporary folder). The summary table says, per
+notebook, how many sweep points were computed and how many were reused from a store: every
+:func:`smfq_lib.sweep.run_sweep` in a kernel appends its counts to the file named by
+``SMFQ_SWEEP_LOG``, which the run sets per notebook. Kernels are started with CurveZMQ transport
+encryption (``KernelManager.transport_encryption = "auto"``), so ipykernel does not warn that it
+runs over TCP without encryption.
 
 Options: ``--only 01 03`` runs those chapters only; ``--notebooks DIR`` and ``--results DIR``
 replace the notebook and output directories (tests use them).
@@ -49,7 +56,7 @@ statements of what the chapter claims.
 from __future__ import annotations
 
 import argparse
-import ast
+import json
 import os
 import re
 import sys
@@ -58,159 +65,49 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from smfq_lib.plotting import REPO
+from smfq_lib.settings import Settings, check_injected, settings
+from smfq_lib.sweep.run import SWEEP_LOG_ENV
 
-__all__ = ["Settings", "check_injected", "settings", "find_notebooks", "run", "main"]
+__all__ = [
+    "RESULTS_ENV",
+    "Settings",
+    "chapter_store",
+    "check_injected",
+    "find_notebooks",
+    "main",
+    "results_root",
+    "run",
+    "settings",
+]
 
 PROFILE_NAMES = ("quick", "full")
+#: Environment variable overriding the directory of the chapters' results stores.
+RESULTS_ENV = "SMFQ_RESULTS"
 _NB_NAME = re.compile(r"^(\d\d)_.*\.ipynb$")
+_NB_STEM = re.compile(r"^\d\d_[A-Za-z0-9_]+$")
 
 
-# -- the notebooks' settings helper ----------------------------------------------------------
-class Settings:
-    """The resolved knobs of a notebook: attribute access (``cfg.n_max``), plus ``.profile``.
-
-    Read-only. ``dict(cfg.items())`` gives the knobs; ``repr`` lists them, one per line.
-    """
-
-    __slots__ = ("_profile", "_values")
-
-    def __init__(self, profile: str, values: dict):
-        object.__setattr__(self, "_profile", profile)
-        object.__setattr__(self, "_values", dict(values))
-
-    @property
-    def profile(self) -> str:
-        return self._profile
-
-    def __getattr__(self, key):
-        if key.startswith("_"):
-            raise AttributeError(key)
-        try:
-            return self._values[key]
-        except KeyError:
-            raise AttributeError(f"no knob {key!r}; the knobs are {sorted(self._values)}") from None
-
-    def __setattr__(self, key, value):
-        raise AttributeError("Settings are read-only; change the parameters cell instead.")
-
-    def __getitem__(self, key):
-        return self._values[key]
-
-    def items(self):
-        return self._values.items()
-
-    def __repr__(self) -> str:
-        lines = [f"Settings(profile={self._profile!r})"]
-        lines += [f"  {key} = {value!r}" for key, value in self._values.items()]
-        return "\n".join(lines)
+# -- where a chapter's results go ------------------------------------------------------------
+def results_root(profile: str) -> Path:
+    """Directory of the chapters' sweep results stores for a run with ``profile``:
+    ``$SMFQ_RESULTS`` if set, else ``<repo>/results/<profile>``."""
+    env = os.environ.get(RESULTS_ENV, "").strip()
+    if env:
+        return Path(env)
+    if profile not in PROFILE_NAMES:
+        raise ValueError(f"profile must be one of {PROFILE_NAMES}; got {profile!r}.")
+    return REPO / "results" / profile
 
 
-def settings(profile: str, PROFILES: dict, **explicit) -> Settings:
-    """Resolve a notebook's knobs: an explicit value wins, ``None`` takes ``PROFILES[profile]``.
-
-    ``PROFILES`` maps each profile name to a dict of knob values; every profile must define the
-    same knobs. Every knob must be passed by name in ``explicit`` (its value from the parameters
-    cell, usually ``None``), so that a papermill override of any knob is honoured; a misspelt or
-    missing knob raises ``ValueError``. Run in a notebook kernel, it also refuses a parameter
-    that papermill injected but the parameters cell does not define (:func:`check_injected`).
-    See the module docstring for the whole pattern.
-    """
-    if not isinstance(PROFILES, dict) or not PROFILES:
-        raise ValueError("PROFILES must be a non-empty dict {profile name: {knob: value}}.")
-    if profile not in PROFILES:
-        raise ValueError(f"profile must be one of {sorted(PROFILES)}; got {profile!r}.")
-    knobs = set(PROFILES[profile])
-    for name, values in PROFILES.items():
-        if not isinstance(values, dict):
-            raise ValueError(f"PROFILES[{name!r}] must be a dict of knob values.")
-        if set(values) != knobs:
-            diff = sorted(knobs.symmetric_difference(values))
-            raise ValueError(
-                f"PROFILES[{name!r}] and PROFILES[{profile!r}] must define the same knobs; "
-                f"they differ in {diff}."
-            )
-    unknown = sorted(set(explicit) - knobs)
-    if unknown:
+def chapter_store(notebook: str, profile: str) -> Path:
+    """The results store of chapter ``notebook`` (e.g. ``"06_gaussian_squeeze"``) for a run with
+    ``profile``: ``<results_root(profile)>/<notebook>.sqlite``, for
+    :func:`smfq_lib.sweep.run_sweep` (``store=``)."""
+    if not isinstance(notebook, str) or not _NB_STEM.match(notebook):
         raise ValueError(
-            f"unknown knob(s) {unknown}: not in PROFILES[{profile!r}] (knobs: {sorted(knobs)}). "
-            "Add them to every profile or fix the spelling."
+            f"notebook must be a chapter name like '06_gaussian_squeeze'; got {notebook!r}."
         )
-    missing = sorted(knobs - set(explicit))
-    if missing:
-        raise ValueError(
-            f"pass every knob to settings(...) by name; missing {missing} "
-            f"(e.g. settings(profile, PROFILES, {missing[0]}={missing[0]}, ...))."
-        )
-    check_injected(knobs, _kernel_history())
-    values = {
-        key: (explicit[key] if explicit[key] is not None else PROFILES[profile][key])
-        for key in PROFILES[profile]
-    }
-    return Settings(profile, values)
-
-
-# papermill's injected cell starts with this comment (its Python translator's header)
-_INJECTED_HEADER = "# Parameters"
-
-
-def _kernel_history() -> list[str]:
-    """The sources of the cells the IPython kernel has run, oldest first ([] outside IPython)."""
-    try:
-        from IPython import get_ipython
-    except ImportError:  # pragma: no cover - IPython comes with the notebook tools
-        return []
-    shell = get_ipython()
-    if shell is None or getattr(shell, "history_manager", None) is None:
-        return []
-    return [str(cell) for cell in shell.history_manager.input_hist_raw]
-
-
-def _assigned_names(source: str) -> set[str]:
-    """Names a cell assigns at top level (``name = ...``, ``name: type = ...``)."""
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:  # IPython magics: no names known
-        return set()
-    names = set()
-    for node in tree.body:
-        targets = node.targets if isinstance(node, ast.Assign) else []
-        if isinstance(node, ast.AnnAssign):
-            targets = [node.target]
-        for target in targets:
-            names |= {n.id for n in ast.walk(target) if isinstance(n, ast.Name)}
-    return names
-
-
-def check_injected(knobs, history: list[str]) -> None:
-    """Refuse a papermill parameter that the notebook does not define.
-
-    papermill (``-p name value``) puts the parameters it is given in a cell of their own,
-    tagged ``injected-parameters``, right after the cell tagged ``parameters``, and assigns them
-    whether or not the notebook uses them, so a misspelt name would be silently ignored. The
-    kernel does not see cell tags, but it keeps the source of every cell it ran: ``history``
-    (IPython's input history, oldest first). The last cell starting with papermill's
-    ``# Parameters`` header is the injected one, and the cell run just before it is the
-    notebook's parameters cell. Every injected name must be assigned in that parameters cell,
-    be a knob of ``PROFILES`` or ``profile``, or be one of papermill's own
-    ``PAPERMILL_*`` path names (``--inject-paths``); otherwise ``ValueError`` names the unknown
-    parameter and the known ones. Without an injected cell (an interactive session, a plain
-    ``python`` run) there is nothing to check.
-    """
-    injected = [i for i, cell in enumerate(history) if cell.lstrip().startswith(_INJECTED_HEADER)]
-    if not injected:
-        return
-    i = injected[-1]
-    known = set(knobs) | {"profile", "PROFILES"}
-    if i > 0:
-        known |= _assigned_names(history[i - 1])
-    names = _assigned_names(history[i])
-    unknown = sorted(n for n in names - known if not n.startswith("PAPERMILL_"))
-    if unknown:
-        raise ValueError(
-            f"papermill was given parameter(s) {unknown} that this notebook does not have; "
-            f"its parameters are {sorted(known - {'PROFILES'})}. Fix the spelling "
-            "(e.g. -p profile full)."
-        )
+    return results_root(profile) / f"{notebook}.sqlite"
 
 
 # -- running notebooks -----------------------------------------------------------------------
@@ -237,10 +134,36 @@ def find_notebooks(notebooks_dir: Path, only=None) -> list[Path]:
 
 @dataclass
 class Outcome:
+    """One executed notebook: its wall time, whether its check passed, and its sweeps' counts
+    (points computed, reused from a store, failed; ``None`` if it ran no sweep)."""
+
     notebook: str
     seconds: float
     passed: bool
     error: str = ""
+    computed: int | None = None
+    reused: int | None = None
+    failed: int | None = None
+
+
+def _read_sweep_log(path: Path) -> dict:
+    """Sum the ``run_sweep`` summaries a kernel appended to ``path`` (empty dict if none)."""
+    if not path.exists():
+        return {}
+    totals = {"computed": 0, "reused": 0, "failed": 0}
+    for line in path.read_text().splitlines():
+        if line.strip():
+            entry = json.loads(line)
+            for key in totals:
+                totals[key] += int(entry[key])
+    return totals
+
+
+def _kernel_config():
+    """nbclient's config: CurveZMQ transport encryption where the kernel supports it."""
+    from traitlets.config import Config
+
+    return Config({"KernelManager": {"transport_encryption": "auto"}})
 
 
 def run(
@@ -252,8 +175,11 @@ def run(
 ) -> list[Outcome]:
     """Execute the notebooks with papermill; return one :class:`Outcome` per notebook.
 
-    Executed copies go to ``results_dir`` (default ``<repo>/results/<profile>``). Every notebook
-    runs even if an earlier one fails.
+    ``profile`` is ``"quick"`` or ``"full"``; ``only`` a list of chapter numbers (all if
+    ``None``); ``notebooks_dir`` the chapters' directory (default ``<repo>/notebooks``).
+    Executed copies go to ``results_dir`` (default ``<repo>/results/<profile>``). With
+    ``progress``, papermill's bar over the cells. Every notebook runs even if an earlier one
+    fails.
     """
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
@@ -268,11 +194,17 @@ def run(
         from smfq_lib.plotting import figures_root
 
         os.environ["SMFQ_FIGURES"] = str(figures_root(profile))  # inherited by the kernels
+    if not os.environ.get(RESULTS_ENV, "").strip():
+        os.environ[RESULTS_ENV] = str(results_root(profile))
     print(f"profile {profile}: {len(notebooks)} notebook(s) from {notebooks_dir}")
     print(f"executed copies -> {results_dir}; figures -> {os.environ['SMFQ_FIGURES']}")
+    print(f"sweep results stores -> {os.environ[RESULTS_ENV]}")
     outcomes = []
     for nb in notebooks:
         out = results_dir / nb.name
+        log = results_dir / f"{nb.stem}.sweeps.jsonl"
+        log.unlink(missing_ok=True)
+        os.environ[SWEEP_LOG_ENV] = str(log)
         print(f"\n== {nb.name}", flush=True)
         start = time.perf_counter()
         error = ""
@@ -284,6 +216,7 @@ def run(
                 kernel_name="python3",
                 cwd=str(nb.parent),
                 progress_bar=progress,
+                config=_kernel_config(),
             )
             passed = True
         except PapermillExecutionError as exc:
@@ -292,29 +225,55 @@ def run(
         except Exception as exc:  # kernel death, bad JSON, ...: report, go on
             passed = False
             error = f"{type(exc).__name__}: {exc}"
+        finally:
+            os.environ.pop(SWEEP_LOG_ENV, None)
         seconds = time.perf_counter() - start
-        outcomes.append(Outcome(nb.name, seconds, passed, error))
+        outcomes.append(Outcome(nb.name, seconds, passed, error, **_read_sweep_log(log)))
         if error:
             print(f"FAILED {nb.name}: {error}", flush=True)
     return outcomes
 
 
+def _points(computed, reused, failed) -> str:
+    if computed is None:
+        return "-"
+    text = f"{computed} computed, {reused} reused"
+    return text + (f", {failed} FAILED" if failed else "")
+
+
 def summary(outcomes: list[Outcome]) -> str:
-    """The table printed at the end of a run."""
+    """The table printed at the end of a run: per notebook its seconds, its sweep points
+    (computed this run, reused from a results store) and whether its check passed."""
     width = max([len("notebook")] + [len(o.notebook) for o in outcomes])
-    lines = [f"{'notebook':<{width}}  {'seconds':>8}  check passed", "-" * (width + 24)]
-    for o in outcomes:
-        lines.append(f"{o.notebook:<{width}}  {o.seconds:8.1f}  {'yes' if o.passed else 'NO'}")
+    points = [_points(o.computed, o.reused, o.failed) for o in outcomes]
+    pw = max([len("sweep points")] + [len(p) for p in points])
+    rule = "-" * (width + pw + 28)
+    lines = [f"{'notebook':<{width}}  {'seconds':>8}  {'sweep points':<{pw}}  check passed", rule]
+    for o, p in zip(outcomes, points, strict=True):
+        passed = "yes" if o.passed else "NO"
+        lines.append(f"{o.notebook:<{width}}  {o.seconds:8.1f}  {p:<{pw}}  {passed}")
     total = sum(o.seconds for o in outcomes)
     failed = [o for o in outcomes if not o.passed]
-    lines.append("-" * (width + 24))
-    lines.append(f"{'total':<{width}}  {total:8.1f}  {len(outcomes) - len(failed)}/{len(outcomes)}")
+    swept = [o for o in outcomes if o.computed is not None]
+    sums = [sum(getattr(o, key) for o in swept) for key in ("computed", "reused", "failed")]
+    p = _points(*sums) if swept else "-"
+    lines.append(rule)
+    passed = f"{len(outcomes) - len(failed)}/{len(outcomes)}"
+    lines.append(f"{'total':<{width}}  {total:8.1f}  {p:<{pw}}  {passed}")
+    if swept and sums[1]:
+        lines.append(
+            f"{sums[1]} sweep point(s) were read from the results stores under "
+            f"{os.environ.get(RESULTS_ENV) or 'results/<profile>'}, not computed: delete them "
+            "to recompute (and after changing the library)."
+        )
     for o in failed:
         lines.append(f"{o.notebook}: {o.error}")
     return "\n".join(lines)
 
 
 def main(argv=None) -> int:
+    """``python -m smfq_lib.reproduce``: parse ``argv`` (default ``sys.argv[1:]``), run the
+    notebooks, print the summary; returns the exit status (0 if every notebook passed)."""
     parser = argparse.ArgumentParser(
         prog="python -m smfq_lib.reproduce",
         description="Execute the chapter notebooks with papermill and check them.",

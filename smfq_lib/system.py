@@ -168,6 +168,8 @@ class Aggregate:
     and every later evaluation (:meth:`__call__`: reward tables, exact evaluation, executor
     traces) checks its output again and raises ``ValueError`` naming ``aggregate.rho`` and the
     first bad input.
+
+    ``name`` labels the term in messages and reprs (default ``"aggregate"``).
     """
 
     phi: np.ndarray
@@ -244,6 +246,9 @@ class CooperativeSystem:
     labels (if given) have the right lengths. ``labels`` is an optional dict with any of the keys
     ``"S_g", "A_g", "S_l", "A_l"``, each a sequence of human-readable names; kernels never see
     them.
+
+    ``reward_noise``: an optional :class:`RewardNoise`, bounded zero-mean noise on the rewards
+    (Theorem 0.13); ``None`` for deterministic rewards.
     """
 
     P_g: np.ndarray

@@ -75,6 +75,9 @@ def gap_bound_log_argument(r_tilde, gamma, k, S_l, A_l, A_g) -> float:
     Every factor but ``r~`` is at least 1 (``1/(1-gamma)^2 > 1``), so the argument is at least
     ``40 r~``: it is below 1 only for ``r~ < 1/40``. Computed in logs, so huge ``k`` is fine
     (returns ``inf`` past the float range). Bad input raises ``ValueError`` naming the argument.
+
+    ``r_tilde``: the reward bound ``r~``; ``gamma``: the discount factor; ``k``: sampled
+    agents; ``S_l``, ``A_l``, ``A_g``: the sizes in the theorem.
     """
     r_tilde = _r_tilde(r_tilde)
     gamma = check_gamma(gamma)

@@ -438,7 +438,7 @@ def bf_greedy_tables(system, Q, k, atol=1e-10) -> tuple[np.ndarray, np.ndarray]:
 
     Algorithm 1, line 10: ``argmax_{a_g, a_Delta} Q(s_g, s_Delta, a_g, a_Delta)``, read at the
     canonical representative ``s_Delta = (s_1, others sorted ascending)`` where ``others`` is the
-    expansion of the composition ``c`` of ``k-1`` (DESIGN section 9). ``pi_g`` takes the
+    expansion of the composition ``c`` of ``k-1`` (docs/design.md §9). ``pi_g`` takes the
     maximizer's ``a_g``, ``pi_l`` its ``a_1``. Ties: entries within ``atol`` of the maximum
     count as maximal and the lowest C-order index over ``(a_g, a_1, ..., a_k)`` wins (lowest
     ``a_g`` first, then lowest ``a_1``, ...).

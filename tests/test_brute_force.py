@@ -104,7 +104,7 @@ def test_optimal_value_dominates_random_policies():
 
 
 # ---------------------------------------------------------------------------------------------
-# (2) DESIGN §9: k = n greedy tables attain V^* for decomposed rewards
+# (2) docs/design.md §9: k = n greedy tables attain V^* for decomposed rewards
 # ---------------------------------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("shape", "n", "seed"),

@@ -67,7 +67,8 @@ def test_optimal_value_matches_brute_force(aggregate):
 
 @pytest.mark.parametrize("S_g, S_l, A_g, A_l, n, seed", SYSTEMS[:3])
 def test_k_equals_n_policy_is_optimal(S_g, S_l, A_g, A_l, n, seed):
-    """Decomposed reward (3): the greedy table learned with k = n attains V* (DESIGN §9)."""
+    """Decomposed reward (3): the greedy table learned with k = n attains V*
+    (docs/design.md §9)."""
     system = tiny_system(S_g, S_l, A_g, A_l, gamma=0.9, seed=seed)
     q = learn(system, n, None, algorithm="mean_field", tol=1e-12, progress=False)
     v_pi = policy_value_table(system, q, n)

@@ -267,3 +267,13 @@ def test_same_seed_same_q_on_one_and_two_threads():
         assert threads == n
         runs[n] = hashes
     assert runs["1"] == runs["2"]
+
+
+@pytest.mark.parametrize("solver", ["value_iteration", "policy_iteration"])
+def test_progress_bar_ends_at_100_percent_on_convergence(system, solver, capsys):
+    """The bar's total is the sweep cap; a run that converges before it ends at 100%, not at
+    the fraction of the cap it used."""
+    q = learn(system, 2, None, solver=solver, progress=True)
+    err = capsys.readouterr().err
+    final = err.replace("\r", "\n").strip().splitlines()[-1]
+    assert f" {q.sweeps}/{q.sweeps} " in final and "100%" in final, final

@@ -13,6 +13,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import nbformat  # noqa: E402
 import pytest  # noqa: E402
+from matplotlib.container import ErrorbarContainer  # noqa: E402
 from nbformat.v4 import new_code_cell, new_notebook  # noqa: E402
 
 from smfq_lib import plotting  # noqa: E402
@@ -224,6 +225,14 @@ def test_plot_return_vs_k_draws_one_curve_per_rule():
     assert "hollow: Monte Carlo, 95% CI" in labels
     assert "$V^*$ = 2.000" in labels and "k-agent optimum" in labels
     assert ax.get_xlabel() == "sampled agents k" and ax.get_ylabel() == "discounted return"
+    # integer k: markers only, no series joined by a line (the reference lines are horizontal)
+    for line in ax.get_lines():
+        if len(line.get_xdata()) > 1 and len(set(line.get_ydata())) > 1:
+            assert line.get_linestyle() == "None", line.get_label()
+    # the Monte Carlo legend entry is drawn with an error bar, as the bars it stands for
+    handles, labels = ax.get_legend_handles_labels()
+    entry = handles[labels.index("hollow: Monte Carlo, 95% CI")]
+    assert isinstance(entry, ErrorbarContainer) and entry.has_yerr
     plt.close(fig)
 
 
@@ -280,3 +289,18 @@ def test_check_injected_reads_the_injected_cell():
     # the last injected cell counts; without a preceding cell only the knobs are known
     with pytest.raises(ValueError, match=r"\['seed'\]"):
         check_injected({"n"}, ["# Parameters\nseed = 1\n"])
+
+
+def test_chapter_store_rule(monkeypatch, tmp_path):
+    from smfq_lib.reproduce import chapter_store, results_root
+
+    monkeypatch.delenv("SMFQ_RESULTS", raising=False)
+    assert results_root("quick") == REPO / "results" / "quick"
+    assert (
+        chapter_store("06_gaussian_squeeze", "full")
+        == REPO / "results/full/06_gaussian_squeeze.sqlite"
+    )
+    monkeypatch.setenv("SMFQ_RESULTS", str(tmp_path))
+    assert chapter_store("07_x", "quick") == tmp_path / "07_x.sqlite"
+    with pytest.raises(ValueError, match="chapter name"):
+        chapter_store("../evil", "quick")

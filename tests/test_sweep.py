@@ -460,3 +460,23 @@ def test_sweep_while_a_worker_imports_the_script_is_refused(calls, monkeypatch):
     with pytest.raises(ValueError, match="worker process imports the main script"):
         run_sweep(sweep_tasks.where_task, {"i": [0]}, store="boot", client="serial")
     assert calls() == [] and not Path("results").exists()
+
+
+def test_every_sweep_reports_its_counts_to_the_reproduce_log(calls, tmp_path, monkeypatch):
+    """With SMFQ_SWEEP_LOG set (smfq_lib.reproduce sets it per notebook), each run_sweep
+    appends its points computed, reused and failed; reproduce sums them per notebook."""
+    from smfq_lib.reproduce import Outcome, _read_sweep_log, summary
+
+    log = tmp_path / "sweeps.jsonl"
+    monkeypatch.setenv("SMFQ_SWEEP_LOG", str(log))
+    grid = {"k": [1, 2], "m": [3], "seed": [0, 1]}
+    run_sweep(sweep_tasks.mc_task, grid, store="log", client="serial", progress=False)
+    run_sweep(sweep_tasks.mc_task, grid, store="log", client="serial", progress=False)
+    lines = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [(e["computed"], e["reused"], e["failed"]) for e in lines] == [(4, 0, 0), (0, 4, 0)]
+    totals = _read_sweep_log(log)
+    assert totals == {"computed": 4, "reused": 4, "failed": 0}
+    text = summary([Outcome("06_x.ipynb", 2.0, True, **totals), Outcome("01_y.ipynb", 1.0, True)])
+    assert "4 computed, 4 reused" in text and "01_y.ipynb" in text
+    assert "4 sweep point(s) were read from the results stores" in text
+    assert _read_sweep_log(tmp_path / "absent.jsonl") == {}

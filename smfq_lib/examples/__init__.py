@@ -13,9 +13,11 @@
 
 The paper states the examples in one paragraph each and leaves the experiment details to its
 supplementary section J, which we do not have. Every modelling choice made here to turn them into
-finite ``(P_g, P_l, r_g, r_l)`` arrays is listed in the docstring of the function that makes it.
+finite ``(P_g, P_l, r_g, r_l)`` arrays is listed in the docstring of the function that makes it;
+:func:`describe` renders that docstring as Markdown (chapter 1 shows all four examples).
 """
 
+from smfq_lib.examples.describe import describe
 from smfq_lib.examples.exploration import (
     ACTIONS,
     box_cells,
@@ -32,6 +34,7 @@ __all__ = [
     "GaussianSqueezeRho",
     "box_cells",
     "constrained_exploration",
+    "describe",
     "gaussian_squeeze",
     "hazard_cells",
     "majority_mode",

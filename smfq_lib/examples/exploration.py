@@ -115,6 +115,10 @@ def constrained_exploration(
       (e.g. ``counts = n * e_0``, every agent in cell ``r0c0``, box at ``s_g = 0``).
 
     The defaults are the smallest interesting instance, so that both learners fit a CI run.
+
+    ``gamma``: the discount factor; ``slip``: the probability that an agent's move fails and it
+
+    stays in its cell.
     """
     M, d = _grid_args(M, d)
     gamma = check_gamma(gamma)
@@ -268,6 +272,10 @@ def two_zone_exploration(
 
     Argument checks: ``zone_a`` and ``zone_b`` are non-empty lists of ``(row, col)`` cells of the
     grid with no cell in both; ``move_cost`` and ``box_move_cost`` are pairs of finite numbers.
+
+    ``gamma``: the discount factor; ``slip``: the probability that an agent's move fails and it
+
+    stays in its cell.
     """
     M, d = _grid_args(M, d)
     gamma = check_gamma(gamma)

@@ -59,6 +59,8 @@ def majority_mode(
     * **Arguments.** ``S >= 2`` states; ``0 <= flip < (S-1)/S`` (at ``flip = (S-1)/S`` the next
       local state is uniform whatever the current one, nothing is predictable and every policy is
       optimal; above it the majority would predict the next minority); ``switch_cost >= 0``.
+
+    ``gamma``: the discount factor.
     """
     S = int_arg("S", S, 2, "A single state leaves the mode nothing to choose.")
     flip_max = (S - 1) / S

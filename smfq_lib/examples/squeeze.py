@@ -72,11 +72,13 @@ def gaussian_squeeze(
       this at ``n = 100``. ``Aggregate.bound`` is ``max rho`` over ``xbar in [0, loads-1]``.
     * **Decomposed part.** ``r_g = r_l = 0``, so ``r_tilde = 0``. Theorem 0.11's assumptions
       (Assumption 0.4, decomposition (3)) cover the decomposed part only; the aggregate reward is
-      outside them, and ``r_tilde`` says nothing about it (see DESIGN §9 on ``k = n``).
+      outside them, and ``r_tilde`` says nothing about it (see docs/design.md §9 on ``k = n``).
     * **Global agent.** Trivial: ``S_g = A_g = 1`` (``P_g = [[[1]]]``). Example 0.1 has no global
       agent; a one-state, one-action global agent keeps the example faithful within the model.
 
     Table sizes grow fast with ``loads`` (``Z_l = loads^2``); small ``loads`` (3-4) suit quick runs.
+
+    ``gamma``: the discount factor.
     """
     loads = int_arg("loads", loads, 2, "A single load level leaves nothing to decide.")
     mu = float_arg(

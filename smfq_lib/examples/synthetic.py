@@ -21,6 +21,10 @@ def random_system(
     Every transition row is a Dirichlet(1, ..., 1) draw (uniform on the simplex) and every reward
     entry is uniform in [0, 1], all from ``numpy.random.default_rng(seed)`` in the order ``P_g``,
     ``P_l``, ``r_g``, ``r_l``. No aggregate term. Sizes are the arguments; ``Z_l = S_l * A_l``.
+
+    ``S_g``, ``S_l``, ``A_g``, ``A_l``: the state and action counts of the global and local
+
+    agents; ``gamma``: the discount factor; ``seed``: the generator's seed.
     """
     S_g = int_arg("S_g", S_g, 1)
     S_l = int_arg("S_l", S_l, 1)
@@ -62,6 +66,10 @@ def with_types(
     agents sees a hypergeometric mix of the types.
 
     Sizes: ``S_l = |E| S_l'``, ``Z_l = |E| S_l' A_l``; ``S_g``, ``A_g``, ``A_l`` as the inputs.
+
+    ``type_names``: optional names of the types, used in the state labels (default
+
+    ``"type 0"``, ``"type 1"``, ...).
     """
     if isinstance(systems, CooperativeSystem) or not isinstance(systems, Sequence):
         raise ValueError(

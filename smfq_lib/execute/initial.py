@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from smfq_lib.checks import validate_counts, validate_index
 from smfq_lib.combinatorics import n_compositions, unrank
-from smfq_lib.policy import validate_counts, validate_index
 from smfq_lib.system import CooperativeSystem
 
 __all__ = ["IIDInitial", "check_start", "count_state_weights", "draw_start", "iid_initial"]

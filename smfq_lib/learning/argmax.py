@@ -10,8 +10,8 @@ ascending rank (lexicographic order of ``smfq_lib.combinatorics``), then ``a_1``
 the first entry in that order within ``TIE_RTOL * (1 + |V|)`` of the maximum wins. Algorithm 1
 uses this same routine, on its tabular ``Q`` folded to this shape (see
 :func:`smfq_lib.learning.tabular_kernels.fold`), so both learners break ties identically
-(DESIGN §9). This is tie rule ``"first"``; the laws of the other rules (``smfq_lib.policy``)
-come from :mod:`smfq_lib.learning.tie_rules`, with the same ``TIE_RTOL``.
+(docs/design.md §9). This is tie rule ``"first"``; the laws of the other rules
+(``smfq_lib.policy``) come from :mod:`smfq_lib.learning.tie_rules`, with the same ``TIE_RTOL``.
 """
 
 from __future__ import annotations

@@ -123,7 +123,10 @@ def table_bytes(system, k: int, m: int | None, algorithm: str, solver: str = "au
     also the policy's transition chain (Algorithm 1's exact operator: a dense matrix over the
     joint states). Each operator counts its own (``TabularOperator.table_bytes``,
     ``MeanFieldOperator.table_bytes``). Algorithm 1 past ``2^60`` bytes is refused
-    (``ValueError``) without computing the exact size (``|S_l|^k`` for a huge ``k``)."""
+    (``ValueError``) without computing the exact size (``|S_l|^k`` for a huge ``k``).
+
+    ``system``: the :class:`~smfq_lib.CooperativeSystem` to learn on.
+    """
     if algorithm == "tabular":  # |S_l|^k as an exact integer can take hours: refuse first
         _refuse_astronomical(system, k, algorithm)
     cls = operator_class(algorithm)
@@ -311,8 +314,13 @@ def _run(system, k, m, alg, reason, solver, tol, max_iter, seed, progress, t0) -
     run = policy_iteration if solver == "policy_iteration" else value_iteration
     from tqdm.auto import tqdm
 
+    # total: the sweep cap (value iteration needs about that many from Q = 0); a run that
+    # converges earlier ends its bar at 100% (total = the sweeps done)
     with tqdm(total=n_iter, disable=not progress, desc=f"learn k={k} {alg} m={m}") as bar:
         Q, stats = run(op, threshold, n_iter, bar)
+        if bar.n < bar.total and stats.residuals[-1] <= threshold:
+            bar.total = bar.n
+            bar.refresh()
     if stats.residuals[-1] > threshold:
         warnings.warn(
             f"learn stopped after max_iter={n_iter} sweeps with residual "

@@ -30,6 +30,7 @@ import numba
 import numpy as np
 from scipy.sparse.linalg import LinearOperator
 
+from smfq_lib.combinatorics import n_compositions
 from smfq_lib.execute.chunks import run_chunks
 from smfq_lib.learning.mean_field_exact import (
     apply_exact_mean_field,
@@ -68,6 +69,21 @@ class FactoredChain(LinearOperator):
 class MeanFieldOperator(Operator):
     """Algorithm 2's operator. ``Q`` has ``shape = mf_shape = (S_g, S_l, Cz, A_l, A_g)``,
     ``Q[s_g, s_1, rank(zc), a_1, a_g]`` (see :mod:`smfq_lib.learning.mean_field_kernels`)."""
+
+    LAYOUT = "(S_g, S_l, C(k-1, S_l A_l), A_l, A_g)"
+
+    @staticmethod
+    def q_shape(S_g, S_l, A_l, A_g, k):
+        return (S_g, S_l, n_compositions(k - 1, S_l * A_l), A_l, A_g)
+
+    @staticmethod
+    def q_sizes(Q, k):
+        S_g, S_l, _, A_l, A_g = Q.shape
+        return S_g, S_l, A_g, A_l
+
+    @staticmethod
+    def mean_field_q(Q, k):
+        return Q
 
     def __init__(self, system, k, m, seed):
         super().__init__(system, k, m, seed)

@@ -72,6 +72,32 @@ class Operator(ABC):
         # the expectation: it keeps the means.
         self.noisy = m is not None and system.reward_noise is not None
 
+    #: the layout of ``Q`` in words (error messages)
+    LAYOUT: str
+
+    @staticmethod
+    @abstractmethod
+    def q_shape(S_g: int, S_l: int, A_l: int, A_g: int, k: int) -> tuple[int, ...]:
+        """The shape of this algorithm's ``Q`` for ``k`` agents."""
+
+    @staticmethod
+    @abstractmethod
+    def q_sizes(Q, k: int) -> tuple[int, int, int, int]:
+        """``(S_g, S_l, A_g, A_l)`` read off a ``Q`` of this algorithm (any ``ndim``-correct
+        shape)."""
+
+    @staticmethod
+    @abstractmethod
+    def mean_field_q(Q, k: int) -> np.ndarray:
+        """``Q`` in the mean-field shape ``(S_g, S_l, Cz, A_l, A_g)`` (Algorithm 1: read at
+        canonical representatives), the input of the tie rules' law tables."""
+
+    @staticmethod
+    def uniform_laws(Q, k: int) -> tuple[np.ndarray, np.ndarray] | None:
+        """The ``"uniform"`` laws when they cannot be read off :meth:`mean_field_q` (Algorithm
+        1: a sampled tabular ``Q`` is not permutation invariant); ``None`` otherwise."""
+        return None
+
     @staticmethod
     @abstractmethod
     def table_bytes(system, k: int, m: int | None) -> int:

@@ -13,7 +13,8 @@ import numpy as np
 
 from smfq_lib.checks import format_count
 from smfq_lib.combinatorics import n_compositions, rank
-from smfq_lib.learning.tie_rules import action_laws, q_sizes
+from smfq_lib.learning.operator import operator_class
+from smfq_lib.learning.tie_rules import action_laws
 from smfq_lib.policy import DEFAULT_RULE, RULES, ActionLaws
 
 __all__ = ["SubsampledQ"]
@@ -39,7 +40,7 @@ class SubsampledQ:
         the order ``(rank(zc), a_1, a_g)``, see ``argmax``). Identical in form for both
         algorithms; for Algorithm 1 they are read at the canonical representative (agent 1 first,
         the others' (state, action) pairs sorted ascending by ``z = s * A_l + a``), because a
-        sampled tabular ``Q`` is not exactly permutation invariant (DESIGN §9).
+        sampled tabular ``Q`` is not exactly permutation invariant (docs/design.md §9).
     residuals : ``||Q^{t+1} - Q^t||_inf`` of every sweep. With policy iteration the first is
         ``max |R|`` (``T 0 = R``, no sweep needed), a sweep after a policy evaluation measures
         ``||R + gamma E V_pi - Q||``, and the last is ``||T Q - Q||_inf`` or the bound
@@ -111,7 +112,7 @@ class SubsampledQ:
         if rule not in RULES:
             raise ValueError(f"rule must be None (the default) or one of {RULES}; got {rule!r}.")
         if rule == "first":
-            _, _, A_g, A_l = q_sizes(self.Q, self.k, self.algorithm)
+            _, _, A_g, A_l = operator_class(self.algorithm).q_sizes(self.Q, self.k)
             return ActionLaws.one_hot(self.k, self.pi_g, self.pi_l, A_g, A_l)
         if rule not in self._laws:
             self._laws[rule] = action_laws(self.Q, self.k, self.algorithm, rule)
@@ -274,14 +275,10 @@ def _check_tables(path, meta, arrays) -> None:
             f"{format_count(expect_Cs)}) for k = {k}; got {V.shape}, {arrays['pi_g'].shape}, "
             f"{arrays['pi_l'].shape}",
         )
-    if algorithm == "mean_field":
-        A_l, A_g = (Q.shape[3], Q.shape[4]) if Q.ndim == 5 else (0, 0)
-        expect = (S_g, S_l, n_compositions(k - 1, S_l * A_l), A_l, A_g)
-        layout = "(S_g, S_l, C(k-1, S_l A_l), A_l, A_g)"
-    else:
-        A_g, A_l = (Q.shape[1 + k], Q.shape[2 + k]) if Q.ndim == 2 + 2 * k else (0, 0)
-        expect = (S_g,) + (S_l,) * k + (A_g,) + (A_l,) * k
-        layout = "(S_g,) + (S_l,)*k + (A_g,) + (A_l,)*k"
+    op = operator_class(algorithm)
+    ndim = len(op.q_shape(S_g, S_l, 1, 1, k))
+    A_g, A_l = op.q_sizes(Q, k)[2:] if Q.ndim == ndim else (0, 0)
+    expect, layout = op.q_shape(S_g, S_l, A_l, A_g, k), op.LAYOUT
     if Q.shape != expect or A_l < 1 or A_g < 1:
         raise _bad(path, f"Q of shape {Q.shape} does not match {algorithm} with k = {k}: {layout}")
     for name, A in (("pi_g", A_g), ("pi_l", A_l)):

@@ -21,8 +21,8 @@ with independent binomials. Algorithm 1 (eq. 8) does the same per agent ``i = 1.
 entry's ordered ``s_Delta, a_Delta``. The noise has mean 0 and variance
 ``(w_g^2 + (1/k^2) sum_{i in Delta} w_l[s_i, s_g, a_i]^2) / m`` per entry.
 
-Fixed draws. Like the next-state samples (DESIGN §9), the reward draws are made once, before
-value iteration, so the empirical operator keeps a fixed point. They come from a NumPy
+Fixed draws. Like the next-state samples (docs/design.md §9), the reward draws are made once,
+before value iteration, so the empirical operator keeps a fixed point. They come from a NumPy
 ``Generator`` seeded with ``(seed, NOISE_TAG, algorithm)``, drawn vectorized in fixed-size chunks
 of the flat entry order: the same ``seed`` gives the same numbers on any machine and thread
 count (NumPy draws serially), and they are independent of the counter-based next-state samples.

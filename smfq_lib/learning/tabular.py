@@ -27,7 +27,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from smfq_lib.combinatorics import compositions
 from smfq_lib.execute.chunks import run_chunks
+from smfq_lib.learning.argmax import TIE_RTOL
 from smfq_lib.learning.operator import Operator
 from smfq_lib.learning.reward_noise import add_tabular_noise
 from smfq_lib.learning.rewards import tabular_reward
@@ -42,6 +44,42 @@ class TabularOperator(Operator):
     and the flat 2-D view ``(Ns, Na)`` (``Ns = S_g S_l^k`` joint states, ``Na = A_g A_l^k``
     joint actions) of :mod:`smfq_lib.learning.tabular_kernels`."""
 
+    LAYOUT = "(S_g,) + (S_l,)*k + (A_g,) + (A_l,)*k"
+
+    @staticmethod
+    def q_shape(S_g, S_l, A_l, A_g, k):
+        return (S_g,) + (S_l,) * k + (A_g,) + (A_l,) * k
+
+    @staticmethod
+    def q_sizes(Q, k):
+        return Q.shape[0], Q.shape[1], Q.shape[k + 1], Q.shape[k + 2]
+
+    @staticmethod
+    def mean_field_q(Q, k):
+        """``Q`` read at canonical representatives (agent 1, then the others' states ascending;
+        :func:`~.tabular_kernels.fold`)."""
+        S_g, S_l, A_g, A_l = TabularOperator.q_sizes(Q, k)
+        Zt = compositions(k - 1, S_l * A_l)
+        return fold(Q.reshape(S_g * S_l**k, A_g * A_l**k), Zt, k, S_g, S_l, A_l, A_g)
+
+    @staticmethod
+    def uniform_laws(Q, k):
+        """``"uniform"`` laws of Algorithm 1's ``Q`` (shape ``(S_g,) + (S_l,) * k + (A_g,) +
+        (A_l,) * k``): at the canonical state ``(s_g, s_1, others ascending)`` of every
+        ``(s_g, s_1, c)``, the marginals of ``a_g`` and ``a_1`` over the ordered maximizers
+        ``(a_g, a_1, ..., a_k)`` of the row."""
+        S_g, S_l, A_g, A_l = TabularOperator.q_sizes(Q, k)
+        comps = compositions(k - 1, S_l)
+        code = np.zeros(comps.shape[0], np.int64)  # the others' sorted states as a radix-S_l row
+        for j, c in enumerate(comps):
+            for s in np.repeat(np.arange(S_l), c):
+                code[j] = code[j] * S_l + s
+        rows = Q.reshape(S_g, S_l, S_l ** (k - 1), A_g, A_l, A_l ** (k - 1))[:, :, code]
+        top = rows.max(axis=(3, 4, 5), keepdims=True)
+        mask = rows >= top - TIE_RTOL * (1.0 + np.abs(top))
+        total = mask.sum(axis=(3, 4, 5))[..., None]
+        return mask.sum(axis=(4, 5)) / total, mask.sum(axis=(3, 5)) / total
+
     def __init__(self, system, k, m, seed):
         super().__init__(system, k, m, seed)
         S_g, S_l, A_l, A_g = system.S_g, system.S_l, system.A_l, system.A_g
@@ -50,7 +88,7 @@ class TabularOperator(Operator):
         self.R = tabular_reward(system, k).ravel()  # eq. (6)
         if self.noisy:
             add_tabular_noise(self.R, system, k, m, seed)
-        self.shape = (S_g,) + (S_l,) * k + (A_g,) + (A_l,) * k
+        self.shape = self.q_shape(S_g, S_l, A_l, A_g, k)
         self.size = self.R.shape[0]
         self.n_values = self.Ns
         if m is not None:  # eq. (8): m fixed samples per entry
@@ -98,9 +136,7 @@ class TabularOperator(Operator):
     def policy_tables(self, Q):
         """``V, pi_g, pi_l`` of a flat ``Q``, read at canonical representatives (see
         :func:`smfq_lib.learning.tabular_kernels.fold`)."""
-        s = self.system
-        Q5 = fold(Q.reshape(self.Ns, self.Na), self.Zt, self.k, s.S_g, s.S_l, s.A_l, s.A_g)
-        return self._greedy_tables(Q5)
+        return self._greedy_tables(self.mean_field_q(Q.reshape(self.shape), self.k))
 
     @staticmethod
     def table_bytes(system, k, m):

@@ -155,7 +155,8 @@ def fold(Q2, Zt, k, S_g, S_l, A_l, A_g):
 
     Entry ``(s_g, s_1, zc, a_1, a_g)`` is ``Q[s_g, s_1, s_2..s_k, a_g, a_1, a_2..a_k]`` where
     agent 1 is ``(s_1, a_1)`` and the other ``k - 1`` agents' pairs are ``zc`` expanded in
-    ascending cell order ``z = s * A_l + a`` (so their states are sorted ascending, DESIGN §9).
+    ascending cell order ``z = s * A_l + a`` (so their states are sorted ascending,
+    docs/design.md §9).
     """
     Cz, Z_l = Zt.shape
     out = np.empty((S_g, S_l, Cz, A_l, A_g))

@@ -12,11 +12,12 @@ learners. Tables have shape ``(S_g, S_l, Cs, A)``: ``prob_g[s_g, s_1, rank(c), a
 * ``"uniform"``: Algorithm 2 (:func:`mf_laws`): every maximizing mean-field entry
   ``(zc, a_1, a_g)`` weighs as many ordered joint actions as orderings of the others' actions
   given their (sorted) states, ``prod_s c_s! / prod_{s,a} zc[s, a]!``, summed in log space
-  (``k`` may be large). Algorithm 1 (:func:`tabular_uniform_laws`): the raw tabular row at the
+  (``k`` may be large). Algorithm 1: the raw tabular row at the
   canonical state (agent 1, then the others' states ascending), every ordered joint action
-  enumerated: a sampled tabular ``Q`` is not permutation invariant, so the orderings may differ.
+  enumerated: a sampled tabular ``Q`` is not permutation invariant, so the orderings may differ
+  (:meth:`~.tabular.TabularOperator.uniform_laws`).
 * ``"coordinated"``, ``"authors"``: :func:`mf_laws` on the mean-field ``Q`` (Algorithm 1: its
-  fold at canonical representatives, :func:`~.tabular_kernels.fold`).
+  fold at canonical representatives, :meth:`~.tabular.TabularOperator.mean_field_q`).
 """
 
 from __future__ import annotations
@@ -28,10 +29,10 @@ from numba import njit
 
 from smfq_lib.combinatorics import compositions, marginal_ranks, rank
 from smfq_lib.learning.argmax import TIE_RTOL
-from smfq_lib.learning.tabular_kernels import fold
+from smfq_lib.learning.operator import operator_class
 from smfq_lib.policy import RULES, ActionLaws
 
-__all__ = ["action_laws", "mf_laws", "q_sizes", "tabular_uniform_laws"]
+__all__ = ["action_laws", "mf_laws"]
 
 #: Rule codes of :func:`mf_laws` (``"first"`` is read off ``pi_g``, ``pi_l``).
 _CODES = {"uniform": 0, "coordinated": 1, "authors": 2}
@@ -179,33 +180,6 @@ def _coordinated(Q5, Zt, mr, prob_g, prob_l):
                     prob_l[sg, s1, c, a] = (Zt[r, z] + (1 if z == z1 else 0)) / share
 
 
-def tabular_uniform_laws(Q, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """``"uniform"`` laws of Algorithm 1's ``Q`` (shape ``(S_g,) + (S_l,) * k + (A_g,) +
-    (A_l,) * k``): at the canonical state ``(s_g, s_1, others ascending)`` of every
-    ``(s_g, s_1, c)``, the marginals of ``a_g`` and ``a_1`` over the ordered maximizers
-    ``(a_g, a_1, ..., a_k)`` of the row."""
-    S_g, S_l, A_g, A_l = q_sizes(Q, k, "tabular")
-    comps = compositions(k - 1, S_l)
-    code = np.zeros(comps.shape[0], np.int64)  # the others' sorted states as a radix-S_l row
-    for j, c in enumerate(comps):
-        for s in np.repeat(np.arange(S_l), c):
-            code[j] = code[j] * S_l + s
-    rows = Q.reshape(S_g, S_l, S_l ** (k - 1), A_g, A_l, A_l ** (k - 1))[:, :, code]
-    top = rows.max(axis=(3, 4, 5), keepdims=True)
-    mask = rows >= top - TIE_RTOL * (1.0 + np.abs(top))
-    total = mask.sum(axis=(3, 4, 5))[..., None]
-    return mask.sum(axis=(4, 5)) / total, mask.sum(axis=(3, 5)) / total
-
-
-def q_sizes(Q, k: int, algorithm: str) -> tuple[int, int, int, int]:
-    """``(S_g, S_l, A_g, A_l)`` read off a learned ``Q`` of Algorithm 1 or 2."""
-    if algorithm == "mean_field":
-        S_g, S_l, _, A_l, A_g = Q.shape
-    else:
-        S_g, S_l, A_g, A_l = Q.shape[0], Q.shape[1], Q.shape[k + 1], Q.shape[k + 2]
-    return S_g, S_l, A_g, A_l
-
-
 def action_laws(Q, k: int, algorithm: str, rule: str) -> ActionLaws:
     """The laws of ``rule`` (``"uniform"``, ``"coordinated"`` or ``"authors"``) of a learned
     ``Q`` (Algorithm 1: ``algorithm="tabular"``, Algorithm 2: ``"mean_field"``)."""
@@ -214,14 +188,13 @@ def action_laws(Q, k: int, algorithm: str, rule: str) -> ActionLaws:
             f"rule must be one of {tuple(_CODES)} here (rule 'first' is the one-hot pi_g, pi_l); "
             f"got {rule!r}. The rules: {RULES}."
         )
-    S_g, S_l, A_g, A_l = q_sizes(Q, k, algorithm)
-    if algorithm == "tabular" and rule == "uniform":
-        prob_g, prob_l = tabular_uniform_laws(Q, k)
-        return ActionLaws(k, rule, prob_g, prob_l)
+    op = operator_class(algorithm)
+    S_g, S_l, A_g, A_l = op.q_sizes(Q, k)
+    raw = op.uniform_laws(Q, k) if rule == "uniform" else None
+    if raw is not None:
+        return ActionLaws(k, rule, *raw)
     Zt = compositions(k - 1, S_l * A_l)
-    Q5 = Q
-    if algorithm == "tabular":
-        Q5 = fold(Q.reshape(S_g * S_l**k, A_g * A_l**k), Zt, k, S_g, S_l, A_l, A_g)
+    Q5 = op.mean_field_q(Q, k)
     Cs = int(math.comb(k - 1 + S_l - 1, S_l - 1))
     prob_g = np.empty((S_g, S_l, Cs, A_g))
     prob_l = np.empty((S_g, S_l, Cs, A_l))

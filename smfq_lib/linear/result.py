@@ -84,7 +84,7 @@ class LinearQ:
     alpha: float
     sizes: tuple[int, int, int, int]
     fit_rmse: float
-    _laws: dict = field(default_factory=dict, repr=False)
+    _laws: dict = field(default_factory=dict, init=False, repr=False)
 
     def q_table(self, memory_budget=None) -> np.ndarray:
         """The model over every (state, action) composition of the others, shaped like

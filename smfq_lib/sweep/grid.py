@@ -103,6 +103,8 @@ def point_key(params: Mapping) -> str:
     Canonical JSON: keys sorted, no spaces, values as Python scalars (NumPy scalars converted).
     The key depends on the parameter names, values and types only (``k=2`` and ``k=2.0`` are
     different points), never on the order of the keys, the process or the machine.
+
+    ``params``: the point, a mapping of parameter name -> scalar.
     """
     canon = canonical_params(params, "params")
     text = json.dumps(canon, sort_keys=True, separators=(",", ":"), ensure_ascii=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import sys
@@ -15,7 +16,7 @@ from smfq_lib.sweep import clients
 from smfq_lib.sweep.grid import check_name, expand_grid, point_key, scalar
 from smfq_lib.sweep.store import Store, plan_columns, store_path
 
-__all__ = ["SweepSummary", "run_sweep"]
+__all__ = ["SWEEP_LOG_ENV", "SweepSummary", "run_sweep"]
 
 
 @dataclass
@@ -231,6 +232,7 @@ def run_sweep(task_fn: Callable, grid, *, store, client=None, progress: bool = T
         if todo:
             _compute(st, task_fn, summary, todo, client, progress)
     summary.seconds = time.perf_counter() - started
+    _log_summary(summary)
     if progress:
         print(summary)
     if summary.failed:
@@ -243,6 +245,28 @@ def run_sweep(task_fn: Callable, grid, *, store, client=None, progress: bool = T
             stacklevel=2,
         )
     return summary
+
+
+#: Environment variable naming a file to which every :func:`run_sweep` appends its summary, one
+#: JSON line (``store``, ``total``, ``computed``, ``reused``, ``failed``, ``seconds``):
+#: :mod:`smfq_lib.reproduce` sets it per notebook and reports the counts in its summary table.
+SWEEP_LOG_ENV = "SMFQ_SWEEP_LOG"
+
+
+def _log_summary(summary: SweepSummary) -> None:
+    path = os.environ.get(SWEEP_LOG_ENV, "").strip()
+    if not path:
+        return
+    line = {
+        "store": str(summary.store),
+        "total": summary.total,
+        "computed": len(summary.computed),
+        "reused": summary.reused,
+        "failed": len(summary.failed),
+        "seconds": summary.seconds,
+    }
+    with open(path, "a") as fh:
+        fh.write(json.dumps(line) + "\n")
 
 
 def _check_parameters(columns: dict, points: list[dict]) -> None:

@@ -1,0 +1,119 @@
+"""Chapters 7 and 8: the two-zone drivers against the exact value they estimate, the occupancy
+bookkeeping, the figure functions, and the chapters' notebook pattern."""
+
+from __future__ import annotations
+
+import json
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from smfq_lib import plotting  # noqa: E402
+from smfq_lib.evaluate import policy_value  # noqa: E402
+from smfq_lib.examples import box_cells, majority_mode, two_zone_exploration  # noqa: E402
+from smfq_lib.experiments import (  # noqa: E402
+    learning_times,
+    occupancy,
+    two_zone_point,
+    two_zone_start,
+)
+from smfq_lib.learning import learn  # noqa: E402
+
+
+def test_two_zone_start_is_the_documented_state():
+    tz = two_zone_exploration()
+    s_g, counts = two_zone_start(tz, 5)
+    assert s_g == 1 and tz.labels["S_g"][1] == "box r0c1"
+    assert counts.tolist() == [0, 2, 0, 0, 0, 3, 0, 0, 0]  # r0c1: n // 2, r1c2: the rest
+    assert {1, 5} <= box_cells(3, 2, s_g)  # both cells inside the start box
+    with pytest.raises(ValueError, match="two_zone_exploration"):
+        two_zone_start(majority_mode(), 4)
+
+
+def test_two_zone_point_agrees_with_the_exact_policy_value():
+    out = two_zone_point(0.1, 0.9, 2, 1, seed=3, rollouts=3000, horizon=120, rule="coordinated")
+    tz = two_zone_exploration()
+    q = learn(tz, 1, None, algorithm="mean_field", progress=False)
+    exact = policy_value(tz, q, 2, *two_zone_start(tz, 2), rule="coordinated")
+    assert abs(out["ret"] - exact) <= 4 * out["sem"] + 0.9**120 * 1.05 / 0.1
+    assert out["ci95"] == pytest.approx(1.9606 * out["sem"], rel=1e-3)  # t_{0.975, 2999}
+    assert set(out) == {"ret", "sem", "ci95", "entries"}
+
+
+def test_occupancy_bookkeeping():
+    tz = two_zone_exploration()
+    q = learn(tz, 1, None, algorithm="mean_field", progress=False)
+    s_g, counts = two_zone_start(tz, 10)
+    zones = (("A", {0}), ("B", {8}))
+    occ = occupancy(tz, q, 10, s_g, counts, M=3, d=2, steps=6, rollouts=50, seed=0, zones=zones)
+    np.testing.assert_allclose(occ["share"].sum(axis=1), 1.0)
+    assert occ["share"].shape == (6, 9)
+    np.testing.assert_allclose(occ["share"][0], counts / 10)
+    assert occ["box"][0] == 1 and occ["box_share"][0] == 1.0 and occ["inside"][0] == 1.0
+    np.testing.assert_allclose(occ["A"], occ["share"][:, 0])
+    np.testing.assert_allclose(occ["B"], occ["share"][:, 8])
+    assert np.all((occ["inside"] >= 0) & (occ["inside"] <= 1))
+
+
+def test_learning_times_shape():
+    seconds = learning_times(majority_mode(), [1, 2], 2)
+    assert seconds.shape == (2, 2) and np.all(seconds > 0)
+
+
+def test_plot_gap_vs_bound_leaves_out_zeros_and_says_so():
+    fig, ax = plt.subplots()
+    k = np.arange(1, 6)
+    plotting.plot_gap_vs_bound(
+        ax, k, {"worst": [0.5, 0.4, 0.3, 0.2, 0.0], "start": [0.5, 0.3, 0.2, 0.1, 0.05]},
+        {"bound": 10.0 / np.sqrt(k)},
+        shape_fit=("fit", 0.5 / np.sqrt(k)),
+    )  # fmt: skip
+    lines = {line.get_label(): line for line in ax.get_lines()}
+    drawn = lines["worst (1 k with gap 0 not drawn)"]
+    assert drawn.get_xdata().tolist() == [1, 2, 3, 4]
+    assert {"bound", "fit", "start"} <= set(lines)
+    assert lines["start"].get_markerfacecolor() == "none"  # the second curve hollow
+    assert ax.get_xscale() == "log" and ax.get_yscale() == "log" and ax.get_xlabel()
+    plt.close(fig)
+
+
+def test_plot_time_and_speedup_uses_the_reference():
+    fig, (a, b) = plt.subplots(1, 2)
+    plotting.plot_time_and_speedup(a, b, [1, 2, 3], [0.1, 1.0, 4.0], 4.0, how="median of 3")
+    speed = b.get_lines()[0].get_ydata()
+    np.testing.assert_allclose(speed, [40.0, 4.0, 1.0])
+    assert "mean-field VI" in b.get_ylabel()
+    fig2, (c, d) = plt.subplots(1, 2)
+    plotting.plot_time_and_speedup(c, d, [1, 2], [0.5, 2.0])  # no reference: over the largest k
+    assert "k = 2" in d.get_ylabel()
+    np.testing.assert_allclose(d.get_lines()[0].get_ydata(), [4.0, 1.0])
+    plt.close(fig)
+    plt.close(fig2)
+
+
+def test_plot_occupancy_grid_titles_state_what_is_drawn():
+    fig, axes = plt.subplots(2, 2)
+    share = np.zeros((2, 3, 9))
+    share[:, :, 4] = 1.0
+    boxes = [[(box_cells(3, 2, 0), 0.25), (box_cells(3, 2, 3), 1.0)]] * 2
+    plotting.plot_occupancy_grid(axes, share, 3, [0, 2], ["k = 1", "k = 3"], boxes=boxes)
+    assert axes[1, 1].get_title() == "k = 3, t = 2\nbox (orange): 100% of runs"
+    assert axes[0, 0].get_title().endswith("25% of runs")
+    assert [t.get_text() for t in axes[0, 0].texts] == ["100%"]  # only the occupied cell
+    plt.close(fig)
+
+
+@pytest.mark.parametrize("name", ["07_constrained_exploration", "08_optimality_gap"])
+def test_chapters_7_and_8_follow_the_pattern(name):
+    cells = json.loads((plotting.REPO / "notebooks" / f"{name}.ipynb").read_text())["cells"]
+    assert cells[0]["cell_type"] == "markdown" and "Theorem 0.11" in "".join(cells[0]["source"])
+    assert "parameters" in cells[1]["metadata"].get("tags", [])
+    assert "settings(" in "".join(cells[2]["source"])
+    assert any("".join(c["source"]).startswith("# NBVAL_CHECK_OUTPUT") for c in cells)
+    assert "assert " in "".join(cells[-1]["source"])
+    text = "".join("".join(c["source"]) for c in cells)
+    assert "docs/design.md §" in text and "DESIGN" not in text
