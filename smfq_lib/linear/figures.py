@@ -12,7 +12,7 @@ def draw_return_vs_k(axes, ns, lin, tab, *, rule, title, references=None, extra=
     """One panel per population size ``n`` in ``ns`` on ``axes``: the linear learner's Monte
     Carlo returns ``lin`` (95% intervals, :func:`smfq_lib.plotting.plot_return_vs_k` in the
     style of ``rule``, with ``references[n]``: ``(label, value)`` lines), ``extra`` (``{label:
-    rows}``, dotted triangles) and the tabular learner's ``tab`` (hollow black squares, nudged
+    rows}``, triangles) and the tabular learner's ``tab`` (hollow black squares, nudged
     right); titles ``f"{title}, n = {n}"``."""
     for ax, n in zip(axes, ns, strict=True):
         rows = lin[lin.n == n].set_index("k")
@@ -21,7 +21,7 @@ def draw_return_vs_k(axes, ns, lin, tab, *, rule, title, references=None, extra=
         plot_return_vs_k(ax, rows.index, mc=mc, title=f"{title}, n = {n}", references=refs)
         for label, df in (extra or {}).items():
             sel = df[df.n == n].set_index("k")
-            ax.errorbar(sel.index, sel.ret, sel.ci95, fmt="^:", color="C4", capsize=3, label=label)
+            ax.errorbar(sel.index, sel.ret, sel.ci95, fmt="^", color="C4", capsize=3, label=label)
         sel = tab[tab.n == n].set_index("k")
         ax.errorbar(
             sel.index + 0.12, sel.ret, sel.ci95, fmt="s", color="k", mfc="none", capsize=3,
