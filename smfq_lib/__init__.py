@@ -1,7 +1,8 @@
 """smfq_lib: SUBSAMPLE-MFQ (Anand, Karmarkar, Qu; arXiv 2412.00661).
 
 Algorithms 1-2 (learning on a k-agent subsystem), Algorithm 3 (the randomized decentralized
-policy on n agents), exact evaluation and the bound of Theorem 0.11.
+policy on n agents), exact evaluation and the bound of Theorem 0.11; the non-tabular setting of
+Theorem 0.15 (a linear model on the k-agent subsystem) in :mod:`smfq_lib.linear`.
 """
 
 import os
@@ -14,6 +15,16 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 __version__ = "0.1.0"
 
 from smfq_lib.learning import SubsampledQ, learn  # noqa: E402
+from smfq_lib.linear import LinearQ, learn_linear  # noqa: E402
 from smfq_lib.system import Aggregate, CooperativeSystem, RewardNoise  # noqa: E402
 
-__all__ = ["Aggregate", "CooperativeSystem", "RewardNoise", "SubsampledQ", "learn", "__version__"]
+__all__ = [
+    "Aggregate",
+    "CooperativeSystem",
+    "LinearQ",
+    "RewardNoise",
+    "SubsampledQ",
+    "learn",
+    "learn_linear",
+    "__version__",
+]

@@ -29,6 +29,7 @@ import numpy as np
 import pytest
 import test_examples
 import test_learn_api
+import test_linear
 import test_policy
 import test_theory
 from brute_force import random_policy, tiny_system
@@ -37,6 +38,7 @@ from smfq_lib import Aggregate, CooperativeSystem, RewardNoise, SubsampledQ, lea
 from smfq_lib.evaluate import gap, optimal_value, optimal_value_table, policy_value
 from smfq_lib.examples import constrained_exploration, random_system
 from smfq_lib.execute import iid_initial, rollout_agents, rollout_counts
+from smfq_lib.linear import learn_linear
 from smfq_lib.policy import action_distributions
 from smfq_lib.reproduce import check_injected
 from smfq_lib.theory import gap_bound, gap_bound_log_argument, m_star, rule_choice, table_sizes
@@ -292,6 +294,10 @@ def _imported() -> list[Case]:
         kw = {"memory_budget": SMALL, "progress": False} | kwargs
         call = lambda f, kw=kw: learn(f.base, **kw)  # noqa: E731
         out.append(Case(f"learn[{i}] {kwargs}", call, ValueError, rf"^{name} must"))
+    for i, (kwargs, name) in enumerate(test_linear.REFUSALS):
+        a = dict(system=test_linear.SYSTEM, k=2) | kwargs
+        call = lambda f, a=a: learn_linear(**a)  # noqa: E731
+        out.append(Case(f"learn_linear[{i}] {name}", call, ValueError, re.escape(name)))
     return out
 
 

@@ -117,6 +117,48 @@ def _reading_tables(prob):
     return np.ascontiguousarray(det), np.ascontiguousarray(cdf)
 
 
+@njit(cache=True)
+def _start_rollout(r, seed, noisy, st, st2, sg0, counts0, local0, s):
+    """Start rollout ``r``: its sequential streams (key ``stream_key(seed, r)``, the noise's
+    from :func:`~.rollouts.noise_key`) and its agents' local states ``s`` (``local0`` if it has
+    ``n`` entries, else row ``r`` of ``counts0`` laid out in state order, row 0 if it has one
+    row); returns its ``s_g``."""
+    key = stream_key(seed, r)
+    start_sequential(st, key)
+    if noisy:
+        start_sequential(st2, noise_key(key))
+    i0 = r if sg0.shape[0] > 1 else 0
+    if local0.shape[0] == s.shape[0]:
+        s[:] = local0
+    else:
+        pos = 0
+        for q in range(counts0.shape[1]):
+            for _ in range(counts0[i0, q]):
+                s[pos] = q
+                pos += 1
+    return sg0[i0]
+
+
+@njit(cache=True)
+def _agent_moves(si, s_g, a, r_l, phi, cdf_l, noisy, w_l, st, st2):
+    """A local agent in state ``si`` playing ``a``: ``(r_l, its reward noise w_l xi_i, phi,
+    its next state ~ P_l[si, s_g, a])`` (eq. 3, Theorem 0.13, eq. 2)."""
+    noise = 0.0
+    if noisy:  # r_l + w_l xi_i, xi_i = +-1
+        noise = w_l[si, s_g, a] * (1.0 if next_uniform(st2) < 0.5 else -1.0)
+    return r_l[si, s_g, a], noise, phi[si, a], _inverse_cdf(cdf_l[si, s_g, a], next_uniform(st))
+
+
+@njit(cache=True)
+def _stage_reward(s_g, a_g, r_g, rew_l, noise_l, n, noisy, w_g, st2):
+    """Eq. (3) from the local agents' sums ``rew_l``, ``noise_l`` (and the global noise)."""
+    rew = r_g[s_g, a_g] + rew_l / n
+    if noisy:  # r_g + w_g xi
+        xi = 1.0 if next_uniform(st2) < 0.5 else -1.0
+        rew += w_g[s_g, a_g] * xi + noise_l / n
+    return rew
+
+
 @njit(cache=True, nogil=True)
 def _agent_kernel(
     lo, hi, cdf_g, cdf_l, r_g, r_l, phi, det_g, det_l, law_g, law_l, k, n, B, sg0, counts0,
@@ -146,20 +188,7 @@ def _agent_kernel(
     stamp = 0
     for r in range(lo, hi):
         j = r - lo
-        key = stream_key(seed, r)
-        start_sequential(st, key)
-        if noisy:
-            start_sequential(st2, noise_key(key))
-        i0 = r if sg0.shape[0] > 1 else 0
-        if local0.shape[0] == n:
-            s[:] = local0
-        else:
-            pos = 0
-            for q in range(S_l):
-                for _ in range(counts0[i0, q]):
-                    s[pos] = q
-                    pos += 1
-        s_g = sg0[i0]
+        s_g = _start_rollout(r, seed, noisy, st, st2, sg0, counts0, local0, s)
         ret = 0.0
         for t in range(H):
             # global agent: Delta ~ U(C([n], k)), canonical s_1 = lowest state present
@@ -181,21 +210,42 @@ def _agent_kernel(
                 stamp += 1
                 _draw_counts(s, n - 1, k - 1, i, c, sel, mark, stamp, st)
                 a = _act(det_l, law_l, s_g, si, _rank_table(B, c, k - 1), st)
-                rew_l += r_l[si, s_g, a]
-                if noisy:  # r_l + w_l xi_i, xi_i = +-1
-                    xi = 1.0 if next_uniform(st2) < 0.5 else -1.0
-                    noise_l += w_l[si, s_g, a] * xi
-                x += phi[si, a]
-                s_next[i] = _inverse_cdf(cdf_l[si, s_g, a], next_uniform(st))
-            rew = r_g[s_g, a_g] + rew_l / n
-            if noisy:  # r_g + w_g xi
-                xi = 1.0 if next_uniform(st2) < 0.5 else -1.0
-                rew += w_g[s_g, a_g] * xi + noise_l / n
+                dr, dn, dx, nxt = _agent_moves(si, s_g, a, r_l, phi, cdf_l, noisy, w_l, st, st2)
+                s_next[i] = nxt
+                rew_l += dr
+                noise_l += dn
+                x += dx
+            rew = _stage_reward(s_g, a_g, r_g, rew_l, noise_l, n, noisy, w_g, st2)
             ret += disc[t] * rew
             keep_step(j, t, rew, x, s_g, a_g, cnt, rewards, xs, sgs, ags, counts_tr)
             s_g = _inverse_cdf(cdf_g[s_g, a_g], next_uniform(st))
             s, s_next = s_next, s
         returns[j] = ret
+
+
+def agent_setup(executor, system, n, k, R, H, seed, start, keep, record_counts, budget):
+    """What every agent-level executor does before its kernel: check the start ``start = (s_g,
+    counts, initial, local_states)``, refuse a run over the memory budget (the kept arrays and
+    ``2 n`` or ``3 n`` int64 working numbers per thread), draw the start states of ``initial``;
+    returns ``(sg0, c0, loc, cdf_g, cdf_l)`` (``loc`` empty without ``local_states``; the
+    cumulative transition rows, last entry 1)."""
+    sg0, c0, loc, law = check_start(system, n, *start, True)
+    per = 3 if k > _SCAN_MAX else 2
+    threads = thread_count(R)
+    formula = f"{per} x {threads} threads x n = {format_count(n)} x 8 bytes"
+    work = [("agent vectors", formula, per * threads * n * 8, AGENTS_FIX)]
+    if loc is not None:
+        work.append(("local_states", "n x 8 bytes", n * 8, AGENTS_FIX))
+    check_memory(executor, system, R, H, keep, record_counts, law is not None, work, budget)
+    if law is not None:
+        sg0, c0 = draw_start(system, n, law, R, seed)
+    if loc is None:
+        loc = np.zeros(0, np.int64)
+    cdf_g = np.cumsum(system.P_g, axis=-1)
+    cdf_g /= cdf_g[..., -1:]
+    cdf_l = np.cumsum(system.P_l, axis=-1)
+    cdf_l /= cdf_l[..., -1:]
+    return sg0, c0, loc, cdf_g, cdf_l
 
 
 @document(
@@ -242,24 +292,12 @@ def rollout_agents(
         system, policy, n, horizon, rollouts, seed, rule, keep, record_counts, memory_budget
     )
     k = laws.k
-    sg0, c0, loc, law = check_start(system, n, s_g, counts, initial, local_states, True)
-    per = 3 if k > _SCAN_MAX else 2
-    threads = thread_count(R)
-    formula = f"{per} x {threads} threads x n = {format_count(n)} x 8 bytes"
-    work = [("agent vectors", formula, per * threads * n * 8, AGENTS_FIX)]
-    if loc is not None:
-        work.append(("local_states", "n x 8 bytes", n * 8, AGENTS_FIX))
-    check_memory("rollout_agents", system, R, H, keep, record_counts, law is not None, work, budget)
-    if law is not None:
-        sg0, c0 = draw_start(system, n, law, R, seed)
-    if loc is None:
-        loc = np.zeros(0, np.int64)
+    start = (s_g, counts, initial, local_states)
+    sg0, c0, loc, cdf_g, cdf_l = agent_setup(
+        "rollout_agents", system, n, k, R, H, seed, start, keep, record_counts, budget
+    )
     det_g, law_g = _reading_tables(laws.prob_g)
     det_l, law_l = _reading_tables(laws.prob_l)
-    cdf_g = np.cumsum(system.P_g, axis=-1)
-    cdf_g /= cdf_g[..., -1:]
-    cdf_l = np.cumsum(system.P_l, axis=-1)
-    cdf_l /= cdf_l[..., -1:]
     S_l = system.S_l
     B = np.array([[binom(t + p, p) for p in range(S_l)] for t in range(k + 1)], dtype=np.int64)
     phi = phi_table(system)

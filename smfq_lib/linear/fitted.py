@@ -1,0 +1,100 @@
+"""Kernels of fitted value iteration on the k-agent mean-field subsystem (docs/design.md §10):
+the design compositions and the regression targets of eq. (9).
+
+Design. The ``M`` compositions ``zc`` of the ``t = k - 1`` others at which the model is fitted
+are drawn once (:func:`polya_design`) from the Dirichlet-multinomial law with concentration
+``alpha`` per cell, by a Polya urn: agent ``j`` (``j = 0 .. t - 1``) takes a uniform cell with
+probability ``Z_l alpha / (Z_l alpha + j)``, else the cell of a uniformly chosen earlier agent.
+Small ``alpha`` gives concentrated profiles (most others in few cells, as the populations that
+execution visits), ``alpha = 1`` is uniform over the simplex of distributions. Every design
+composition is combined with every ``(s_g, s_1, a_1, a_g)``: ``S_g S_l A_l A_g M`` subsystem
+states per iteration.
+
+Targets (eq. 9). For entry ``e`` (flat index of ``(s_g, s_1, i, a_1, a_g)``, ``i`` the design
+row) and sample ``j``: ``s_g^j ~ P_g[s_g, a_g]``, ``s_1^j ~ P_l[s_1, s_g, a_1]`` and each other
+agent ``~ P_l[s, s_g, a]``, from ``uniform(stream_key(seed, e), j (k + 1) + d)`` with ``d = 0``
+(global), ``1`` (agent 1), ``2 ..`` (the others in ascending cell order): the keys of
+Algorithm 2's sampler (:func:`smfq_lib.learning.mean_field_kernels.sample_mean_field`), so with
+every composition as the design, in rank order, the samples ARE the tabular learner's. They are
+pure functions of their keys, so each iteration recomputes them instead of storing them: the
+``m`` samples are fixed (docs/design.md §9) at no memory cost. ``Y[e] = R[e] + gamma/m sum_j
+V(s_g^j, s_1^j, c^j)``, with ``V`` the model's value: closed form (affine features,
+:func:`smfq_lib.linear.greedy.model_value`) or a value table over the state compositions.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+from smfq_lib.combinatorics import expand_cells
+from smfq_lib.learning.mean_field_kernels import rank_tab
+from smfq_lib.linear.greedy import model_value
+from smfq_lib.rng import categorical, stream_key, uniform
+
+__all__ = ["fitted_targets", "polya_design"]
+
+#: Design rows per parallel block of :func:`fitted_targets` (scratch arrays once per block).
+_ROWS = 64
+
+
+@njit(cache=True)
+def polya_design(M, t, Z_l, alpha, key_seed, out):
+    """Fill ``out`` (int64, ``(M, Z_l)``, zeroed) with ``M`` Dirichlet-multinomial compositions
+    of ``t`` (module docstring); row ``i`` from ``uniform(stream_key(key_seed, i), .)``."""
+    cells = np.empty(max(t, 1), np.int64)
+    for i in range(M):
+        key = stream_key(key_seed, i)
+        for j in range(t):
+            if uniform(key, 2 * j) * (Z_l * alpha + j) < Z_l * alpha:
+                z = min(np.int64(uniform(key, 2 * j + 1) * Z_l), Z_l - 1)
+            else:
+                z = cells[min(np.int64(uniform(key, 2 * j + 1) * j), j - 1)]
+            cells[j] = z
+            out[i, z] += 1
+
+
+@njit(cache=True, parallel=True)
+def fitted_targets(
+    R, Zd, cdf_g, last_g, cdf_l, last_l, m, seed, gamma, closed, B, mw, Vtab, btab, Y
+):  # fmt: skip
+    """``Y = R + gamma/m sum_j V(next_j)`` on the design (module docstring); all arrays shaped
+    ``(S_g, S_l, M, A_l, A_g)`` like Algorithm 2's ``Q``. ``closed``: ``V`` from the split tables
+    ``B``, ``mw`` (:func:`smfq_lib.linear.greedy.split_tables`); else ``Vtab[s_g, s_1, rank(c)]``
+    (``btab``: binomials for the ranks). Rows run in fixed blocks on the threads; each entry is
+    computed by one fixed sequence of operations, whatever the thread count."""
+    S_g, S_l, M, A_l, A_g = R.shape
+    t = Zd[0].sum()  # k - 1 (as in sample_mean_field: one specialisation of rank_tab)
+    kk = t + 1
+    scale = 1.0 / max(t, 1)
+    rows = S_g * S_l * M
+    blocks = (rows + _ROWS - 1) // _ROWS
+    for blk in prange(blocks):
+        ag_s = np.empty(t, np.int64)
+        ag_a = np.empty(t, np.int64)
+        cnt = np.zeros(S_l, np.int64)
+        present = np.empty(S_l, np.int64)
+        for row in range(blk * _ROWS, min(rows, (blk + 1) * _ROWS)):
+            sg = row // (S_l * M)
+            s1 = (row // M) % S_l
+            i = row % M
+            expand_cells(Zd[i], A_l, ag_s, ag_a)
+            for a1 in range(A_l):
+                for ag in range(A_g):
+                    key = stream_key(seed, (row * A_l + a1) * A_g + ag)
+                    acc = 0.0
+                    for j in range(m):
+                        base = j * kk
+                        sgn = categorical(cdf_g[sg, ag], last_g[sg, ag], uniform(key, base))
+                        u = uniform(key, base + 1)
+                        s1n = categorical(cdf_l[s1, sg, a1], last_l[s1, sg, a1], u)
+                        cnt[:] = 0
+                        for q in range(t):
+                            s, a = ag_s[q], ag_a[q]
+                            u = uniform(key, base + 2 + q)
+                            cnt[categorical(cdf_l[s, sg, a], last_l[s, sg, a], u)] += 1
+                        if closed:
+                            acc += model_value(B, mw, sgn, s1n, cnt, scale, present)
+                        else:
+                            acc += Vtab[sgn, s1n, rank_tab(cnt, t, btab)]
+                    Y[sg, s1, i, a1, ag] = R[sg, s1, i, a1, ag] + gamma * acc / m

@@ -1,0 +1,213 @@
+"""The greedy step of a linear-in-``F`` model in closed form (Algorithm 2 line 10, the max of
+eq. (9)), under the tie rules of :mod:`smfq_lib.policy` (docs/design.md §4, §10).
+
+With affine features ``phi(F) = b + W F`` (:mod:`~.features`), an entry of the model is
+``Q(s_g, s_1, zc, a_1, a_g) = B[p] + (1/t) sum_{s, a} zc[s, a] w[p, s, a]`` for the pair
+``p = (s_g, s_1, a_1, a_g)``, with ``B = theta . b``, ``w = theta W`` (``S_l x A_l`` per pair) and
+``t = max(k - 1, 1)``. Given the others' state counts ``c``, the max over their action split
+``zc`` (every composition with state marginal ``c``) is separable: each state's ``c_s`` agents all
+go to the action of largest ``w[p, s, :]``, so
+
+    V(s_g, s_1, c) = max_{a_1, a_g} B[p] + (1/t) sum_s c_s max_a w[p, s, a],
+
+``O(S_l A_l)`` per pair instead of a sum over ``prod_s C(c_s + A_l - 1, A_l - 1)`` compositions.
+
+Ties use the learners' tolerance: an entry is a maximizer when ``Q >= V - TIE_RTOL (1 + |V|)``
+(:mod:`smfq_lib.learning.argmax`), with ``V`` the max over the rule's candidates. The maximizing
+``zc`` of a pair with slack ``sigma = Q_best(p) - floor`` are the splits whose total deficiency
+``(1/t) sum c_s (max_a w[p, s, :] - w[p, s, x_s])`` is at most ``sigma``; the lexicographically
+first of them (lowest rank, the order of :mod:`smfq_lib.combinatorics`) puts each state's agents,
+state by state, on the LARGEST action whose deficiency still fits (a lower cell left empty makes
+a composition lexicographically smaller), all agents of a state on one action. Hence:
+
+* ``"first"`` (:func:`first_reading`): the first maximizer in the order ``(rank(zc), a_1, a_g)``:
+  over the candidate pairs, the lexicographically first split, then the lowest ``(a_1, a_g)``.
+* ``"coordinated"`` (:func:`coordinated_reading`): one joint maximizer per ``(s_g, c_k)``, read at
+  the profile's expansion (agent 1 in the lowest non-empty cell ``z_1 = (s_min, a_1)``, ``s_min``
+  the lowest state of ``c_k``, and the other agents of ``s_min`` on actions ``>= a_1``), first in
+  lexicographic order of the profile (``a_1`` descending, then the split, then ``a_g``).
+
+These equal the brute force over compositions (:func:`smfq_lib.learning.argmax.mf_argmax`,
+:func:`smfq_lib.learning.tie_rules.mf_laws` on the tabulated model): tests/test_linear_greedy.py.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from smfq_lib.combinatorics import compositions
+from smfq_lib.learning.argmax import TIE_RTOL
+
+__all__ = [
+    "closed_form_laws",
+    "coordinated_reading",
+    "first_reading",
+    "model_value",
+    "split_tables",
+]
+
+
+def split_tables(theta, features):
+    """``(B, w, mw)`` of the model ``theta`` (shape ``(S_g, S_l, A_l, A_g, d)``) with affine
+    ``features``: ``B[p] = theta[p] . b``, ``w[p] = theta[p] W`` reshaped ``(S_l, A_l)`` and
+    ``mw[p, s] = max_a w[p, s, a]``."""
+    S_g, S_l, A_l, A_g, _ = theta.shape
+    B = np.ascontiguousarray(theta @ features.b)
+    w = np.ascontiguousarray((theta @ features.W).reshape(S_g, S_l, A_l, A_g, S_l, A_l))
+    return B, w, np.ascontiguousarray(w.max(axis=-1))
+
+
+@njit(cache=True)
+def model_value(B, mw, sg, s1, c, scale, present):
+    """``V(s_g, s_1, c)``: the max of the model over ``a_1``, ``a_g`` and every split of the
+    others' state counts ``c`` (module docstring); ``scale = 1 / max(k - 1, 1)``; ``present``:
+    scratch of length ``S_l`` (the states with others in them)."""
+    A_l, A_g = B.shape[2], B.shape[3]
+    n_present = 0
+    for s in range(c.shape[0]):
+        if c[s] > 0:
+            present[n_present] = s
+            n_present += 1
+    best = -np.inf
+    for a1 in range(A_l):
+        for ag in range(A_g):
+            v = 0.0
+            for i in range(n_present):
+                v += c[present[i]] * mw[sg, s1, a1, ag, present[i]]
+            v = B[sg, s1, a1, ag] + scale * v
+            if v > best:
+                best = v
+    return best
+
+
+@njit(cache=True)
+def _best(Bp, w, c, scale, s_lo, a_lo):
+    """The best entry of one pair: ``Bp + scale sum_s c_s max w[s, :]``, state ``s_lo``'s agents
+    restricted to actions ``>= a_lo`` (``s_lo = -1``: no restriction)."""
+    v = 0.0
+    for s in range(c.shape[0]):
+        if c[s] > 0:
+            lo = a_lo if s == s_lo else 0
+            top = w[s, lo]
+            for a in range(lo + 1, w.shape[1]):
+                top = max(top, w[s, a])
+            v += c[s] * top
+    return Bp + scale * v
+
+
+@njit(cache=True)
+def _split(w, c, scale, s_lo, a_lo, slack, x):
+    """The lexicographically first split within ``slack`` (module docstring): ``x[s]`` the
+    action of state ``s``'s agents (-1 where ``c[s] = 0``)."""
+    for s in range(c.shape[0]):
+        x[s] = -1
+        if c[s] == 0:
+            continue
+        lo = a_lo if s == s_lo else 0
+        top = w[s, lo]
+        for a in range(lo + 1, w.shape[1]):
+            top = max(top, w[s, a])
+        for a in range(w.shape[1] - 1, lo - 1, -1):
+            loss = scale * c[s] * (top - w[s, a])
+            if loss <= slack:
+                x[s] = a
+                slack -= loss
+                break
+
+
+@njit(cache=True)
+def _earlier(x, y):
+    """Whether split ``x`` is lexicographically before ``y`` as compositions: at the first state
+    where they differ, ``x`` uses the larger action."""
+    for s in range(x.shape[0]):
+        if x[s] != y[s]:
+            return x[s] > y[s]
+    return False
+
+
+@njit(cache=True)
+def first_reading(B, w, sg, s1, c, scale, x, xb):
+    """Rule ``"first"`` at ``(s_g, s_1, c)``: returns ``(a_1, a_g, V)`` of the first maximizer in
+    the order ``(rank(zc), a_1, a_g)``; its split in ``xb`` (``x``: scratch, length ``S_l``)."""
+    A_l, A_g = B.shape[2], B.shape[3]
+    V = -np.inf
+    for a1 in range(A_l):
+        for ag in range(A_g):
+            V = max(V, _best(B[sg, s1, a1, ag], w[sg, s1, a1, ag], c, scale, -1, 0))
+    floor = V - TIE_RTOL * (1.0 + abs(V))
+    b1, bg = -1, -1
+    for a1 in range(A_l):
+        for ag in range(A_g):
+            q = _best(B[sg, s1, a1, ag], w[sg, s1, a1, ag], c, scale, -1, 0)
+            if q < floor:
+                continue
+            _split(w[sg, s1, a1, ag], c, scale, -1, 0, q - floor, x)
+            if b1 < 0 or _earlier(x, xb):
+                xb[:] = x
+                b1, bg = a1, ag
+    return b1, bg, V
+
+
+@njit(cache=True)
+def coordinated_reading(B, w, sg, ck, scale, c, x, xb):
+    """Rule ``"coordinated"`` at ``(s_g, c_k)`` (``c_k`` the k-sample's state counts): returns
+    ``(s_min, a_1, a_g)`` of the first joint maximizer of the profile (module docstring); the
+    split of the other ``k - 1`` agents in ``xb`` (``c``, ``x``: scratch of length ``S_l``)."""
+    A_l, A_g = B.shape[2], B.shape[3]
+    s0 = 0
+    while ck[s0] == 0:
+        s0 += 1
+    c[:] = ck
+    c[s0] -= 1
+    V = -np.inf
+    for a1 in range(A_l):
+        for ag in range(A_g):
+            V = max(V, _best(B[sg, s0, a1, ag], w[sg, s0, a1, ag], c, scale, s0, a1))
+    floor = V - TIE_RTOL * (1.0 + abs(V))
+    b1, bg = -1, -1
+    for a1 in range(A_l - 1, -1, -1):  # a lower first cell is a later profile
+        for ag in range(A_g):
+            q = _best(B[sg, s0, a1, ag], w[sg, s0, a1, ag], c, scale, s0, a1)
+            if q < floor:
+                continue
+            _split(w[sg, s0, a1, ag], c, scale, s0, a1, q - floor, x)
+            if b1 < 0 or (a1 == b1 and _earlier(x, xb)):
+                xb[:] = x
+                b1, bg = a1, ag
+    return s0, b1, bg
+
+
+@njit(cache=True)
+def closed_form_laws(B, w, k, rule, prob_g, prob_l):
+    """Fill the law tables ``prob_g``, ``prob_l`` (``(S_g, S_l, Cs, A)``, as
+    :class:`smfq_lib.policy.ActionLaws`) of rule 0 ``"first"`` or 1 ``"coordinated"``, reading by
+    reading over every composition ``c`` of the ``k - 1`` others (rank order)."""
+    S_g, S_l = B.shape[0], B.shape[1]
+    scale = 1.0 / max(k - 1, 1)
+    comps = compositions(k - 1, S_l)
+    x = np.empty(S_l, np.int64)
+    xb = np.empty(S_l, np.int64)
+    ck = np.empty(S_l, np.int64)
+    cc = np.empty(S_l, np.int64)
+    prob_g[:] = 0.0
+    prob_l[:] = 0.0
+    for sg in range(S_g):
+        for s1 in range(S_l):
+            for r in range(comps.shape[0]):
+                if rule == 0:
+                    a1, ag, _ = first_reading(B, w, sg, s1, comps[r], scale, x, xb)
+                    prob_g[sg, s1, r, ag] = 1.0
+                    prob_l[sg, s1, r, a1] = 1.0
+                    continue
+                ck[:] = comps[r]
+                ck[s1] += 1
+                s0, a1, ag = coordinated_reading(B, w, sg, ck, scale, cc, x, xb)
+                prob_g[sg, s1, r, ag] = 1.0
+                if s1 != s0:
+                    prob_l[sg, s1, r, xb[s1]] = 1.0
+                else:  # agent 1 on a_1, the other ck[s1] - 1 agents of its state on xb[s1]
+                    own = 1 + (ck[s1] - 1 if xb[s1] == a1 else 0)
+                    prob_l[sg, s1, r, a1] = own / ck[s1]
+                    if own < ck[s1]:
+                        prob_l[sg, s1, r, xb[s1]] = (ck[s1] - own) / ck[s1]
