@@ -25,7 +25,7 @@ from numba import njit
 from smfq_lib.combinatorics import binom, compositions, expand_cells
 from smfq_lib.rng import categorical, stream_key, uniform
 
-__all__ = ["binom_table", "rank_tab", "sample_mean_field", "add_tables"]
+__all__ = ["binom_table", "draw_next", "rank_tab", "sample_mean_field", "add_tables"]
 
 
 @njit(cache=True)
@@ -53,6 +53,24 @@ def rank_tab(c, T, btab):
 
 
 @njit(cache=True, nogil=True)
+def draw_next(cdf_g, last_g, cdf_l, last_l, sg, s1, a1, ag, ag_s, ag_a, key, j, cnt):
+    """Sample ``j`` of eq. (9) for the entry keyed ``key``: the next global state, agent 1's next
+    state (returned) and the others' next state counts (written into ``cnt``), from uniforms
+    ``j (k) + 0``, ``+ 1``, ``+ 2 + i`` of the entry's stream. ``ag_s``, ``ag_a``: the ``k - 1``
+    others' states and actions. The one definition of an Algorithm 2 sample, shared by the
+    stored samples (:func:`sample_mean_field`) and the linear learner's fitted targets."""
+    t = ag_s.shape[0]
+    base = j * (t + 1)
+    sgn = categorical(cdf_g[sg, ag], last_g[sg, ag], uniform(key, base))
+    s1n = categorical(cdf_l[s1, sg, a1], last_l[s1, sg, a1], uniform(key, base + 1))
+    cnt[:] = 0
+    for i in range(t):
+        s, a = ag_s[i], ag_a[i]
+        cnt[categorical(cdf_l[s, sg, a], last_l[s, sg, a], uniform(key, base + 2 + i))] += 1
+    return sgn, s1n
+
+
+@njit(cache=True, nogil=True)
 def sample_mean_field(cdf_g, last_g, cdf_l, last_l, Zt, A_l, m, seed, row_lo, row_hi, out):
     """Draw the ``m`` fixed samples of the Algorithm 2 entries of rows ``row_lo .. row_hi - 1``
     (row ``(s_g, s_1, r)``, entries ``(a_1, a_g)``; eq. 9): ``out[(e - e_lo) * m + j]`` is the flat
@@ -64,7 +82,6 @@ def sample_mean_field(cdf_g, last_g, cdf_l, last_l, Zt, A_l, m, seed, row_lo, ro
     t = Zt[0].sum()  # k - 1 (a loop from a literal 0 would compile rank_tab twice)
     btab = binom_table(t + S_l, S_l)
     Cs = btab[t + S_l - 1, S_l - 1]
-    kk = t + 1
     e_lo = row_lo * A_l * A_g
     ag_s = np.empty(t, dtype=np.int64)
     ag_a = np.empty(t, dtype=np.int64)
@@ -80,18 +97,9 @@ def sample_mean_field(cdf_g, last_g, cdf_l, last_l, Zt, A_l, m, seed, row_lo, ro
                 e = ((row * A_l) + a1) * A_g + ag
                 key = stream_key(seed, e)
                 for j in range(m):
-                    base = j * kk
-                    sgn = categorical(cdf_g[sg, ag], last_g[sg, ag], uniform(key, base))
-                    s1n = categorical(cdf_l[s1, sg, a1], last_l[s1, sg, a1], uniform(key, base + 1))
-                    for s in range(S_l):
-                        cnt[s] = 0
-                    for i in range(t):
-                        s = ag_s[i]
-                        a = ag_a[i]
-                        sn = categorical(
-                            cdf_l[s, sg, a], last_l[s, sg, a], uniform(key, base + 2 + i)
-                        )
-                        cnt[sn] += 1
+                    sgn, s1n = draw_next(
+                        cdf_g, last_g, cdf_l, last_l, sg, s1, a1, ag, ag_s, ag_a, key, j, cnt
+                    )
                     out[(e - e_lo) * m + j] = (sgn * S_l + s1n) * Cs + rank_tab(cnt, t, btab)
 
 

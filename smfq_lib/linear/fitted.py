@@ -28,9 +28,9 @@ import numpy as np
 from numba import njit, prange
 
 from smfq_lib.combinatorics import expand_cells
-from smfq_lib.learning.mean_field_kernels import rank_tab
+from smfq_lib.learning.mean_field_kernels import draw_next, rank_tab
 from smfq_lib.linear.greedy import model_value
-from smfq_lib.rng import categorical, stream_key, uniform
+from smfq_lib.rng import stream_key, uniform
 
 __all__ = ["fitted_targets", "polya_design"]
 
@@ -65,7 +65,6 @@ def fitted_targets(
     computed by one fixed sequence of operations, whatever the thread count."""
     S_g, S_l, M, A_l, A_g = R.shape
     t = Zd[0].sum()  # k - 1 (as in sample_mean_field: one specialisation of rank_tab)
-    kk = t + 1
     scale = 1.0 / max(t, 1)
     rows = S_g * S_l * M
     blocks = (rows + _ROWS - 1) // _ROWS
@@ -84,15 +83,9 @@ def fitted_targets(
                     key = stream_key(seed, (row * A_l + a1) * A_g + ag)
                     acc = 0.0
                     for j in range(m):
-                        base = j * kk
-                        sgn = categorical(cdf_g[sg, ag], last_g[sg, ag], uniform(key, base))
-                        u = uniform(key, base + 1)
-                        s1n = categorical(cdf_l[s1, sg, a1], last_l[s1, sg, a1], u)
-                        cnt[:] = 0
-                        for q in range(t):
-                            s, a = ag_s[q], ag_a[q]
-                            u = uniform(key, base + 2 + q)
-                            cnt[categorical(cdf_l[s, sg, a], last_l[s, sg, a], u)] += 1
+                        sgn, s1n = draw_next(
+                            cdf_g, last_g, cdf_l, last_l, sg, s1, a1, ag, ag_s, ag_a, key, j, cnt
+                        )
                         if closed:
                             acc += model_value(B, mw, sgn, s1n, cnt, scale, present)
                         else:
