@@ -4,21 +4,16 @@ each other and with the exact value of smfq_lib.evaluate; seeding is thread-coun
 from __future__ import annotations
 
 import math
-import os
-import subprocess
-import sys
 import textwrap
-from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
 from brute_force import random_policy, tiny_system
+from threads import outputs_by_thread_count
 
 from smfq_lib.evaluate import policy_value
 from smfq_lib.execute import iid_initial, rollout_agents, rollout_counts
-
-REPO = Path(__file__).resolve().parents[1]
 
 
 def _agree(a, b, exact=None):
@@ -278,18 +273,8 @@ def test_same_numbers_whatever_the_thread_count_and_chunking():
     """Aggregate term (added per block), reward noise, a drawn start, both keeps, a seed above
     2**32: 1 vs 2 threads in subprocesses; in process, progress=True (20 chunks) vs the default
     chunking, and a prefix of the rollouts."""
-    out = {}
-    for threads in ("1", "2"):
-        env = dict(os.environ, NUMBA_NUM_THREADS=threads)
-        env["PYTHONPATH"] = os.pathsep.join([str(REPO / "tests"), str(REPO)])
-        res = subprocess.run(
-            [sys.executable, "-c", _THREADS_SCRIPT], env=env, capture_output=True, text=True,
-            check=True,
-        )  # fmt: skip
-        n_threads, digest = res.stdout.split()
-        assert n_threads == threads
-        out[threads] = digest
-    assert out["1"] == out["2"]
+    out = outputs_by_thread_count(_THREADS_SCRIPT)
+    assert len(out["1"]) == 1 and out["1"] == out["2"]
     system = _noisy(tiny_system(2, 3, 2, 2, seed=3, aggregate=True))
     pol = random_policy(system, 3, 3)
     for fn in (rollout_agents, rollout_counts):

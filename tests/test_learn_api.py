@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
-import subprocess
-import sys
 import textwrap
 import time
 
 import numpy as np
 import pytest
 from brute_force import tiny_system
+from threads import outputs_by_thread_count
 
 from smfq_lib.learning import SubsampledQ, choose_algorithm, learn, table_bytes
 
@@ -231,7 +229,6 @@ _SCRIPT = textwrap.dedent(
     """
     import hashlib, importlib, itertools, sys
     import numba
-    sys.path.insert(0, {tests!r})
     from brute_force import tiny_system
     L = importlib.import_module("smfq_lib.learning.learner")  # holds learn and _SERIAL_WORK
     L._SERIAL_WORK = 0  # force the parallel path even on small tables
@@ -252,20 +249,7 @@ _SCRIPT = textwrap.dedent(
 
 
 def test_same_seed_same_q_on_one_and_two_threads():
-    tests = os.path.dirname(__file__)
-    runs = {}
-    for n in ("1", "2"):
-        env = dict(os.environ, NUMBA_NUM_THREADS=n)
-        done = subprocess.run(
-            [sys.executable, "-c", _SCRIPT.format(tests=tests)],
-            env=env,
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        threads, *hashes = done.stdout.split()
-        assert threads == n
-        runs[n] = hashes
+    runs = outputs_by_thread_count(_SCRIPT)
     assert runs["1"] == runs["2"]
 
 

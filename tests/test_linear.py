@@ -11,14 +11,10 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 from brute_force import bf_subsystem_Q, tiny_system
+from threads import outputs_by_thread_count
 
 from smfq_lib import learn
 from smfq_lib.evaluate import optimal_value, policy_value
@@ -31,8 +27,6 @@ from smfq_lib.linear import (
     one_hot_features,
 )
 from smfq_lib.policy import RULES
-
-REPO = Path(__file__).resolve().parents[1]
 
 
 def _fold(Q, k, system):
@@ -139,18 +133,8 @@ print(numba.get_num_threads(), h)
 
 
 def test_same_numbers_whatever_the_thread_count():
-    out = {}
-    for threads in ("1", "2"):
-        env = dict(os.environ, NUMBA_NUM_THREADS=threads)
-        env["PYTHONPATH"] = os.pathsep.join([str(REPO / "tests"), str(REPO)])
-        res = subprocess.run(
-            [sys.executable, "-c", _THREADS_SCRIPT], env=env, capture_output=True, text=True,
-            check=True,
-        )  # fmt: skip
-        n_threads, digest = res.stdout.split()
-        assert n_threads == threads
-        out[threads] = digest
-    assert out["1"] == out["2"]
+    out = outputs_by_thread_count(_THREADS_SCRIPT)
+    assert len(out["1"]) == 1 and out["1"] == out["2"]
 
 
 SYSTEM = random_system(1, 2, 1, 2, seed=0)
