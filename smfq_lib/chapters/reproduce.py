@@ -4,7 +4,7 @@ Each ``notebooks/NN_*.ipynb`` is executed in order with papermill (kernel ``pyth
 directory ``notebooks/``, parameter ``profile``), and its executed copy is written to
 ``results/<profile>/NN_*.ipynb``. A notebook passes when every cell runs, including its final
 check cell of ``assert`` statements; the run ends with a summary table and exits non-zero if any
-notebook failed. Figures go where :func:`smfq_lib.plotting.figures_root` says: the run sets
+notebook failed. Figures go where :func:`smfq_lib.chapters.plotting.figures_root` says: the run sets
 ``SMFQ_FIGURES`` for the kernels (unless already set) to ``<repo>/figures`` for ``--profile full``
 and ``<repo>/results/<profile>/figures`` otherwise, so quick runs never overwrite the committed
 figures. A chapter's sweep results store is ``<results root>/<notebook>.sqlite``
@@ -39,15 +39,15 @@ the help comment (papermill's parameter parser then skips the line)::
 Cell 3 (code): resolve the knobs, passing each one by name (every knob of the profile must be
 passed, so an override can never be silently ignored)::
 
-    from smfq_lib.reproduce import settings
+    from smfq_lib.chapters.settings import settings
     cfg = settings(profile, PROFILES, n_max=n_max, k_max=k_max)
     cfg  # shows the resolved values in the executed notebook
 
 then ``cfg.n_max``, ``cfg.profile`` etc. ``settings`` also refuses a papermill parameter that
 the parameters cell does not define (``-p profil full`` would otherwise run the quick profile
 and exit 0): see :func:`check_injected`. Further cells call ``smfq_lib`` (no algorithm is
-implemented in a notebook), draw with :func:`smfq_lib.plotting.use_style` and save with
-:func:`smfq_lib.plotting.save_figure` (``profile=cfg.profile``). A cell whose first line is
+implemented in a notebook), draw with :func:`smfq_lib.chapters.plotting.use_style` and save with
+:func:`smfq_lib.chapters.plotting.save_figure` (``profile=cfg.profile``). A cell whose first line is
 ``# NBVAL_CHECK_OUTPUT`` prints the chapter's key numbers, rounded so that they reproduce exactly
 (``pytest --nbval-lax`` compares that cell's output). The last cell holds explicit ``assert``
 statements of what the chapter claims.
@@ -64,8 +64,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from smfq_lib.plotting import REPO
-from smfq_lib.settings import Settings, check_injected, settings
+from smfq_lib.chapters.plotting import REPO
+from smfq_lib.chapters.settings import Settings, check_injected, settings
 from smfq_lib.sweep.run import SWEEP_LOG_ENV
 
 __all__ = [
@@ -191,7 +191,7 @@ def run(
     notebooks = find_notebooks(notebooks_dir, only)
     results_dir.mkdir(parents=True, exist_ok=True)
     if not os.environ.get("SMFQ_FIGURES"):
-        from smfq_lib.plotting import figures_root
+        from smfq_lib.chapters.plotting import figures_root
 
         os.environ["SMFQ_FIGURES"] = str(figures_root(profile))  # inherited by the kernels
     if not os.environ.get(RESULTS_ENV, "").strip():
