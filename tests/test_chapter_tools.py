@@ -61,7 +61,7 @@ def test_occupancy_bookkeeping():
 
 def test_learning_times_shape():
     seconds = learning_times(majority_mode(), [1, 2], 2)
-    assert seconds.shape == (2, 2) and np.all(seconds > 0)
+    assert seconds.shape == (2, 2) and np.all(np.isfinite(seconds))  # measured, never bounded
 
 
 def test_plot_gap_vs_bound_leaves_out_zeros_and_says_so():

@@ -6,7 +6,6 @@ import json
 import math
 import re
 import textwrap
-import time
 
 import numpy as np
 import pytest
@@ -103,16 +102,15 @@ def test_auto_picks_the_smaller_table():
     assert learn(system, 2, None, progress=False).algorithm == "tabular"
 
 
-def test_huge_k_is_refused_in_milliseconds():
+def test_huge_k_is_refused_before_any_work():
     """Sizes are compared in logs: k = 10**7 or 10**18 neither hangs on exact powers nor
-    overflows a float while formatting the message."""
+    overflows a float while formatting the message (no wall time is asserted: a hang would hang
+    the suite, and the refusal catalogue checks the memory a refusal takes)."""
     system = tiny_system(2, 3, 2, 3, seed=1)
     for k in (10**6, 10**7, 10**18):
         for algorithm in ("tabular", "mean_field", "auto", "paper"):
-            t = time.perf_counter()
             with pytest.raises(ValueError, match="bytes|GiB"):
                 learn(system, k, None, algorithm=algorithm, progress=False)
-            assert time.perf_counter() - t < 2.0, (k, algorithm)
     assert choose_algorithm(9, 10**18)[0] == "mean_field"
     assert choose_algorithm(9, 10**18, "paper")[0] == "mean_field"
 

@@ -62,6 +62,7 @@ from collections import OrderedDict
 
 import numpy as np
 
+from smfq_lib._utils.blas import one_blas_thread
 from smfq_lib._utils.budget import check_budget, check_fits
 from smfq_lib._utils.checks import check_int, format_count, validate_counts, validate_index
 from smfq_lib._utils.chunks import run_chunks
@@ -208,6 +209,7 @@ def _expect(table, w):
 # --------------------------------------------------------------------------------------------
 # public API
 # --------------------------------------------------------------------------------------------
+@one_blas_thread
 def policy_value_table(
     system: CooperativeSystem, policy, n: int, *, rule=None, memory_budget=None, progress=False
 ):
@@ -320,6 +322,7 @@ def policy_value(
     return _expect(policy_value_table(system, policy, n, **kw), w)
 
 
+@one_blas_thread
 def optimal_value_table(system: CooperativeSystem, n: int, *, memory_budget=None, progress=False):
     """``V*`` (eq. 4) at every count state, shape ``(S_g, C(n, S_l))``: Algorithm 2 with ``k = n``
     and the exact operator, read at ``s_1`` = lowest state present, others ``counts - e_{s_1}``.

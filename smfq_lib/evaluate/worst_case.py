@@ -8,8 +8,10 @@ theorem's rate is the worst case over start states. Both come from the exact val
 the maximum over the joint states ``S_g x S_l^n``.
 
 * :func:`gap_table`: ``V* - V^{pi_k^est}`` at every count state, shape ``(S_g, C(n, S_l))``.
-* :func:`worst_case_gap`: its maximum and the count state ``(s_g, counts)`` attaining it (the
-  first in index order on exact ties).
+* :func:`worst_case_gap`: its maximum and a count state ``(s_g, counts)`` attaining it (the
+  first in index order among the states within :data:`~smfq_lib._utils.rounding.ROUNDOFF` of the
+  maximum, so that mirror-image states whose gaps differ only by round-off give one answer on
+  every processor).
 
 ``k_or_q`` is either the sample size ``k`` (the policy is then learned here:
 ``learn(system, k, None)``, the exact operator, eq. 12) or a learned policy (a ``SubsampledQ``,
@@ -25,6 +27,7 @@ import numpy as np
 
 from smfq_lib._utils.budget import check_budget
 from smfq_lib._utils.checks import check_int
+from smfq_lib._utils.rounding import canonical_argmax
 from smfq_lib.evaluate.values import optimal_value_table, policy_value_table
 from smfq_lib.learning.policy import RULES, policy_laws
 from smfq_lib.model.combinatorics import unrank
@@ -107,12 +110,13 @@ def worst_case_gap(
 ) -> tuple[float, tuple[int, tuple[int, ...]]]:
     """``max_s V*(s) - V^{pi_k^est}(s)`` over every start state ``s`` of ``n`` agents, and the
     maximising state: ``(gap, (s_g, counts))`` with ``counts`` a tuple over ``S_l`` summing to
-    ``n`` (the first maximiser in index order). Arguments (``system``, ``n``, ``k_or_q``, ``rule``,
-    ``algorithm``, ``tol``, ``memory_budget``) as in :func:`gap_table`.
+    ``n`` (canonical: the first state in index order whose gap is within
+    :data:`~smfq_lib._utils.rounding.ROUNDOFF` of the maximum). Arguments (``system``, ``n``,
+    ``k_or_q``, ``rule``, ``algorithm``, ``tol``, ``memory_budget``) as in :func:`gap_table`.
     """
     table = gap_table(
         system, n, k_or_q, rule=rule, algorithm=algorithm, tol=tol, memory_budget=memory_budget
     )
-    s_g, r = np.unravel_index(int(np.argmax(table)), table.shape)
+    s_g, r = np.unravel_index(canonical_argmax(table), table.shape)
     counts = unrank(int(r), n, system.S_l)
-    return float(table[s_g, r]), (int(s_g), tuple(int(c) for c in counts))
+    return float(table.max()), (int(s_g), tuple(int(c) for c in counts))

@@ -36,6 +36,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from smfq_lib._utils.blas import one_blas_thread
 from smfq_lib.learning.argmax import TIE_RTOL
 from smfq_lib.model.combinatorics import compositions
 
@@ -48,6 +49,7 @@ __all__ = [
 ]
 
 
+@one_blas_thread
 def split_tables(theta, features):
     """``(B, w, mw)`` of the model ``theta`` (shape ``(S_g, S_l, A_l, A_g, d)``) with affine
     ``features``: ``B[p] = theta[p] . b``, ``w[p] = theta[p] W`` reshaped ``(S_l, A_l)`` and

@@ -27,6 +27,7 @@ import time
 
 import numpy as np
 
+from smfq_lib._utils.blas import one_blas_thread
 from smfq_lib._utils.budget import check_budget, check_fits
 from smfq_lib._utils.checks import check_int, check_seed, format_count
 from smfq_lib._utils.rng import splitmix64
@@ -48,6 +49,7 @@ __all__ = ["learn_linear"]
 _DESIGN_TAG = 0x11E_A2DE_5161
 
 
+@one_blas_thread
 def learn_linear(
     system: CooperativeSystem,
     k: int,

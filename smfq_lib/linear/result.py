@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from smfq_lib._utils.blas import one_blas_thread
 from smfq_lib._utils.budget import check_fits
 from smfq_lib._utils.checks import format_count
 from smfq_lib.learning.argmax import mf_argmax
@@ -40,6 +41,7 @@ __all__ = ["LinearQ", "model_table", "tabulate_value"]
 CLOSED_RULES = {"first": 0, "coordinated": 1}
 
 
+@one_blas_thread
 def model_table(theta, features: Features, k: int, Phi_all=None) -> np.ndarray:
     """The model over every composition of the ``k - 1`` others, shaped like Algorithm 2's ``Q``:
     ``(S_g, S_l, Cz, A_l, A_g)`` (``Phi_all``: the features of ``compositions(k - 1, Z_l)``)."""
