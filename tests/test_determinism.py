@@ -31,7 +31,7 @@ from smfq_lib.evaluate import gap, optimal_value_table, policy_value
 from smfq_lib.model.examples import gaussian_squeeze, majority_mode, random_system
 from smfq_lib.execute import iid_initial, rollout_counts
 from smfq_lib.linear import linear_features, rollout_linear
-from smfq_lib._utils.rounding import fmt, fmt_all
+from smfq_lib.chapters import fmt, fmt_all
 from smfq_lib.evaluate.worst_case import worst_case_gap
 
 def bits(*arrays):

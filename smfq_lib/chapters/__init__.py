@@ -8,4 +8,10 @@ package imports from it (``tests/test_layout.py``).
   workers); :mod:`~.linear_experiments`: chapter 10's runs and Theorem 0.15's terms;
 * :mod:`~.plotting`: one figure style, ``save_figure`` (PNG + CSV), one function per kind of
   figure.
+* ``fmt``, ``fmt_all`` (from :mod:`smfq_lib._utils.rounding`): what a check cell prints, robust to
+  round-off (docs/design.md §2).
 """
+
+from smfq_lib._utils.rounding import fmt, fmt_all
+
+__all__ = ["fmt", "fmt_all"]
