@@ -52,6 +52,7 @@ def steps():
                 for solver in ("value_iteration", "policy_iteration"):
                     q[alg, m] = learn(s, 3, m, algorithm=alg, solver=solver, progress=False)
                 learn(noisy, 3, 3, algorithm=alg, progress=False)
+                learn(s, 2, 300, algorithm=alg, progress=False)  # multiplicities in uint16
         q["sq"] = learn(sq, 2, None, progress=False)
         learn(mm, 2, None, progress=False)
 
