@@ -12,9 +12,12 @@ PROFILE ?= full
 
 install: $(STAMP)
 
+# then compile every Numba kernel once (cached in smfq_lib's __pycache__), so that no chapter,
+# test or session waits for it; about a minute, seconds when the cache is already filled
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --disable-pip-version-check -q -e ".[dev]"
+	$(PY) -m smfq_lib.chapters.warmup
 	@touch $(STAMP)
 
 # the test session writes only to a temporary folder it removes (conftest.py); no .pytest_cache

@@ -14,6 +14,9 @@ each is a separate compilation).
 commit: ``git archive main smfq_lib | tar -x -C /tmp/main``), for a before/after comparison in
 one session.
 
+Each step prints its wall time and, for the cold run, its CPU time (less sensitive to other
+jobs on shared cores: compare the CPU columns of two runs).
+
 Usage: ``python benchmarks/bench_compile.py [--top 15] [--source DIR]``.
 """
 
@@ -30,7 +33,7 @@ import textwrap
 _PROBE = textwrap.dedent(
     """
     import json, time
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     import numpy as np
     import smfq_lib
     from smfq_lib.evaluate import optimal_value_table, policy_value_table
@@ -39,6 +42,7 @@ _PROBE = textwrap.dedent(
     from smfq_lib.learning import learn
     from numba.core import event
     out = {"import": time.perf_counter() - t0}
+    cpu = {"import": time.process_time() - c0}
     rec = event.RecordingListener()
     event.register("numba:compile", rec)
     s = random_system(2, 2, 2, 2, seed=0)
@@ -55,9 +59,10 @@ _PROBE = textwrap.dedent(
         ("first learn, Alg. 1 m=5", lambda: learn(s, 3, 5, **tab)),
     ]
     for name, fn in steps:
-        t = time.perf_counter()
+        t, t_cpu = time.perf_counter(), time.process_time()
         r = fn()
         out[name] = time.perf_counter() - t
+        cpu[name] = time.process_time() - t_cpu
         if name == "first learn, Alg. 2 exact":
             q = r
     starts, kernels = {}, []
@@ -69,6 +74,7 @@ _PROBE = textwrap.dedent(
         else:
             kernels.append((ts - starts.pop(key, ts), key[0], key[1]))
     out["kernels"] = kernels
+    out["cpu"] = cpu
     out["package"] = smfq_lib.__file__
     print(json.dumps(out))
     """
@@ -103,15 +109,27 @@ def main():
     print(f"smfq_lib from {cold.pop('package')}")
     warm.pop("package")
     print("load average {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
-    steps = [k for k in cold if k != "kernels"]
-    head = f"{'step':<26} {'cold s':>8} {'warm s':>8} {'cold/warm':>9}"
+    steps = [k for k in cold if k not in ("kernels", "cpu")]
+    cpu = cold["cpu"]
+    head = f"{'step':<26} {'cold s':>8} {'cold CPU s':>10} {'warm s':>8} {'cold/warm':>9}"
     print(head)
     print("-" * len(head))
     for k in steps:
-        print(f"{k:<26} {cold[k]:>8.2f} {warm[k]:>8.2f} {cold[k] / max(warm[k], 1e-9):>9.0f}")
+        print(
+            f"{k:<26} {cold[k]:>8.2f} {cpu[k]:>10.2f} {warm[k]:>8.2f} "
+            f"{cold[k] / max(warm[k], 1e-9):>9.0f}"
+        )
     total_c = sum(cold[k] for k in steps)
+    total_cpu = sum(cpu[k] for k in steps)
     total_w = sum(warm[k] for k in steps)
-    print(f"{'total':<26} {total_c:>8.2f} {total_w:>8.2f} {total_c / total_w:>9.0f}")
+    print(
+        f"{'total':<26} {total_c:>8.2f} {total_cpu:>10.2f} {total_w:>8.2f} "
+        f"{total_c / total_w:>9.0f}"
+    )
+    print(
+        "cold CPU s: the process's CPU time (all threads), which shared cores inflate far less "
+        "than the wall time"
+    )
     own = [k for k in cold["kernels"] if k[1].startswith("smfq_lib.")]
     print(
         f"\ncold run: {len(cold['kernels'])} compilations ({len(own)} of smfq_lib kernels); "

@@ -2,6 +2,10 @@
 
 On ``random_system(2, S_l, 2, 2, seed=0)`` (gamma 0.9), in one run:
 
+0. ``V*`` by ``optimal_value_table`` against QuantEcon's ``DiscreteDP`` policy iteration on the
+   same count MDP, built here (:func:`quantecon_ddp`), at ``n = 25, 50, 100`` and ``200`` (where
+   QuantEcon's dense transition array, 17.7 GB, does not fit: ours alone), with the ratio.
+
 1. ``V*`` (Algorithm 2 at ``k = n``, exact operator, tol 1e-12, as
    ``evaluate.optimal_value_table`` computes it) at ``n = 25, 50, 100, 200`` (``S_l = 2``) and
    ``n = 20, 30`` (``S_l = 3``): sweeps, solves and seconds of both solvers and their ratio, and
@@ -14,14 +18,15 @@ On ``random_system(2, S_l, 2, 2, seed=0)`` (gamma 0.9), in one run:
    agents; the worst-case gap over start states ``(V* - V^pi).max()``. Seconds with each solver
    and the ratio; the gaps must agree.
 
-``--quick``: ``V*`` at ``n = 25, 50`` (``S_l = 2``) and ``20`` (``S_l = 3``), the curve at
-``n = 30``. ``--scale``: only the exact gap curves at scale, with the default solver (policy
-iteration) and a breakdown of the time: ``n = 200`` on ``random_system(2, 2, 2, 2, seed=25)``
+``--quantecon``: only table 0. ``--quick``: table 0 at ``n = 25, 50``; ``V*`` at ``n = 25, 50``
+(``S_l = 2``) and ``20`` (``S_l = 3``), the curve at ``n = 30``. ``--scale``: only the exact gap
+curves at scale, with the default solver (policy iteration) and a breakdown of the time:
+``n = 200`` on ``random_system(2, 2, 2, 2, seed=25)``
 (chapter 8's system) and ``n = 60`` on ``random_system(2, 3, 2, 2, seed=13)`` (the first seed
 with ``S_l = 3`` whose gap at ``k = 1``, ``n = 6``, is not zero). The machine load
 (``uptime``) is printed with every table.
 
-Usage: ``python benchmarks/bench_solve.py [--quick | --scale]``.
+Usage: ``python benchmarks/bench_solve.py [--quick | --scale | --quantecon]``.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ import time
 
 import numpy as np
 from scipy.stats import binom
+from threadpoolctl import threadpool_limits
 
 from smfq_lib.evaluate import clear_cache, optimal_value_table, policy_value_table
 from smfq_lib.learning import learn
@@ -39,6 +45,8 @@ from smfq_lib.model.examples import random_system
 
 #: The reference holds a (triples x (n + 1)) law table per global state; skip it beyond this.
 REFERENCE_MAX_BYTES = 2 * 2**30
+#: QuantEcon's DiscreteDP holds a dense (state-action pairs x states) array; skip it beyond this.
+QUANTECON_MAX_BYTES = 4 * 2**30
 #: Memory budget of every learn / optimal_value_table call: the default (half the memory
 #: available at the call) makes a long run fail when another process briefly takes the memory.
 BUDGET = 8 * 2**30
@@ -48,13 +56,15 @@ def load() -> str:
     return "load average {:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
 
 
-def reference_vstar(system, n):
-    """``V*[s_g, x]`` (``x`` agents in local state 0) by policy iteration on the count MDP of a
-    system with ``S_l = 2``, in plain NumPy/SciPy: action ``(a_g, u0, u1)`` = global action, how
-    many of the ``x`` agents in state 0 and of the ``n - x`` in state 1 take local action 0. The
-    next ``x'`` is a sum of four binomials (convolved by FFT), ``s_g'`` independent."""
-    S_g, g = system.S_g, system.gamma
-    P_g, P_l, r_g, r_l = system.P_g, system.P_l, system.r_g, system.r_l
+def count_mdp(system, n):
+    """The count MDP of a system with ``S_l = A_l = 2`` on ``n`` agents: state ``(s_g, x)``
+    (``x`` agents in local state 0), action ``(a_g, u0, u1)`` = global action, how many of the
+    ``x`` agents in state 0 and of the ``n - x`` in state 1 take local action 0. Returns ``x``,
+    ``u0``, ``u1`` (one entry per triple, ``x`` ascending), per ``s_g`` the law ``D[s_g]`` of the
+    next ``x'`` (triples x (n + 1): a sum of four binomials, convolved by FFT; ``s_g'`` is
+    independent of it) and the reward ``R[s_g]`` (A_g x triples)."""
+    S_g = system.S_g
+    P_l, r_g, r_l = system.P_l, system.r_g, system.r_l
     x, u0, u1 = np.array(
         [(x, a, b) for x in range(n + 1) for a in range(x + 1) for b in range(n - x + 1)]
     ).T
@@ -69,6 +79,14 @@ def reference_vstar(system, n):
         D.append(np.fft.irfft(F, n=n + 1))  # (triples, x'): law of x'
         loc = sum(c * r_l[s, sg, a] for (s, a), c in zip(cells, counts, strict=True)) / n
         R.append(r_g[sg][:, None] + loc[None, :])  # (A_g, triples)
+    return x, u0, u1, D, R
+
+
+def reference_vstar(system, n):
+    """``V*[s_g, x]`` by policy iteration on the count MDP (:func:`count_mdp`) in plain
+    NumPy/SciPy, from ``V = 0``."""
+    S_g, g, P_g = system.S_g, system.gamma, system.P_g
+    x, _, _, D, R = count_mdp(system, n)
     starts = np.searchsorted(x, np.arange(n + 2))
     V = np.zeros((S_g, n + 1))
     choice = None
@@ -93,6 +111,28 @@ def reference_vstar(system, n):
             r[sg] = R[sg][ag[sg], t[sg]]
         N = S_g * (n + 1)
         V = np.linalg.solve(np.eye(N) - g * P.reshape(N, N), r.ravel()).reshape(S_g, n + 1)
+
+
+def quantecon_ddp(system, n):
+    """QuantEcon's ``DiscreteDP`` of the count MDP (:func:`count_mdp`), in its state-action
+    pair form: ``R`` per pair, ``Q`` a dense (pairs x states) array (17.7 GB at ``n = 200``)."""
+    from quantecon.markov import DiscreteDP
+
+    S_g, A_g, P_g = system.S_g, system.A_g, system.P_g
+    x, _, _, D, R = count_mdp(system, n)
+    T, N = len(x), S_g * (n + 1)
+    # pairs ordered (s_g, triple, a_g): sorted by state, as DiscreteDP wants, since the triples
+    # are sorted by x; the actions of state (s_g, x) are numbered (triple - first triple) A_g + a_g
+    Q = np.empty((S_g, T, A_g, S_g, n + 1))
+    for sg in range(S_g):
+        # FFT round-off leaves entries of -1e-17, which MarkovChain refuses: clip them to 0
+        Q[sg] = np.maximum(D[sg], 0.0)[:, None, None, :] * P_g[sg][None, :, :, None]
+    starts = np.searchsorted(x, np.arange(n + 2))
+    s_idx = np.arange(S_g)[:, None, None] * (n + 1) + x[None, :, None] + np.zeros(A_g, np.int64)
+    a_idx = ((np.arange(T) - starts[x])[:, None] * A_g + np.arange(A_g)) + np.zeros((S_g, 1, 1))
+    R_pairs = np.stack(R).transpose(0, 2, 1).ravel()  # (S_g, T, A_g)
+    a_idx = a_idx.astype(np.int64).ravel()
+    return DiscreteDP(R_pairs, Q.reshape(-1, N), system.gamma, s_idx.ravel(), a_idx)
 
 
 def _vstar(system, n, solver):
@@ -133,6 +173,68 @@ def vstar_table(cases):
         "= policy iteration on the count MDP in plain NumPy/SciPy (S_l = 2 only; skipped past "
         f"{REFERENCE_MAX_BYTES / 2**30:.0f} GiB of law tables); |PI-VI|, |PI-ref| = max "
         "difference of the V* tables."
+    )
+
+
+def _best(fn, repeat=2):
+    """``(result, seconds)``: the result of ``fn()`` and its best time over ``repeat`` calls."""
+    best = float("inf")
+    for _ in range(repeat):
+        t = time.perf_counter()
+        out = fn()
+        best = min(best, time.perf_counter() - t)
+    return out, best
+
+
+def quantecon_table(ns):
+    """``optimal_value_table`` against QuantEcon's ``DiscreteDP`` policy iteration on the same
+    count MDP (``random_system(2, 2, 2, 2, seed=0)``): the MDP is built here (:func:`quantecon_ddp`,
+    timed apart), then ``ddp.solve("policy_iteration")`` (QuantEcon's default start, the
+    greedy values of ``R``) and from ``v = 0``, on one BLAS thread as ours (faster on shared
+    cores); ours is the whole ``optimal_value_table`` call (its cache cleared), construction of
+    its operator included. Best of 3 runs each."""
+    print(f"\nV*: optimal_value_table vs QuantEcon DiscreteDP (policy iteration); {load()}")
+    head = (
+        f"{'n':>4} {'ours s':>7} {'QE build s':>10} {'QE PI s':>8} {'QE PI v=0 s':>11} "
+        f"{'ours/QE PI':>10} {'ours/QE v=0':>11} {'|ours-QE|':>9}"
+    )
+    print(head)
+    print("-" * len(head))
+    system = random_system(2, 2, 2, 2, seed=0)
+    for n in ns:
+
+        def ours(n=n):
+            clear_cache()
+            return optimal_value_table(system, n, memory_budget=BUDGET)
+
+        V, t_ours = _best(ours, 3)
+        T = (n + 1) * (n + 2) * (n + 3) // 6
+        dense = 8 * system.S_g * system.A_g * T * system.S_g * (n + 1)
+        if dense > QUANTECON_MAX_BYTES:
+            print(
+                f"{n:>4} {t_ours:>7.2f}   QuantEcon skipped: its dense Q needs "
+                f"{dense / 2**30:.1f} GiB"
+            )
+            continue
+        t = time.perf_counter()
+        ddp = quantecon_ddp(system, n)
+        t_build = time.perf_counter() - t
+        v0 = np.zeros(ddp.num_states)
+        with threadpool_limits(1, user_api="blas"):  # as ours (smfq_lib._utils.blas): its best case
+            res, t_qe = _best(lambda ddp=ddp: ddp.solve(method="policy_iteration"), 3)
+            _, t_qe0 = _best(
+                lambda ddp=ddp, v0=v0: ddp.solve(method="policy_iteration", v_init=v0), 3
+            )
+        err = np.abs(V - res.v.reshape(system.S_g, n + 1)).max()  # rank(c) = x, ascending
+        print(
+            f"{n:>4} {t_ours:>7.3f} {t_build:>10.2f} {t_qe:>8.3f} {t_qe0:>11.3f} "
+            f"{t_ours / t_qe:>10.2f} {t_ours / t_qe0:>11.2f} {err:>9.1e}"
+        )
+        del ddp, res
+    print(
+        "ours/QE < 1: optimal_value_table is faster than QuantEcon's solve alone (its MDP "
+        f"construction not counted); QuantEcon skipped past {QUANTECON_MAX_BYTES / 2**30:.0f} GiB "
+        f"of dense transitions. {load()}"
     )
 
 
@@ -227,16 +329,23 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="small sizes (a minute or two)")
     ap.add_argument("--scale", action="store_true", help="only the gap curves at scale")
+    ap.add_argument(
+        "--quantecon", action="store_true", help="only V* against QuantEcon (n = 25..200)"
+    )
     args = ap.parse_args()
     warm = random_system(2, 2, 2, 2, seed=1)  # compile / load every kernel first
     for solver in ("value_iteration", "policy_iteration"):
         policy_value_table(warm, learn(warm, 3, None, solver=solver, progress=False), 4)
     if args.scale:
         scale_table()
+    elif args.quantecon:
+        quantecon_table([25, 50, 100, 200])
     elif args.quick:
+        quantecon_table([25, 50])
         vstar_table([(2, 25), (2, 50), (3, 20)])
         curve_table([30])
     else:
+        quantecon_table([25, 50, 100, 200])
         vstar_table([(2, 25), (2, 50), (2, 100), (2, 200), (3, 20), (3, 30)])
         curve_table([50, 100])
 

@@ -10,7 +10,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 from brute_force import random_policy, tiny_system
-from threads import outputs_by_thread_count
+from threads import outputs_by_thread_count, register
 
 from smfq_lib.evaluate import policy_value
 from smfq_lib.execute import iid_initial, rollout_agents, rollout_counts
@@ -267,13 +267,14 @@ _THREADS_SCRIPT = textwrap.dedent(
     print(numba.get_num_threads(), h.hexdigest())
     """
 )
+register("execute", _THREADS_SCRIPT)
 
 
 def test_same_numbers_whatever_the_thread_count_and_chunking():
     """Aggregate term (added per block), reward noise, a drawn start, both keeps, a seed above
     2**32: 1 vs 2 threads in subprocesses; in process, progress=True (20 chunks) vs the default
     chunking, and a prefix of the rollouts."""
-    out = outputs_by_thread_count(_THREADS_SCRIPT)
+    out = outputs_by_thread_count("execute")
     assert len(out["1"]) == 1 and out["1"] == out["2"]
     system = _noisy(tiny_system(2, 3, 2, 2, seed=3, aggregate=True))
     pol = random_policy(system, 3, 3)

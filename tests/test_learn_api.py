@@ -10,7 +10,7 @@ import textwrap
 import numpy as np
 import pytest
 from brute_force import tiny_system
-from threads import outputs_by_thread_count
+from threads import outputs_by_thread_count, register
 
 from smfq_lib.learning import SubsampledQ, choose_algorithm, learn, table_bytes
 
@@ -229,7 +229,7 @@ _SCRIPT = textwrap.dedent(
     import numba
     from brute_force import tiny_system
     L = importlib.import_module("smfq_lib.learning.learner")  # holds learn and _SERIAL_WORK
-    L._SERIAL_WORK = 0  # force the parallel path even on small tables
+    serial, L._SERIAL_WORK = L._SERIAL_WORK, 0  # force the parallel path even on small tables
     s = tiny_system(2, 3, 2, 2, seed=6, aggregate=True)
     out = [str(numba.get_num_threads())]
     for alg, k, m, solver in itertools.product(
@@ -242,12 +242,14 @@ _SCRIPT = textwrap.dedent(
                 h.update(a.tobytes())
             out.append(h.hexdigest())
     print(" ".join(out))
+    L._SERIAL_WORK = serial  # as it was, for the scripts run after this one (tests/threads.py)
     """
 )
+register("learn_api", _SCRIPT)
 
 
 def test_same_seed_same_q_on_one_and_two_threads():
-    runs = outputs_by_thread_count(_SCRIPT)
+    runs = outputs_by_thread_count("learn_api")
     assert runs["1"] == runs["2"]
 
 

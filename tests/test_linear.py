@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from brute_force import bf_subsystem_Q, tiny_system
-from threads import outputs_by_thread_count
+from threads import outputs_by_thread_count, register
 
 from smfq_lib import learn
 from smfq_lib.evaluate import optimal_value, policy_value
@@ -119,6 +119,35 @@ def test_sampled_design_fits_and_is_reproducible():
     assert len(np.unique(a.design, axis=0)) > 50  # the design spreads over many compositions
 
 
+@pytest.mark.parametrize(
+    "case",
+    ["affine", "one-hot", "noise", "M=None"],
+)
+def test_stored_samples_equal_redrawn_ones_bit_for_bit(case, monkeypatch):
+    """The fixed samples drawn once and stored (the default) and redrawn every iteration from
+    their keys (where the store would not fit) give the same theta, bit for bit: the closed-form
+    value (affine features) and the tabulated one (one-hot), with reward noise, and with every
+    composition as the design."""
+    import dataclasses
+
+    import smfq_lib.linear.learner as learner
+    from smfq_lib import RewardNoise
+
+    system = tiny_system(2, 3, 2, 2, seed=5, aggregate=True)
+    k, kw = 4, dict(M=40, m=3, seed=7, max_iter=60)
+    if case == "one-hot":
+        kw = dict(M=None, m=2, seed=7, max_iter=60, features=one_hot_features(k, system.Z_l))
+    elif case == "noise":
+        system = dataclasses.replace(system, reward_noise=RewardNoise(w_g=0.3, w_l=0.5))
+    elif case == "M=None":
+        kw = dict(M=None, m=2, seed=7, max_iter=60)
+    stored = learn_linear(system, k, **kw)
+    monkeypatch.setattr(learner, "_store_samples", lambda *args: None)
+    redrawn = learn_linear(system, k, **kw)
+    assert np.array_equal(stored.theta, redrawn.theta)
+    assert np.array_equal(stored.residuals, redrawn.residuals)
+
+
 _THREADS_SCRIPT = """
 import hashlib, numba
 import numpy as np
@@ -130,10 +159,11 @@ r = rollout_linear(system, q, 9, 1, [3, 3, 3], 40, 30, 7)
 h = hashlib.sha256(q.theta.tobytes() + r.returns.tobytes() + r.rewards.tobytes()).hexdigest()
 print(numba.get_num_threads(), h)
 """
+register("linear", _THREADS_SCRIPT)
 
 
 def test_same_numbers_whatever_the_thread_count():
-    out = outputs_by_thread_count(_THREADS_SCRIPT)
+    out = outputs_by_thread_count("linear")
     assert len(out["1"]) == 1 and out["1"] == out["2"]
 
 

@@ -1,8 +1,15 @@
-"""Run a script in fresh processes with 1 and with 2 threads, Numba's and BLAS's together (both
-counts are fixed at start-up, so they cannot be changed inside one test process)."""
+"""Run scripts in fresh processes with 1 and with 2 threads, Numba's and BLAS's together (both
+counts are fixed at start-up, so they cannot be changed inside one test process).
+
+Test modules :func:`register` their scripts when imported; the first call of
+:func:`outputs_by_thread_count` runs EVERY registered script in one interpreter per thread count
+(two interpreters in all, however many modules check their numbers this way), each script in a
+namespace of its own with its output captured, and later calls read the stored outputs.
+"""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -10,20 +17,58 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 
+_SCRIPTS: dict[str, str] = {}
+_OUTPUTS: dict[str, dict[str, list[str]]] = {}
 
-def outputs_by_thread_count(script: str) -> dict[str, list[str]]:
-    """``{"1": words, "2": words}``: the whitespace-separated words ``script`` prints under
-    ``NUMBA_NUM_THREADS=OPENBLAS_NUM_THREADS=1`` and ``=2`` (``tests/`` and the repository on the
-    path). The script's first word must be ``numba.get_num_threads()``; it is checked here and
-    dropped."""
-    out = {}
+_RUNNER = """
+import contextlib, io, json, sys
+scripts = json.loads(sys.stdin.read())
+out = {}
+for name, script in scripts.items():
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        exec(compile(script, f"<{name}>", "exec"), {"__name__": f"threads_{name}"})
+    out[name] = buf.getvalue()
+print(json.dumps(out))
+"""
+
+
+def register(name: str, script: str) -> str:
+    """Register ``script`` (run by :func:`outputs_by_thread_count` under ``name``); returns
+    ``name``."""
+    _SCRIPTS[name] = script
+    return name
+
+
+def _run_all() -> None:
+    scripts = dict(_SCRIPTS)
+    runs = {}
     for threads in ("1", "2"):
         env = dict(os.environ, NUMBA_NUM_THREADS=threads, OPENBLAS_NUM_THREADS=threads)
         env["PYTHONPATH"] = os.pathsep.join([str(REPO / "tests"), str(REPO)])
         res = subprocess.run(
-            [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True
+            [sys.executable, "-c", _RUNNER],
+            input=json.dumps(scripts),
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
         )
-        first, *words = res.stdout.split()
+        runs[threads] = json.loads(res.stdout.strip().splitlines()[-1])
+    for name in scripts:
+        _OUTPUTS[name] = {threads: runs[threads][name] for threads in runs}
+
+
+def outputs_by_thread_count(name: str) -> dict[str, list[str]]:
+    """``{"1": words, "2": words}``: the whitespace-separated words the script registered as
+    ``name`` prints under ``NUMBA_NUM_THREADS=OPENBLAS_NUM_THREADS=1`` and ``=2`` (``tests/`` and
+    the repository on the path). The script's first word must be ``numba.get_num_threads()``; it
+    is checked here and dropped."""
+    if name not in _OUTPUTS:
+        _run_all()
+    out = {}
+    for threads, text in _OUTPUTS[name].items():
+        first, *words = text.split()
         assert first == threads, f"the script ran on {first} threads, not {threads}"
         out[threads] = words
     return out

@@ -17,7 +17,6 @@ from __future__ import annotations
 import time
 
 import numpy as np
-from scipy import stats
 
 from smfq_lib.evaluate import policy_value
 from smfq_lib.execute import rollout_counts
@@ -200,5 +199,7 @@ def mean_ci(values: np.ndarray, level: float = 0.95) -> tuple[np.ndarray, np.nda
     S = values.shape[1]
     if S < 2:
         return values.mean(axis=1), np.zeros(values.shape[0])
+    from scipy import stats  # here, not at import: scipy.stats takes ~1 s to import
+
     t = stats.t.ppf(0.5 + level / 2, S - 1)
     return values.mean(axis=1), t * values.std(axis=1, ddof=1) / np.sqrt(S)

@@ -129,7 +129,8 @@ def _start_rollout(r, seed, noisy, st, st2, sg0, counts0, local0, s):
         start_sequential(st2, noise_key(key))
     i0 = r if sg0.shape[0] > 1 else 0
     if local0.shape[0] == s.shape[0]:
-        s[:] = local0
+        for i in range(s.shape[0]):  # a loop, not a slice assignment (cheaper to compile)
+            s[i] = local0[i]
     else:
         pos = 0
         for q in range(counts0.shape[1]):

@@ -107,7 +107,8 @@ def _count_kernel(
             nst[0] = noise_key(st[0])
             nst[1] = 0
         i0 = r if sg0.shape[0] > 1 else 0
-        counts[:] = counts0[i0]
+        for q in range(S_l):  # loops, not slice assignments (cheaper to compile)
+            counts[q] = counts0[i0, q]
         s_g = sg0[i0]
         ret = 0.0
         for t in range(H):
@@ -139,7 +140,8 @@ def _count_kernel(
             ret += disc[t] * rew
             keep_step(j, t, rew, x, s_g, a_g, counts, rewards, xs, sgs, ags, counts_tr)
             s_g = _sample_dist(P_g[s_g, a_g], next_counter_uniform(st))
-            counts[:] = nxt
+            for q in range(S_l):
+                counts[q] = nxt[q]
         returns[j] = ret
 
 

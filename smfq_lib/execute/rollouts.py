@@ -49,7 +49,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from numba import njit
-from scipy import stats
 
 from smfq_lib._utils.rng import splitmix64
 
@@ -79,7 +78,8 @@ def keep_step(j, t, rew, x, s_g, a_g, counts, rewards, xs, sgs, ags, counts_tr):
     if xs.shape[1] > 0:
         xs[j, t] = x
     if counts_tr.shape[1] > 0:
-        counts_tr[j, t, :] = counts
+        for q in range(counts.shape[0]):  # a loop, not a slice assignment (cheaper to compile)
+            counts_tr[j, t, q] = counts[q]
 
 
 @njit(cache=True)
@@ -176,6 +176,8 @@ class Rollouts:
                 "ci needs at least 2 rollouts to estimate the spread; this run has 1. "
                 "Run more rollouts."
             )
+        from scipy import stats  # here, not at import: scipy.stats takes ~1 s to import
+
         return float(stats.t.ppf(0.5 + level / 2, self.rollouts - 1) * self.sem())
 
     def mean_rewards(self) -> np.ndarray:

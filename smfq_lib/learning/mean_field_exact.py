@@ -62,9 +62,9 @@ def exact_tables(P_l, S_g, A_l, t) -> ExactTables:
 
 
 def _two_cell_laws(P_l, S_g, A_l, t, tab, off, loff):
-    """``law2`` of :class:`ExactTables` (NumPy, no kernel): ``j = 0`` is the multinomial law of
-    the last cell (in logs); ``j >= 1`` adds one agent of cell ``Z_l - 2`` to the law of
-    ``(j - 1, T - j)`` over the compositions of ``T - 1``."""
+    """``law2`` of :class:`ExactTables`: ``j = 0`` is the multinomial law of the last cell (in
+    logs); ``j >= 1`` adds one agent of cell ``Z_l - 2`` to the law of ``(j - 1, T - j)`` over
+    the compositions of ``T - 1`` (:func:`_add_agent_rows`)."""
     S_l = P_l.shape[0]
     Z = S_l * A_l
     b = (Z - 1) // A_l, (Z - 1) % A_l
@@ -81,17 +81,35 @@ def _two_cell_laws(P_l, S_g, A_l, t, tab, off, loff):
             out[sg, loff[T] : loff[T] + n] = np.exp(log_coef + terms.sum(axis=1))
             if Z == 1:
                 continue
-            p_a = P_l[a[0], sg, a[1]]
-            add = tab[off[T - 1] : off[T]] if T else None  # compositions of T - 1, plus e_s
-            n_prev = off[T] - off[T - 1] if T else 0
-            for j in range(1, T + 1):
-                lo = loff[T - 1] + (j - 1) * n_prev
-                prev = out[sg, lo : lo + n_prev]
-                row = np.zeros(n)
-                for s in range(S_l):
-                    row += np.bincount(add[:, s], weights=prev * p_a[s], minlength=n)
-                out[sg, loff[T] + j * n : loff[T] + (j + 1) * n] = row
+            if T:
+                add = tab[off[T - 1] : off[T]]  # compositions of T - 1, plus e_s
+                p_a = np.ascontiguousarray(P_l[a[0], sg, a[1]])
+                _add_agent_rows(out[sg], loff[T - 1], loff[T], n, T, add, p_a)
     return out
+
+
+@njit(cache=True)
+def _add_agent_rows(out, lo_prev, lo_out, n, T, add, p_a):
+    """Rows ``j = 1..T`` of :func:`_two_cell_laws` for the compositions of ``T`` (``n`` of them)
+    at ``out[lo_out + j n]``: row ``j - 1`` of ``T - 1`` (at ``lo_prev``) with one agent of law
+    ``p_a`` added, ``add[r, s]`` the rank of composition ``r`` of ``T - 1`` plus ``e_s``. Summed
+    as ``sum_s bincount(add[:, s], weights=prev p_a[s])``, in that order (the same bits)."""
+    S_l = p_a.shape[0]
+    n_prev = add.shape[0]
+    tmp = np.empty(n)
+    for j in range(1, T + 1):
+        lo = lo_prev + (j - 1) * n_prev
+        base = lo_out + j * n
+        for x in range(n):
+            out[base + x] = 0.0
+        for s in range(S_l):
+            for x in range(n):
+                tmp[x] = 0.0
+            w = p_a[s]
+            for r in range(n_prev):
+                tmp[add[r, s]] += out[lo + r] * w
+            for x in range(n):
+                out[base + x] += tmp[x]
 
 
 @njit(cache=True)

@@ -44,26 +44,35 @@ def _floor(top):
     return top - TIE_RTOL * (1.0 + abs(top))
 
 
-@njit(cache=True)
 def mf_laws(Q5, Zt, mr, rule, prob_g, prob_l):
     """Fill ``prob_g``, ``prob_l`` (``(S_g, S_l, Cs, A)``, zeroed here) from a mean-field-shaped
     ``Q5[s_g, s_1, rank(zc), a_1, a_g]``; ``Zt`` = compositions of ``k - 1`` into ``Z_l``, ``mr``
     their state marginals' ranks; ``rule``: 0 uniform, 1 coordinated, 2 authors (``_CODES``).
+
+    Each rule's kernel is compiled on its first use only (:func:`_coordinated`, the default
+    rule's, or :func:`_weighted_laws`): a fresh process compiles only the rule it asks for.
+    """
+    prob_g[:] = 0.0
+    prob_l[:] = 0.0
+    if rule == 1:
+        _coordinated(Q5, Zt, mr, prob_g, prob_l)
+    else:
+        _weighted_laws(Q5, Zt, mr, rule, prob_g, prob_l)
+
+
+@njit(cache=True)
+def _weighted_laws(Q5, Zt, mr, rule, prob_g, prob_l):
+    """:func:`mf_laws` for the rules ``"uniform"`` (0) and ``"authors"`` (2), on zeroed tables.
 
     uniform: every maximizer ``(zc, a_1, a_g)`` of the row weighs ``exp(lw(zc))``,
     ``lw = -sum_z log zc_z!`` (the factor ``prod_s c_s!`` is common to the row), accumulated
     against a running reference (the largest ``lw`` so far) so that nothing overflows.
     authors: the first maximizer in ``(rank(zc), a_1, a_g)`` order; ``a_g`` as is, the local agent
     takes the most common action of its state among ``zc[s_1, :] + e_{a_1}`` (lowest on a count
-    tie). coordinated: see :func:`_coordinated`.
+    tie).
     """
     S_g, S_l, Cz, A_l, A_g = Q5.shape
     Cs = prob_g.shape[2]
-    prob_g[:] = 0.0
-    prob_l[:] = 0.0
-    if rule == 1:
-        _coordinated(Q5, Zt, mr, prob_g, prob_l)
-        return
     lw = np.zeros(Cz)
     for r in range(Cz):
         for z in range(Zt.shape[1]):
@@ -102,8 +111,10 @@ def mf_laws(Q5, Zt, mr, rule, prob_g, prob_l):
             if rule == 0:
                 for c in range(Cs):
                     tot = prob_g[sg, s1, c].sum()
-                    prob_g[sg, s1, c] /= tot
-                    prob_l[sg, s1, c] /= tot
+                    for ag in range(A_g):  # loops, not slice assignments (cheaper to compile)
+                        prob_g[sg, s1, c, ag] = prob_g[sg, s1, c, ag] / tot
+                    for a1 in range(A_l):
+                        prob_l[sg, s1, c, a1] = prob_l[sg, s1, c, a1] / tot
 
 
 @njit(cache=True)

@@ -16,8 +16,11 @@ agent ``~ P_l[s, s_g, a]``, from ``uniform(stream_key(seed, e), j (k + 1) + d)``
 (global), ``1`` (agent 1), ``2 ..`` (the others in ascending cell order): the keys of
 Algorithm 2's sampler (:func:`smfq_lib.learning.mean_field_kernels.sample_mean_field`), so with
 every composition as the design, in rank order, the samples ARE the tabular learner's. They are
-pure functions of their keys, so each iteration recomputes them instead of storing them: the
-``m`` samples are fixed (docs/design.md §9) at no memory cost. ``Y[e] = R[e] + gamma/m sum_j
+pure functions of their keys: :func:`draw_fixed_samples` draws them once (the learner keeps the
+distinct next states and an index per sample; :func:`stored_values`, :func:`stored_targets`
+then evaluate the model once per distinct state each iteration), and :func:`fitted_targets`
+redraws them every iteration where that store would not fit; the ``m`` samples are fixed
+(docs/design.md §9) either way, and both give the same bits. ``Y[e] = R[e] + gamma/m sum_j
 V(s_g^j, s_1^j, c^j)``, with ``V`` the model's value: closed form (affine features,
 :func:`smfq_lib.linear.greedy.model_value`) or a value table over the state compositions.
 """
@@ -28,11 +31,18 @@ import numpy as np
 from numba import njit, prange
 
 from smfq_lib._utils.rng import stream_key, uniform
-from smfq_lib.learning.mean_field_kernels import draw_next, rank_tab
+from smfq_lib.learning.mean_field_kernels import binom_table, draw_next, rank_tab
 from smfq_lib.linear.greedy import model_value
-from smfq_lib.model.combinatorics import expand_cells
+from smfq_lib.model.combinatorics import expand_cells, n_compositions, unrank
 
-__all__ = ["fitted_targets", "polya_design"]
+__all__ = [
+    "draw_fixed_samples",
+    "fitted_targets",
+    "polya_design",
+    "stored_targets",
+    "stored_values",
+    "unrank_states",
+]
 
 #: Design rows per parallel block of :func:`fitted_targets` (scratch arrays once per block).
 _ROWS = 64
@@ -91,3 +101,75 @@ def fitted_targets(
                         else:
                             acc += Vtab[sgn, s1n, rank_tab(cnt, t, btab)]
                     Y[sg, s1, i, a1, ag] = R[sg, s1, i, a1, ag] + gamma * acc / m
+
+
+@njit(cache=True, parallel=True)
+def draw_fixed_samples(Zd, S_g, S_l, A_l, A_g, cdf_g, last_g, cdf_l, last_l, m, seed, out):
+    """The samples of :func:`fitted_targets`, drawn once (the same keys, the same draws):
+    ``out[e m + j] = (s_g^j S_l + s_1^j) Cs + rank(c^j)``, the flat index into a table shaped
+    ``(S_g, S_l, Cs)`` (``Cs`` compositions of ``k - 1`` into ``S_l``) of sample ``j`` of entry
+    ``e``. The caller checks that ``S_g S_l Cs`` fits an int64."""
+    M = Zd.shape[0]
+    t = Zd[0].sum()  # k - 1 (as in fitted_targets: one specialisation of rank_tab)
+    btab = binom_table(t + S_l, S_l)
+    Cs = btab[t + S_l - 1, S_l - 1]
+    rows = S_g * S_l * M
+    blocks = (rows + _ROWS - 1) // _ROWS
+    for blk in prange(blocks):
+        ag_s = np.empty(t, np.int64)
+        ag_a = np.empty(t, np.int64)
+        cnt = np.zeros(S_l, np.int64)
+        for row in range(blk * _ROWS, min(rows, (blk + 1) * _ROWS)):
+            sg = row // (S_l * M)
+            s1 = (row // M) % S_l
+            i = row % M
+            expand_cells(Zd[i], A_l, ag_s, ag_a)
+            for a1 in range(A_l):
+                for ag in range(A_g):
+                    e = (row * A_l + a1) * A_g + ag
+                    key = stream_key(seed, e)
+                    for j in range(m):
+                        sgn, s1n = draw_next(
+                            cdf_g, last_g, cdf_l, last_l, sg, s1, a1, ag, ag_s, ag_a, key, j, cnt
+                        )
+                        out[e * m + j] = (sgn * S_l + s1n) * Cs + rank_tab(cnt, t, btab)
+
+
+@njit(cache=True)
+def unrank_states(flat, t, S_l, sg, s1, cnt):
+    """The states of flat indices ``(s_g S_l + s_1) Cs + rank(c)`` (:func:`draw_fixed_samples`):
+    ``sg[u]``, ``s1[u]`` and the counts ``cnt[u, :]`` of ``c``."""
+    Cs = n_compositions(t, S_l)
+    for u in range(flat.shape[0]):
+        r = flat[u] % Cs
+        sg[u] = flat[u] // (S_l * Cs)
+        s1[u] = (flat[u] // Cs) % S_l
+        c = unrank(r, t, S_l)
+        for s in range(S_l):
+            cnt[u, s] = c[s]
+
+
+@njit(cache=True, parallel=True)
+def stored_values(B, mw, sg, s1, cnt, scale, out):
+    """``out[u] = V(sg[u], s1[u], cnt[u])`` of the affine model (:func:`model_value`): the
+    closed-form value at each distinct next state of the fixed samples."""
+    nu = out.shape[0]
+    blocks = (nu + 16 * _ROWS - 1) // (16 * _ROWS)
+    for blk in prange(blocks):
+        present = np.empty(cnt.shape[1], np.int64)
+        for u in range(blk * 16 * _ROWS, min(nu, (blk + 1) * 16 * _ROWS)):
+            out[u] = model_value(B, mw, sg[u], s1[u], cnt[u], scale, present)
+
+
+@njit(cache=True, parallel=True)
+def stored_targets(R, inv, Vu, m, gamma, Y):
+    """``Y[e] = R[e] + gamma/m sum_j Vu[inv[e m + j]]`` over the flat entries, the samples summed
+    in ``j`` order: :func:`fitted_targets`' arithmetic on the stored samples (same bits)."""
+    E = R.shape[0]
+    blocks = (E + 16 * _ROWS - 1) // (16 * _ROWS)
+    for blk in prange(blocks):
+        for e in range(blk * 16 * _ROWS, min(E, (blk + 1) * 16 * _ROWS)):
+            acc = 0.0
+            for j in range(m):
+                acc += Vu[inv[e * m + j]]
+            Y[e] = R[e] + gamma * acc / m

@@ -28,7 +28,7 @@ import time
 import numpy as np
 
 from smfq_lib._utils.blas import one_blas_thread
-from smfq_lib._utils.budget import check_budget, check_fits
+from smfq_lib._utils.budget import check_budget, check_fits, default_budget
 from smfq_lib._utils.checks import check_int, check_seed, format_count
 from smfq_lib._utils.rng import splitmix64
 from smfq_lib.learning.mean_field_exact import apply_exact_mean_field, exact_tables
@@ -37,7 +37,14 @@ from smfq_lib.learning.reward_noise import add_mean_field_noise
 from smfq_lib.learning.rewards import mean_field_reward
 from smfq_lib.learning.sampled import cdf_tables
 from smfq_lib.linear.features import Features, linear_features
-from smfq_lib.linear.fitted import fitted_targets, polya_design
+from smfq_lib.linear.fitted import (
+    draw_fixed_samples,
+    fitted_targets,
+    polya_design,
+    stored_targets,
+    stored_values,
+    unrank_states,
+)
 from smfq_lib.linear.greedy import split_tables
 from smfq_lib.linear.result import LinearQ, tabulate_value
 from smfq_lib.model.combinatorics import compositions, n_compositions
@@ -91,7 +98,7 @@ def learn_linear(
     LinearQ
     """
     t0 = time.perf_counter()
-    features, M, design_size = _validate(
+    features, M, design_size, budget = _validate(
         system, k, features, M, m, alpha, ridge, tol, max_iter, seed, memory_budget
     )
     S_g, S_l, A_l, A_g, Z_l = system.S_g, system.S_l, system.A_l, system.A_g, system.Z_l
@@ -114,7 +121,8 @@ def learn_linear(
     blocks = S_g * S_l * A_l * A_g
     theta = np.zeros((S_g, S_l, A_l, A_g, features.d))
     fit_old = np.zeros((design_size, blocks))
-    Y = np.empty_like(R)
+    R = np.ascontiguousarray(R)
+    Y = np.empty_like(R)  # C-contiguous, like R: the flat views below share their memory
     cdf = cdf_tables(system.P_g, system.P_l)
     btab = binom_table(k - 1 + S_l, S_l)
     exact = exact_tables(system.P_l, S_g, A_l, k - 1) if m is None else None
@@ -122,6 +130,9 @@ def learn_linear(
     Phi_all = None if closed or M is None else features(compositions(k - 1, Z_l))
     if M is None:
         Phi_all = Phi
+    stored = None
+    if m is not None:
+        stored = _store_samples(system, k, Zd, cdf, m, seed, closed, budget)
     stop = tol * (1.0 - system.gamma) / system.gamma
     residuals = []
     converged = False
@@ -135,6 +146,14 @@ def learn_linear(
         if m is None:
             Q5 = np.ascontiguousarray(_design_values(Phi, theta).reshape(R.shape))
             apply_exact_mean_field(R, Vtab, system.P_g, system.P_l, exact, system.gamma, Q5, Y)
+        elif stored is not None:  # the fixed samples, drawn once (same draws, same bits)
+            uniq, inv, states = stored
+            if closed:
+                Vu = np.empty(uniq.shape[0])
+                stored_values(B, mw, *states, 1.0 / max(k - 1, 1), Vu)
+            else:
+                Vu = np.ascontiguousarray(Vtab.reshape(-1)[uniq])
+            stored_targets(R.reshape(-1), inv, Vu, m, system.gamma, Y.reshape(-1))
         else:
             fitted_targets(
                 R, Zd, *cdf, m, np.uint64(seed), system.gamma, closed, B, mw,
@@ -160,6 +179,30 @@ def learn_linear(
         alpha=float(alpha), sizes=(S_g, S_l, A_g, A_l),
         fit_rmse=float(np.sqrt(np.mean((fit - last) ** 2))),
     )  # fmt: skip
+
+
+def _store_samples(system, k, Zd, cdf, m, seed, closed, budget):
+    """The fixed next-state samples of the targets, drawn once
+    (:func:`~.fitted.draw_fixed_samples`): ``(distinct flat indices, index of each sample among
+    them, their states (s_g, s_1, counts) for the closed form)``; None (the targets then redraw
+    them every iteration, :func:`~.fitted.fitted_targets`) when the flat index would not fit an
+    int64 or the samples (about 40 bytes each while sorted) would not fit the memory budget."""
+    S_g, S_l, A_l, A_g = system.S_g, system.S_l, system.A_l, system.A_g
+    entries = S_g * S_l * Zd.shape[0] * A_l * A_g
+    if S_g * S_l * n_compositions(k - 1, S_l) >= 2**62:
+        return None
+    if 40 * entries * m > (default_budget() if budget is None else budget):
+        return None
+    flat = np.empty(entries * m, np.int64)
+    draw_fixed_samples(Zd, S_g, S_l, A_l, A_g, *cdf, m, np.uint64(seed), flat)
+    uniq, inv = np.unique(flat, return_inverse=True)
+    del flat
+    states = None
+    if closed:
+        nu = uniq.shape[0]
+        states = (np.empty(nu, np.int64), np.empty(nu, np.int64), np.empty((nu, S_l), np.int64))
+        unrank_states(uniq, k - 1, S_l, *states)
+    return uniq, np.ascontiguousarray(inv.reshape(-1), dtype=np.int64), states
 
 
 def _design_values(Phi, theta):
@@ -227,4 +270,4 @@ def _validate(system, k, features, M, m, alpha, ridge, tol, max_iter, seed, budg
             hint="Use affine features (linear_features, mean_features, affine_features), whose "
             "greedy step is in closed form, with an int M; or a smaller k.",
         )
-    return features, M, int(size)
+    return features, M, int(size), budget
