@@ -14,7 +14,7 @@ install: $(STAMP)
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --disable-pip-version-check -q -e ".[dev]"
+	$(PY) -m pip install --disable-pip-version-check -e ".[dev]"
 	@touch $(STAMP)
 
 # the test session writes only to a temporary folder it removes (conftest.py); no .pytest_cache
@@ -29,7 +29,7 @@ reproduce-quick: $(STAMP)
 
 # the chapters in JupyterLab; kernels with CurveZMQ transport encryption (no TCP warning)
 lab: $(STAMP)
-	$(VENV)/bin/jupyter lab --MappingKernelManager.transport_encryption=auto notebooks
+	$(VENV)/bin/jupyter lab --MappingKernelManager.transport_encryption=auto $(if $(filter 0,$(shell id -u)),--allow-root) notebooks
 
 bench: $(STAMP)
 	for b in benchmarks/bench_*.py; do $(PY) $$b || exit 1; done
