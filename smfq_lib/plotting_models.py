@@ -138,8 +138,9 @@ def plot_table_sizes_vs_k(ax, dims, ks, n: int, title: str) -> dict:
     """Table sizes of Algorithms 1 and 2 against ``k`` at fixed ``n`` (chapter 2), as ``log10``
     entries (lines through the integer ``k``: up to a hundred of them), with the sizes the
     paper's rule (thick grey) and the learners' default (``smfq_lib.learning.choose_algorithm``,
-    thick green) pick, drawn under the two thin lines so that neither hides them, mean-field VI on all ``n`` (grey), and the ``k`` from which the paper's
-    rule picks Algorithm 2 (red, dotted); integer ticks.
+    thick green) pick, drawn under the two thin lines so that neither hides them, mean-field VI
+    on all ``n`` (grey), and the ``k`` from which the paper's rule picks Algorithm 2 (red,
+    dotted); integer ticks.
 
     ``dims``: ``(S_g, S_l, A_g, A_l)``; ``ks``: the sample sizes; ``title``: the panel's
     title. Returns the columns ``k, alg1, alg2, rule, smaller, auto``.

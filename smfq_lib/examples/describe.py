@@ -27,10 +27,11 @@ def _role(match: re.Match) -> str:
 def rst_to_markdown(text: str) -> str:
     """The reStructuredText of a docstring as Markdown: inline literals ````x```` become
     ```x``` on one line (a literal wrapped over a line break is joined: a Markdown line
-    starting with ``-`` would otherwise open a list inside the code span), Sphinx roles (``:class:`~a.b.C```, ``:func:`f```, ...) become the name in code
-    font (the last component when written with ``~``), and a line ending in ``::`` ends in
-    ``:``. Bullets, ``**bold**`` and paragraphs are the same in both. ``text``: the docstring
-    (dedented, e.g. by ``inspect.getdoc``)."""
+    starting with ``-`` would otherwise open a list inside the code span), Sphinx roles
+    (``:class:`~a.b.C```, ``:func:`f```, ...) become the name in code font (the last component
+    when written with ``~``), and a line ending in ``::`` ends in ``:``. Bullets, ``**bold**``
+    and paragraphs are the same in both. ``text``: the docstring (dedented, e.g. by
+    ``inspect.getdoc``)."""
     text = _ROLE.sub(_role, text)
     text = _LITERAL.sub(lambda m: "`" + re.sub(r"\s*\n\s*", " ", m.group(1)) + "`", text)
     return re.sub(r"::$", ":", text, flags=re.M)
