@@ -84,11 +84,11 @@ def test_plot_gap_vs_bound_leaves_out_zeros_and_says_so():
 def test_plot_time_and_speedup_shows_the_spread_of_the_repeats():
     fig, (a, b) = plt.subplots(1, 2)
     seconds = [[0.1, 0.2, 0.3], [1.0, 1.0, 1.0], [3.0, 4.0, 6.0]]
-    out = plotting.plot_time_and_speedup(a, b, [1, 2, 3], seconds, reference="MF-VI on n = 3")
-    np.testing.assert_allclose(out["median_seconds"], [0.2, 1.0, 4.0])
-    np.testing.assert_allclose(out["speedup"], [20.0, 4.0, 1.0])
-    np.testing.assert_allclose(out["speedup_low"], [10.0, 3.0, 0.5])  # fastest ref / slowest k
-    np.testing.assert_allclose(out["speedup_high"], [60.0, 6.0, 2.0])
+    drawn = plotting.plot_time_and_speedup(a, b, [1, 2, 3], seconds, reference="MF-VI on n = 3")
+    np.testing.assert_allclose(drawn["median_seconds"], [0.2, 1.0, 4.0])
+    np.testing.assert_allclose(drawn["speedup"], [20.0, 4.0, 1.0])
+    np.testing.assert_allclose(drawn["speedup_low"], [10.0, 3.0, 0.5])  # fastest ref / slowest k
+    np.testing.assert_allclose(drawn["speedup_high"], [60.0, 6.0, 2.0])
     (time_bars,) = a.containers
     assert "median of 3 repeats" in time_bars.get_label() and "MF-VI" in b.get_ylabel()
     with pytest.raises(ValueError, match="repeats >= 2"):

@@ -289,8 +289,7 @@ def test_plot_return_vs_k_draws_one_curve_per_rule():
     labels = ax.get_legend_handles_labels()[1]
     assert labels.count("first (exact)") == 1 and "coordinated (exact)" in labels
     assert "authors' code (comparison) (Monte Carlo, 95% CI)" in labels  # no exact: own label
-    assert not any(lab.startswith("coordinated (Monte") for lab in labels)  # beside its exact
-    assert "hollow: Monte Carlo, 95% CI" in labels
+    assert "coordinated (Monte Carlo, 95% CI)" in labels  # every series names its estimator
     assert "$V^*$ = 2.000" in labels and "k-agent optimum" in labels
     assert ax.get_xlabel() == "sampled agents k" and ax.get_ylabel() == "discounted return"
     # integer k: markers only, no series joined by a line (the reference lines are horizontal)
@@ -299,8 +298,9 @@ def test_plot_return_vs_k_draws_one_curve_per_rule():
             assert line.get_linestyle() == "None", line.get_label()
     # the Monte Carlo legend entry is drawn with an error bar, as the bars it stands for
     handles, labels = ax.get_legend_handles_labels()
-    entry = handles[labels.index("hollow: Monte Carlo, 95% CI")]
+    entry = handles[labels.index("coordinated (Monte Carlo, 95% CI)")]
     assert isinstance(entry, ErrorbarContainer) and entry.has_yerr
+    assert entry.lines[0].get_xdata().tolist() == k  # nudged by a transform: x stays k
     plt.close(fig)
 
 
