@@ -1,14 +1,14 @@
 """What "deterministic" means here, checked as claimed (docs/design.md §2, determinism).
 
 * Bit for bit, whatever the thread count of Numba AND of BLAS: every solve and fit of the library
-  runs on one BLAS thread (``smfq_lib.blas``), so exact learns and value tables have the same bits
-  under ``OPENBLAS_NUM_THREADS=1`` and ``2`` (``threads.py`` checks the learners and executors
-  under both counts together).
+  runs on one BLAS thread (``smfq_lib._utils.blas``), so exact learns and value tables have the
+  same bits under ``OPENBLAS_NUM_THREADS=1`` and ``2`` (``threads.py`` checks the learners and
+  executors under both counts together).
 * Across BLAS kernels (``OPENBLAS_CORETYPE``, i.e. another processor): exact values agree only to
-  round-off, so what the chapters print goes through ``smfq_lib.rounding``. The summaries that
-  chapters 6-10 print from the same functions (worst-case gaps and their canonical state, gaps
-  that are 0 up to round-off, Monte Carlo returns of policies learned by exact solves and by the
-  linear learner's least squares) must come out identical under every environment below.
+  round-off, so what the chapters print goes through ``smfq_lib._utils.rounding``. The summaries
+  that chapters 6-10 print from the same functions (worst-case gaps and their canonical state,
+  gaps that are 0 up to round-off, Monte Carlo returns of policies learned by exact solves and by
+  the linear learner's least squares) must come out identical under every environment below.
 """
 
 from __future__ import annotations
@@ -28,11 +28,11 @@ import hashlib
 import numpy as np
 from smfq_lib import learn, learn_linear
 from smfq_lib.evaluate import gap, optimal_value_table, policy_value
-from smfq_lib.examples import gaussian_squeeze, majority_mode, random_system
+from smfq_lib.model.examples import gaussian_squeeze, majority_mode, random_system
 from smfq_lib.execute import iid_initial, rollout_counts
 from smfq_lib.linear import linear_features, rollout_linear
-from smfq_lib.rounding import fmt, fmt_all
-from smfq_lib.worst_case import worst_case_gap
+from smfq_lib.chapters import fmt, fmt_all
+from smfq_lib.evaluate.worst_case import worst_case_gap
 
 def bits(*arrays):
     h = hashlib.sha256()

@@ -131,7 +131,7 @@ def test_non_finite_q_is_an_error(solver, value):
     from tqdm.auto import tqdm
 
     from smfq_lib.learning import solvers
-    from smfq_lib.learning.operator import operator_class
+    from smfq_lib.learning.registry import operator_class
 
     op = operator_class("mean_field")(tiny_system(1, 2, 1, 2, gamma=0.9, seed=3), 2, None, 0)
     op.R[3] = value
@@ -155,7 +155,7 @@ def test_greedy_and_value_lookups(system):
     assert res.greedy(0, 1, [1, 1]) == (res.pi_g[0, 1, 1], res.pi_l[0, 1, 1])
     q = res.Q[0, 1]  # (Cz, A_l, A_g)
     a_g, a_1 = res.greedy(0, 1, [1, 1])
-    from smfq_lib.combinatorics import marginal_ranks
+    from smfq_lib.model.combinatorics import marginal_ranks
 
     mask = marginal_ranks(2, 2, 2) == 1
     assert q[mask].max() == res.value(0, 1, [1, 1])

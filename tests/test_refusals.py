@@ -35,12 +35,12 @@ import test_theory
 from brute_force import random_policy, tiny_system
 
 from smfq_lib import Aggregate, CooperativeSystem, RewardNoise, SubsampledQ, learn
+from smfq_lib.chapters.reproduce import check_injected
 from smfq_lib.evaluate import gap, optimal_value, optimal_value_table, policy_value
-from smfq_lib.examples import constrained_exploration, random_system
 from smfq_lib.execute import iid_initial, rollout_agents, rollout_counts
+from smfq_lib.learning.policy import action_distributions
 from smfq_lib.linear import learn_linear
-from smfq_lib.policy import action_distributions
-from smfq_lib.reproduce import check_injected
+from smfq_lib.model.examples import constrained_exploration, random_system
 from smfq_lib.theory import gap_bound, gap_bound_log_argument, m_star, rule_choice, table_sizes
 
 THREADS = numba.get_num_threads()  # the agent-level executor's working vectors, per thread
@@ -276,7 +276,7 @@ def _imported() -> list[Case]:
         call = lambda f, fa=factory, kw=kwargs: fa(**kw)  # noqa: E731
         out.append(Case(f"examples[{i}] {factory.__name__} {kwargs}", call, ValueError, match))
     for i, (systems, match) in enumerate(table(test_examples.test_with_types_rejects)):
-        from smfq_lib.examples import with_types
+        from smfq_lib.model.examples import with_types
 
         out.append(Case(f"with_types[{i}]", lambda f, s=systems: with_types(s), ValueError, match))
     for i, (kwargs, match) in enumerate(table(test_policy.test_validation)):

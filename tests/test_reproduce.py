@@ -1,4 +1,5 @@
-"""smfq_lib.reproduce (CLI, settings helper) and smfq_lib.plotting (figure locations, files)."""
+"""smfq_lib.chapters.reproduce (CLI, settings helper) and smfq_lib.chapters.plotting (figure
+locations, files)."""
 
 import csv
 import json
@@ -17,8 +18,8 @@ import pytest  # noqa: E402
 from matplotlib.container import ErrorbarContainer  # noqa: E402
 from nbformat.v4 import new_code_cell, new_notebook  # noqa: E402
 
-from smfq_lib import plotting  # noqa: E402
-from smfq_lib.reproduce import check_injected, find_notebooks, settings  # noqa: E402
+from smfq_lib.chapters import plotting  # noqa: E402
+from smfq_lib.chapters.reproduce import check_injected, find_notebooks, settings  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -307,7 +308,7 @@ def test_plot_return_vs_k_draws_one_curve_per_rule():
 # -- papermill parameters the notebook does not have ------------------------------------------
 PARAMETERS = 'profile = "quick"  # profile\nn = None  # agents\nseed = 0  # not a knob\n'
 PARAMETERS += 'PROFILES = {"quick": {"n": 1}, "full": {"n": 2}}'
-RESOLVE = "from smfq_lib.reproduce import settings\ncfg = settings(profile, PROFILES, n=n)"
+RESOLVE = "from smfq_lib.chapters.settings import settings\ncfg = settings(profile, PROFILES, n=n)"
 
 
 def _papermill(notebook: Path, out: Path, *args: str):
@@ -360,7 +361,7 @@ def test_check_injected_reads_the_injected_cell():
 
 
 def test_chapter_store_rule(monkeypatch, tmp_path):
-    from smfq_lib.reproduce import chapter_store, results_root
+    from smfq_lib.chapters.reproduce import chapter_store, results_root
 
     monkeypatch.delenv("SMFQ_RESULTS", raising=False)
     assert results_root("quick") == REPO / "results" / "quick"

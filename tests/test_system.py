@@ -180,7 +180,7 @@ def test_bad_aggregate_phi(phi, match):
 def test_bad_aggregate_objects():
     with pytest.raises(ValueError, match=r"^aggregate.rho must be a callable"):
         Aggregate(np.zeros((S_l, A_l)), rho=3.0)
-    with pytest.raises(ValueError, match=r"^aggregate must be an smfq_lib.system.Aggregate"):
+    with pytest.raises(ValueError, match=r"^aggregate must be an smfq_lib.model.system.Aggregate"):
         _build(_with(aggregate=_rho))
     # a rho that is not vectorized is refused when the system is built (rho is checked there)
     with pytest.raises(ValueError, match=r"^aggregate.rho returned shape"):

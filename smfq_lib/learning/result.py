@@ -11,11 +11,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from smfq_lib.checks import format_count
-from smfq_lib.combinatorics import n_compositions, rank
-from smfq_lib.learning.operator import operator_class
+from smfq_lib._utils.checks import format_count
+from smfq_lib.learning.policy import DEFAULT_RULE, RULES, ActionLaws
+from smfq_lib.learning.registry import operator_class
 from smfq_lib.learning.tie_rules import action_laws
-from smfq_lib.policy import DEFAULT_RULE, RULES, ActionLaws
+from smfq_lib.model.combinatorics import n_compositions, rank
 
 __all__ = ["SubsampledQ"]
 
@@ -103,10 +103,10 @@ class SubsampledQ:
         return float(self.V[self._index(s_g, s_1, counts)])
 
     def action_laws(self, rule=None) -> ActionLaws:
-        """The :class:`~smfq_lib.policy.ActionLaws` of this greedy policy under tie rule ``rule``
-        (``None``: ``DEFAULT_RULE``; the rules: :mod:`smfq_lib.policy`). ``"first"`` is the
-        one-hot ``pi_g``, ``pi_l``; the others are computed from ``Q`` on first use
-        (:mod:`smfq_lib.learning.tie_rules`: Algorithm 2 from the mean-field ``Q``, Algorithm 1
+        """The :class:`~smfq_lib.learning.policy.ActionLaws` of this greedy policy under tie rule
+        ``rule`` (``None``: ``DEFAULT_RULE``; the rules: :mod:`smfq_lib.learning.policy`).
+        ``"first"`` is the one-hot ``pi_g``, ``pi_l``; the others are computed from ``Q`` on first
+        use (:mod:`smfq_lib.learning.tie_rules`: Algorithm 2 from the mean-field ``Q``, Algorithm 1
         from its tabular ``Q``) and cached on this object (``Q`` is not to be mutated)."""
         rule = DEFAULT_RULE if rule is None else rule
         if rule not in RULES:

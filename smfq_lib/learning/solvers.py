@@ -30,8 +30,8 @@ import scipy.sparse as sp
 from numba import njit
 from scipy.sparse.linalg import LinearOperator, gmres, spsolve
 
-from smfq_lib.blas import one_blas_thread
-from smfq_lib.execute.chunks import run_chunks
+from smfq_lib._utils.blas import one_blas_thread
+from smfq_lib._utils.chunks import run_chunks
 
 __all__ = ["SOLVERS", "SolveStats", "evaluate_policy", "policy_iteration", "value_iteration"]
 

@@ -1,14 +1,16 @@
 """Figures of learning and execution runs (chapters 3, 4, 5 and 9), one function per kind.
 
 Each function draws on the axes it is given and returns the plotted numbers as columns (a dict
-for :func:`smfq_lib.plotting.save_figure`) where the figure has numbers beyond its inputs.
-Re-exported by :mod:`smfq_lib.plotting`; use that module's :func:`~smfq_lib.plotting.use_style`
-first.
+for :func:`smfq_lib.chapters.plotting.save_figure`) where the figure has numbers beyond its
+inputs. Re-exported by :mod:`smfq_lib.chapters.plotting`; use its
+:func:`~smfq_lib.chapters.plotting.use_style` first.
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+from smfq_lib.chapters.plotting.style import nudged
 
 __all__ = [
     "plot_bellman_noise",
@@ -115,8 +117,6 @@ def plot_executors_vs_exact(ax, ks, exact: dict, mc: dict) -> None:
 
     ``ax``: the matplotlib axes drawn on.
     """
-    from smfq_lib.plotting import nudged
-
     kk = np.asarray(ks, dtype=float)
     ax.plot(kk, [exact[k] for k in ks], "k_", ms=40, mew=2.5, label="exact (count chain)")
     names = sorted({name for _, name in mc})
@@ -172,8 +172,6 @@ def plot_return_vs_n(ax, ns, ks, by_n: dict, agent_max_n: int) -> None:
     ``ax``: the matplotlib axes drawn on; ``ns``: the numbers of agents; ``ks``: the sample
     sizes, one colour each.
     """
-    from smfq_lib.plotting import nudged
-
     ns_ = np.array(ns, dtype=float)
     for j, k in enumerate(ks):
         shift = nudged(ax, 5 * (j - (len(ks) - 1) / 2))
@@ -218,8 +216,6 @@ def plot_stochastic_reward_gaps(ax, ax_prob, k, seed_k, gaps: dict, exact_gap, b
 
     ``ax``: the axes of the gaps.
     """
-    from smfq_lib.plotting import nudged
-
     x_k = np.asarray(k, dtype=float)
     x_seed = np.asarray(seed_k, dtype=float)
     for (label, g), dx, mark, col in zip(gaps.items(), (-5, 5), "os", ("C0", "C2"),
@@ -256,8 +252,6 @@ def plot_value_and_executors(ax, k, v_pi, v_star, mc) -> None:
     mc = np.asarray(mc, dtype=float)
     ax.plot(k, v_pi, "o", color="C0", ms=5, label=r"$V^{\pi_k^{est}}(s_0)$, exact")
     ax.axhline(v_star, color="k", ls=":", lw=1.3, label=r"$V^*(s_0)$")
-    from smfq_lib.plotting import nudged
-
     styles = ((1, -5, "s", "C1", "agent"), (3, 5, "D", "C2", "count"))
     for col, dx, fmt, color, name in styles:
         ax.errorbar(mc[:, 0], mc[:, col], yerr=2 * mc[:, col + 1], fmt=fmt, color=color, ms=5,

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from smfq_lib.checks import check_gamma
+from smfq_lib._utils.checks import check_gamma
 
 ROW_TOL = 1e-9
 #: Largest bound ``(r~ + max |rho|) / (1 - gamma)`` on the values accepted: far below the float
@@ -66,7 +66,7 @@ def _as_float_array(name: str, value, ndim: int) -> np.ndarray:
     if arr.ndim != ndim:
         raise ValueError(
             f"{name} must have {ndim} dimensions; got shape {arr.shape}. "
-            f"See the shape table in smfq_lib.system."
+            f"See the shape table in smfq_lib.model.system."
         )
     if 0 in arr.shape:
         raise ValueError(
@@ -105,7 +105,7 @@ def _check_stochastic(name: str, arr: np.ndarray, axes: str) -> None:
 def _check_noise(noise, r_g: np.ndarray, r_l: np.ndarray) -> RewardNoise:
     if not isinstance(noise, RewardNoise):
         raise ValueError(
-            "reward_noise must be an smfq_lib.system.RewardNoise(w_g, w_l) or None; "
+            "reward_noise must be an smfq_lib.model.system.RewardNoise(w_g, w_l) or None; "
             f"got {type(noise).__name__}."
         )
     widths = {}
@@ -317,7 +317,7 @@ class CooperativeSystem:
         if self.aggregate is not None:
             if not isinstance(self.aggregate, Aggregate):
                 raise ValueError(
-                    "aggregate must be an smfq_lib.system.Aggregate(phi, rho) or None; "
+                    "aggregate must be an smfq_lib.model.system.Aggregate(phi, rho) or None; "
                     f"got {type(self.aggregate).__name__}."
                 )
             if self.aggregate.phi.shape != (S_l, A_l):

@@ -1,9 +1,10 @@
-"""Chapter 10's figure panels, drawn from the rows of :mod:`~.experiments` (pandas DataFrames with
-columns ``k``, ``n``, ``ret``, ``ci95``, ``seconds``; docs/design.md §6, §10)."""
+"""Chapter 10's figure panels, drawn from the rows of :mod:`smfq_lib.chapters.linear_experiments`
+(pandas DataFrames with columns ``k``, ``n``, ``ret``, ``ci95``, ``seconds``; docs/design.md §6,
+§10)."""
 
 from __future__ import annotations
 
-from smfq_lib.plotting import RULE_STYLE, nudged
+from smfq_lib.chapters.plotting.style import RULE_STYLE, nudged
 
 __all__ = ["draw_gap_vs_M", "draw_learning_time", "draw_return_vs_k"]
 
@@ -39,8 +40,8 @@ def draw_return_vs_k(axes, ns, lin, tab, *, features, rule, title, references=No
 
 
 def draw_learning_time(ax, lin, tab, lin_label):
-    """Learning seconds against ``k`` (log scale): the linear learner (``lin_label``) and the
-    tabular one."""
+    """Learning seconds against ``k`` (log scale) on ``ax``: the linear learner's rows ``lin``
+    (labelled ``lin_label``) and the tabular learner's rows ``tab``."""
     times = lin.drop_duplicates("k")
     ax.semilogy(times.k, times.seconds, "o-", color="C2", label=f"{lin_label}, one run per k")
     times = tab.drop_duplicates("k")
@@ -50,7 +51,8 @@ def draw_learning_time(ax, lin, tab, lin_label):
 
 def draw_gap_vs_M(ax, rows, ns):
     """The tabular return minus the linear one at ``k = 2`` against the design size ``M`` (log
-    scale), one curve per ``n`` in ``ns``, with the summed 95% half-widths."""
+    scale) on ``ax``, one curve per ``n`` in ``ns``, with the summed 95% half-widths; ``rows``:
+    columns ``n``, ``M``, ``gap_to_tabular``, ``gap_ci95``."""
     for n, marker in zip(ns, "oD", strict=False):
         sel = rows[rows.n == n]
         ax.errorbar(

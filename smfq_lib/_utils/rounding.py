@@ -1,6 +1,6 @@
 """Outputs that do not hang on the last bit (docs/design.md §2, determinism).
 
-Exact values agree across BLAS kernels only to round-off (:mod:`smfq_lib.blas`), and Monte
+Exact values agree across BLAS kernels only to round-off (:mod:`smfq_lib._utils.blas`), and Monte
 Carlo means of exactly zero can come out as ``-0.0``. What a chapter prints, and which of several
 equal states a function names, must not depend on those last bits. Three helpers, one tolerance:
 

@@ -3,7 +3,7 @@
 Every chapter's parameters cell holds its knobs (``None`` meaning "the profile's value") and a
 ``PROFILES`` dict; :func:`settings` resolves them and refuses a misspelt or unknown knob,
 papermill-injected ones included (:func:`check_injected`). The whole notebook pattern is in the
-docstring of :mod:`smfq_lib.reproduce`, which re-exports these names.
+docstring of :mod:`smfq_lib.chapters.reproduce`, which re-exports these names.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ the library (policy evaluation in :mod:`smfq_lib.learning.solvers`, the count-ch
 bits do not depend on the BLAS thread count, nor on whether it runs in a notebook or a Dask
 worker. They still depend on the BLAS kernel the processor selects (``OPENBLAS_CORETYPE``):
 across kernels exact values agree to round-off (about 1e-13 relative), not bit for bit, which is
-why printed outputs go through :mod:`smfq_lib.rounding`. The caller's own BLAS setting is
+why printed outputs go through :mod:`smfq_lib._utils.rounding`. The caller's own BLAS setting is
 restored on exit.
 """
 
