@@ -21,8 +21,10 @@ $(STAMP): pyproject.toml
 test: $(STAMP)
 	$(PY) -m pytest -p no:cacheprovider --nbval-lax tests notebooks
 
+# the full profile also rewrites README.md's findings from the new figures/*.csv
 reproduce: $(STAMP)
 	$(PY) -m smfq_lib.reproduce --profile $(PROFILE)
+	$(if $(filter full,$(PROFILE)),$(PY) -m smfq_lib.reproduce --summary)
 
 reproduce-quick: $(STAMP)
 	$(PY) -m smfq_lib.reproduce --profile quick
