@@ -118,3 +118,17 @@ def test_chapters_7_and_8_follow_the_pattern(name):
     assert "assert " in "".join(cells[-1]["source"])
     text = "".join("".join(c["source"]) for c in cells)
     assert "docs/design.md §" in text and "DESIGN" not in text
+
+
+def test_nudged_series_stay_in_view():
+    """A series drawn with a nudged transform (Monte Carlo markers beside exact ones) is inside
+    the axes' limits: matplotlib's autoscaling does not see such a transform, keep_in_view does
+    (chapter 6's paper-instance panel was empty without it)."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots()
+    mean, ci = np.array([35.0, 36.0, 38.0]), np.array([0.2, 0.3, 0.2])
+    plotting.plot_return_vs_k(ax, np.array([1, 2, 3]), mc={"coordinated": (mean, ci)})
+    (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
+    plt.close(fig)
+    assert x0 < 1 and x1 > 3 and y0 <= 34.8 and y1 >= 38.2

@@ -3,8 +3,8 @@ function per kind of figure (docs/design.md §6).
 
 * :mod:`~.style`: :func:`use_style`, :func:`save_figure` (PNG + CSV, where :func:`figures_root`
   says), and the pieces several figures share (:func:`draw_grid`, :func:`plot_return_vs_k`,
-  :func:`legend_below`, :func:`nudged`, :data:`RULE_STYLE`; :func:`figure_series`, what
-  :func:`save_figure` reads from a figure);
+  :func:`legend_below`, :func:`nudged` and :func:`keep_in_view`, :data:`RULE_STYLE`;
+  :func:`figure_series`, what :func:`save_figure` reads from a figure);
 * :mod:`~.models`: the model and its sizes (chapters 1, 2);
 * :mod:`~.runs`: runs of the learners and executors (chapters 3, 4, 5, 9);
 * :mod:`~.studies`: the gap against Theorem 0.11, learning time and speedup, occupancy (chapters
@@ -46,6 +46,7 @@ from smfq_lib.chapters.plotting.style import (
     draw_grid,
     figure_series,
     figures_root,
+    keep_in_view,
     legend_below,
     nudged,
     plot_return_vs_k,
@@ -64,6 +65,7 @@ __all__ = [
     "draw_return_vs_k",
     "figure_series",
     "figures_root",
+    "keep_in_view",
     "legend_below",
     "nudged",
     "plot_bellman_noise",

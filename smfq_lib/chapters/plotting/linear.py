@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from smfq_lib.chapters.plotting.style import RULE_STYLE, nudged
+from smfq_lib.chapters.plotting.style import RULE_STYLE, keep_in_view, nudged
 
 __all__ = ["draw_gap_vs_M", "draw_learning_time", "draw_return_vs_k"]
 
@@ -35,6 +35,9 @@ def draw_return_vs_k(axes, ns, lin, tab, *, features, rule, title, references=No
         ax.errorbar(sel.index, sel.ret, sel.ci95, fmt="s", color="k", mfc="none", capsize=3,
                     transform=nudged(ax, 5),
                     label=f"tabular, Algorithm 2, rule {rule!r} ({mc})")  # fmt: skip
+        for df in [tab, *(extra or {}).values()]:  # nudged series: autoscaling does not see them
+            sel = df[df.n == n]
+            keep_in_view(ax, sel.k, sel.ret - sel.ci95, sel.ret + sel.ci95)
         ax.set(xlabel="sampled agents k", ylabel="discounted return (to the horizon)",
                title=f"{title}, n = {n}")  # fmt: skip
 

@@ -168,8 +168,8 @@ def plot_table_sizes_vs_k(ax, dims, ks, n: int, title: str) -> dict:
                label=f"mean field, all n = {n}")  # fmt: skip
     mf = np.flatnonzero(rule == "mean_field")
     if mf.size:
-        ax.axvline(ks[mf[0]], color="C3", ls=":", lw=2,
-                   label=f"paper's rule picks 2 from k = {ks[mf[0]]}")  # fmt: skip
+        label = f"$|Z_l|$ = {Z}: the paper's rule picks 2 from k = {ks[mf[0]]}"
+        ax.axvline(ks[mf[0]], color="C3", ls=":", lw=2, label=label)
     ax.set(xlabel="sample size k", ylabel="log10(entries of the Q-table)", title=title)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     smaller = [t["smaller"] for t in tabs]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from smfq_lib.chapters.plotting.style import nudged
+from smfq_lib.chapters.plotting.style import keep_in_view, nudged
 
 __all__ = [
     "plot_bellman_noise",
@@ -125,6 +125,7 @@ def plot_executors_vs_exact(ax, ks, exact: dict, mc: dict) -> None:
         ax.errorbar(kk, mean, yerr=1.96 * sem, fmt="o", capsize=5,
                     transform=nudged(ax, 9 * (j - (len(names) - 1) / 2)),
                     label=f"rollout_{name} (Monte Carlo, 95% CI)")  # fmt: skip
+        keep_in_view(ax, kk, mean - 1.96 * sem, mean + 1.96 * sem)
     ax.set(xlabel="sampled agents k", ylabel="discounted return", xticks=kk)
     ax.ticklabel_format(axis="y", useOffset=False)
 
@@ -182,6 +183,7 @@ def plot_return_vs_n(ax, ns, ks, by_n: dict, agent_max_n: int) -> None:
         ax.plot(ns_[agents], [by_n[k, ns[i], "agents"][0] for i in agents], "x", ms=9, mew=2,
                 color=f"C{j}", transform=shift,
                 label=f"k = {k}, rollout_agents (Monte Carlo mean)")  # fmt: skip
+        keep_in_view(ax, ns_, mean - 1.96 * sem, mean + 1.96 * sem)
     ax.set(xscale="log", xlabel="number of agents n", ylabel="discounted return")
     ax.legend(fontsize=8.5, ncol=2)
 
@@ -224,6 +226,7 @@ def plot_stochastic_reward_gaps(ax, ax_prob, k, seed_k, gaps: dict, exact_gap, b
         ok = g > floor
         ax.semilogy(x_seed[ok], g[ok], mark, ms=3.5, alpha=0.55, color=col, label=label,
                     transform=nudged(ax, dx))  # fmt: skip
+        keep_in_view(ax, x_seed[ok], g[ok])
     exact_gap = np.asarray(exact_gap)
     ok = exact_gap > floor
     ax.semilogy(x_k[ok], exact_gap[ok], "k^", ms=7, label=r"exact operator ($m=\infty$)")
@@ -257,4 +260,6 @@ def plot_value_and_executors(ax, k, v_pi, v_star, mc) -> None:
         ax.errorbar(mc[:, 0], mc[:, col], yerr=2 * mc[:, col + 1], fmt=fmt, color=color, ms=5,
                     capsize=3, transform=nudged(ax, dx),
                     label=f"{name}-level executor (Monte Carlo, 2 SE)")  # fmt: skip
+        se2 = 2 * mc[:, col + 1]
+        keep_in_view(ax, mc[:, 0], mc[:, col] - se2, mc[:, col] + se2)
     ax.set(xlabel="sampled agents k", ylabel="value from $s_0$")

@@ -47,6 +47,7 @@ __all__ = [
     "draw_grid",
     "figure_series",
     "figures_root",
+    "keep_in_view",
     "legend_below",
     "nudged",
     "plot_return_vs_k",
@@ -300,6 +301,18 @@ def nudged(ax, points: float):
     from matplotlib.transforms import ScaledTranslation
 
     return ax.transData + ScaledTranslation(points / 72, 0, ax.figure.dpi_scale_trans)
+    # (autoscaling does not see a series drawn with it: follow it with keep_in_view)
+
+
+def keep_in_view(ax, x, *ys) -> None:
+    """Extend the data limits of ``ax`` to the points ``(x, y)`` for each ``y`` of ``ys`` and
+    autoscale: a series drawn with a :func:`nudged` transform is not seen by matplotlib's
+    autoscaling (its transform does not end in ``ax.transData``), so call this after drawing it
+    (with the ends of its error bars)."""
+    x = np.asarray(x, dtype=float)
+    for y in ys:
+        ax.update_datalim(np.column_stack([x, np.asarray(y, dtype=float)]))
+    ax.autoscale_view()
 
 
 def save_figure(
@@ -470,6 +483,7 @@ def plot_return_vs_k(ax, k, *, exact=None, mc=None, references=(), curves=(), ti
                 label=f"{label} (Monte Carlo, 95% CI)",
                 transform=nudged(ax, 3.5 * (j - (len(rules) - 1) / 2)),
             )  # fmt: skip
+            keep_in_view(ax, k, np.asarray(mean) - ci, np.asarray(mean) + ci)
     for (label, values), marker in zip(curves, "x+1", strict=False):
         ax.plot(k, values, marker, color="0.45", ms=7, mew=1.5, label=label)
     for (label, value), ls in zip(references, ("--", "-.", ":"), strict=False):
