@@ -16,7 +16,7 @@ install: $(STAMP)
 # test or session waits for it; about a minute, seconds when the cache is already filled
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --disable-pip-version-check -q -e ".[dev]"
+	$(PY) -m pip install --disable-pip-version-check -e ".[dev]"
 	$(PY) -m smfq_lib.chapters.warmup
 	@touch $(STAMP)
 
@@ -24,15 +24,17 @@ $(STAMP): pyproject.toml
 test: $(STAMP)
 	$(PY) -m pytest -p no:cacheprovider --nbval-lax tests notebooks
 
+# the full profile also rewrites README.md's findings from the new figures/*.csv
 reproduce: $(STAMP)
 	$(PY) -m smfq_lib.reproduce --profile $(PROFILE)
+	$(if $(filter full,$(PROFILE)),$(PY) -m smfq_lib.reproduce --summary)
 
 reproduce-quick: $(STAMP)
 	$(PY) -m smfq_lib.reproduce --profile quick
 
 # the chapters in JupyterLab; kernels with CurveZMQ transport encryption (no TCP warning)
 lab: $(STAMP)
-	$(VENV)/bin/jupyter lab --MappingKernelManager.transport_encryption=auto notebooks
+	$(VENV)/bin/jupyter lab --MappingKernelManager.transport_encryption=auto $(if $(filter 0,$(shell id -u)),--allow-root) notebooks
 
 bench: $(STAMP)
 	for b in benchmarks/bench_*.py; do $(PY) $$b || exit 1; done

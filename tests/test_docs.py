@@ -133,6 +133,7 @@ def test_rst_to_markdown():
 
     rst = "Uses ``P_g`` and :class:`~smfq_lib.model.system.Aggregate`, :func:`learn`.\nExample::"
     assert rst_to_markdown(rst) == "Uses `P_g` and `Aggregate`, `learn`.\nExample:"
+    assert rst_to_markdown("``r = a\n  - b`` here") == "`r = a - b` here"
 
 
 @pytest.mark.parametrize("name", ["gaussian_squeeze", "constrained_exploration",
@@ -143,6 +144,8 @@ def test_describe_renders_every_example_as_markdown(name):
     text = examples.describe(getattr(examples, name))
     assert text.startswith(f"### `{name}`\n") and "Modelling choices" in text
     assert "``" not in text and not re.search(r":(class|func|mod|data):`", text)
+    for line in text.splitlines():  # every code span closes on its line: a wrapped one whose
+        assert line.count("`") % 2 == 0, line  # next line starts with "-" renders as a list
     with pytest.raises(ValueError, match="documented function"):
         examples.describe(42)
 

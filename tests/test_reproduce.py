@@ -13,6 +13,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import nbformat  # noqa: E402
+import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from matplotlib.container import ErrorbarContainer  # noqa: E402
 from nbformat.v4 import new_code_cell, new_notebook  # noqa: E402
@@ -169,26 +170,93 @@ def test_figures_root_rule(monkeypatch, tmp_path):
     assert plotting.figures_root("full") == tmp_path
 
 
+def _read_csv(path):
+    with open(path) as fh:
+        return list(csv.DictReader(fh))
+
+
 def test_save_figure_writes_png_and_csv(monkeypatch, tmp_path):
     monkeypatch.setenv("SMFQ_FIGURES", str(tmp_path))
     plotting.use_style()
     fig, ax = plt.subplots()
-    ax.plot([1, 2, 3], [0.5, 0.25, 1 / 3])
+    ax.plot([1, 2, 3], [0.5, 0.25, 1 / 3], label="worst-case gap (exact)")
     ax.set(xlabel="k", ylabel="gap")
     png, csv_path = plotting.save_figure(
-        fig, "99_test", "gap", {"k": [1, 2, 3], "gap": [0.5, 0.25, 1 / 3]}, profile="quick"
-    )
+        fig, "99_test", "gap", {"k": [1, 2], "algorithm": ["tabular", "mean_field"]},
+        profile="quick",
+    )  # fmt: skip
     assert png == tmp_path / "99_test" / "gap.png" and png.read_bytes()[:4] == b"\x89PNG"
-    with open(csv_path) as fh:
-        rows = list(csv.reader(fh))
-    assert rows[0] == ["k", "gap"] and float(rows[3][1]) == 1 / 3  # exact round trip
+    rows = _read_csv(csv_path)
+    assert list(rows[0]) == ["panel", "series", "kind", "x", "y", "k", "algorithm"]
+    assert [r["series"] for r in rows[:3]] == ["worst-case gap (exact)"] * 3
+    assert float(rows[2]["y"]) == 1 / 3 and rows[2]["kind"] == "line"  # exact round trip
+    assert [(r["kind"], r["k"], r["algorithm"]) for r in rows[3:]] == [
+        ("table", "1", "tabular"), ("table", "2", "mean_field")
+    ]  # fmt: skip
     with pytest.raises(ValueError, match="equal lengths"):
         plotting.save_figure(fig, "99_test", "bad", {"a": [1, 2], "b": [1]}, profile="quick")
+    with pytest.raises(ValueError, match="clash"):
+        plotting.save_figure(fig, "99_test", "bad", {"x": [1]}, profile="quick")
     with pytest.raises(ValueError, match="plain file name"):
-        plotting.save_figure(fig, "../x", "bad", {"a": [1]}, profile="quick")
+        plotting.save_figure(fig, "../x", "bad", profile="quick")
     ax.set_ylabel("")
     with pytest.raises(ValueError, match="no y label"):
-        plotting.save_figure(fig, "99_test", "bad", {"a": [1]}, profile="quick")
+        plotting.save_figure(fig, "99_test", "bad", profile="quick")
+    plt.close(fig)
+
+
+def test_save_figure_writes_every_series_the_figure_shows(monkeypatch, tmp_path):
+    """Every series drawn is in the CSV, read from the figure: a figure whose ``data`` holds
+    none of them (what the CSV was before: only ``data``) still has all of them, labelled as in
+    its legend, in panels named by their titles."""
+    monkeypatch.setenv("SMFQ_FIGURES", str(tmp_path))
+    fig, (ax, ax2, ax3) = plt.subplots(1, 3)
+    k = np.array([1, 2, 3])
+    ax.plot(k, [3.0, 2.0, 1.5], "o", label="first (exact)")
+    ax.errorbar(k, [2.5, 2.0, 1.0], yerr=[0.1, 0.2, 0.3], fmt="s", label="uniform (MC, 95% CI)",
+                transform=plotting.nudged(ax, 4))  # fmt: skip
+    ax.axhline(3.5, label="V*")
+    ax.fill_between(k, [1.0, 1.0, 1.0], [2.0, 3.0, 4.0], label="band")
+    ax.scatter([0.5, 1.5], [1.0, 2.0], label="scatter")
+    ax2.stairs([2.0, 5.0], [0.0, 0.5, 1.0], label="returns")
+    ax2.bar([0, 1], [4, 1], width=0.5, label="bars")
+    ax3.imshow(np.arange(6.0).reshape(2, 3), label="share")
+    for a, title in zip((ax, ax2, ax3), ("returns", "histogram", ""), strict=True):
+        a.set(xlabel="x", ylabel="y", title=title)
+    _, csv_path = plotting.save_figure(fig, "99_test", "all", {"k": k}, profile="quick")
+    rows = _read_csv(csv_path)
+    by = {}
+    for r in rows:
+        by.setdefault((r["panel"], r["series"], r["kind"]), []).append(r)
+    got = {key: len(v) for key, v in by.items()}
+    assert got == {
+        ("returns", "first (exact)", "markers"): 3,
+        ("returns", "uniform (MC, 95% CI)", "error bars"): 3,
+        ("returns", "V*", "horizontal line"): 1,
+        ("returns", "band", "band"): 3,
+        ("returns", "scatter", "scatter"): 2,
+        ("histogram", "returns", "histogram"): 2,
+        ("histogram", "bars", "bars"): 2,
+        ("[panel 3]", "share", "image"): 6,
+        ("", "", "table"): 3,
+    }
+    err = by["returns", "uniform (MC, 95% CI)", "error bars"]
+    assert [float(r["x"]) for r in err] == [1, 2, 3]  # nudged by a transform: x stays k
+    assert [(float(r["y_low"]), float(r["y_high"])) for r in err][2] == pytest.approx((0.7, 1.3))
+    band = by["returns", "band", "band"]
+    assert [(float(r["x"]), float(r["y_low"]), float(r["y_high"])) for r in band] == [
+        (1, 1, 2), (2, 1, 3), (3, 1, 4)
+    ]  # fmt: skip
+    hist = by["histogram", "returns", "histogram"]
+    assert [(float(r["x_low"]), float(r["x_high"]), float(r["y"])) for r in hist] == [
+        (0.0, 0.5, 2.0), (0.5, 1.0, 5.0)
+    ]  # fmt: skip
+    image = by["[panel 3]", "share", "image"]
+    assert [(float(r["x"]), float(r["y"]), float(r["z"])) for r in image][5] == (2, 1, 5)
+    assert float(by["returns", "V*", "horizontal line"][0]["y"]) == 3.5
+    ax.plot(k, k, "--")  # a series the legend cannot name is refused
+    with pytest.raises(ValueError, match="without a label"):
+        plotting.save_figure(fig, "99_test", "bad", profile="quick")
     plt.close(fig)
 
 
@@ -220,8 +288,7 @@ def test_plot_return_vs_k_draws_one_curve_per_rule():
     labels = ax.get_legend_handles_labels()[1]
     assert labels.count("first (exact)") == 1 and "coordinated (exact)" in labels
     assert "authors' code (comparison) (Monte Carlo, 95% CI)" in labels  # no exact: own label
-    assert not any(lab.startswith("coordinated (Monte") for lab in labels)  # beside its exact
-    assert "hollow: Monte Carlo, 95% CI" in labels
+    assert "coordinated (Monte Carlo, 95% CI)" in labels  # every series names its estimator
     assert "$V^*$ = 2.000" in labels and "k-agent optimum" in labels
     assert ax.get_xlabel() == "sampled agents k" and ax.get_ylabel() == "discounted return"
     # integer k: markers only, no series joined by a line (the reference lines are horizontal)
@@ -230,8 +297,9 @@ def test_plot_return_vs_k_draws_one_curve_per_rule():
             assert line.get_linestyle() == "None", line.get_label()
     # the Monte Carlo legend entry is drawn with an error bar, as the bars it stands for
     handles, labels = ax.get_legend_handles_labels()
-    entry = handles[labels.index("hollow: Monte Carlo, 95% CI")]
+    entry = handles[labels.index("coordinated (Monte Carlo, 95% CI)")]
     assert isinstance(entry, ErrorbarContainer) and entry.has_yerr
+    assert entry.lines[0].get_xdata().tolist() == k  # nudged by a transform: x stays k
     plt.close(fig)
 
 
@@ -302,3 +370,16 @@ def test_chapter_store_rule(monkeypatch, tmp_path):
     assert chapter_store("07_x", "quick") == tmp_path / "07_x.sqlite"
     with pytest.raises(ValueError, match="chapter name"):
         chapter_store("../evil", "quick")
+
+
+def test_notebooks_name_the_kernel_as_it_reports_itself():
+    """JupyterLab rewrites a notebook's kernelspec to the kernel's own (and marks the notebook
+    modified on opening) unless they agree."""
+    from ipykernel.kernelspec import get_kernel_dict
+
+    spec = get_kernel_dict()
+    for path in sorted((REPO / "notebooks").glob("*.ipynb")):
+        kernelspec = json.loads(path.read_text())["metadata"]["kernelspec"]
+        assert kernelspec == {
+            "display_name": spec["display_name"], "language": spec["language"], "name": "python3"
+        }, path  # fmt: skip

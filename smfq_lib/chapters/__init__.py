@@ -8,10 +8,13 @@ package imports from it (``tests/test_layout.py``).
   workers); :mod:`~.linear_experiments`: chapter 10's runs and Theorem 0.15's terms;
 * :mod:`~.plotting`: one figure style, ``save_figure`` (PNG + CSV), one function per kind of
   figure.
+* :mod:`~.compiling`: ``compiling_notice()``, a line saying the Numba kernels are being compiled
+  when their cache is cold (a chapter's first learning cell);
 * ``fmt``, ``fmt_all`` (from :mod:`smfq_lib._utils.rounding`): what a check cell prints, robust to
   round-off (docs/design.md §2).
 """
 
 from smfq_lib._utils.rounding import fmt, fmt_all
+from smfq_lib.chapters.compiling import compiling_notice
 
-__all__ = ["fmt", "fmt_all"]
+__all__ = ["compiling_notice", "fmt", "fmt_all"]

@@ -13,6 +13,8 @@ from __future__ import annotations
 import math
 import time
 
+from tqdm.auto import tqdm
+
 from smfq_lib.execute import rollout_counts
 from smfq_lib.learning import learn
 from smfq_lib.linear.execute import rollout_linear
@@ -22,16 +24,19 @@ __all__ = ["linear_vs_k", "tabular_vs_k", "theorem_015_terms"]
 
 
 def linear_vs_k(
-    system, ks, ns, start, features, *, M, m, rule, rollouts, horizon, seed, tol, ridge=0.0
-):
+    system, ks, ns, start, features, *, M, m, rule, rollouts, horizon, seed, tol, ridge=0.0,
+    progress=False,
+):  # fmt: skip
     """Rows ``{"k", "n", "M", "ret", "ci95", "seconds", "iterations", "converged", "fit_rmse"}``:
     ``learn_linear(system, k, features, M=M, m=m, tol=tol, ridge=ridge, seed=seed)`` once per
     ``k``, then ``rollout_linear`` under ``rule`` from ``start(n)`` (a ``(s_g, counts)`` pair)
     for every ``n`` in ``ns`` with ``n >= k``. ``seconds``: the learning time; a ``k = 1`` fit
-    runs first so that no row is charged for compiling the kernels."""
+    runs first so that no row is charged for compiling the kernels. ``progress``: a bar
+    (``tqdm.auto``) over ``ks``."""
     learn_linear(system, 1, features, M=4, m=1, max_iter=2)  # load the kernels before timing
     rows = []
-    for k in ks:
+    desc = f"linear, {getattr(features, 'name', 'features')}, M = {M}"
+    for k in tqdm(ks, desc=desc, unit="k", disable=not progress):
         t0 = time.perf_counter()
         q = learn_linear(system, k, features, M=M, m=m, tol=tol, ridge=ridge, seed=seed)
         seconds = time.perf_counter() - t0
@@ -47,12 +52,12 @@ def linear_vs_k(
     return rows
 
 
-def tabular_vs_k(system, ks, ns, start, *, rule, rollouts, horizon, seed):
+def tabular_vs_k(system, ks, ns, start, *, rule, rollouts, horizon, seed, progress=False):
     """The same rows for Algorithm 2 with the exact operator (``Q_k*``) and the count-level
-    executor, for the ``k`` whose table fits."""
+    executor, for the ``k`` whose table fits. ``progress``: a bar (``tqdm.auto``) over ``ks``."""
     learn(system, 1, None, algorithm="mean_field", progress=False)  # load the kernels
     rows = []
-    for k in ks:
+    for k in tqdm(ks, desc="tabular, Algorithm 2", unit="k", disable=not progress):
         q = learn(system, k, None, algorithm="mean_field", progress=False)
         for n in (n for n in ns if n >= k):
             s_g, counts = start(n)

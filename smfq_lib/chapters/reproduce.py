@@ -17,7 +17,9 @@ encryption (``KernelManager.transport_encryption = "auto"``), so ipykernel does 
 runs over TCP without encryption.
 
 Options: ``--only 01 03`` runs those chapters only; ``--notebooks DIR`` and ``--results DIR``
-replace the notebook and output directories (tests use them).
+replace the notebook and output directories (tests use them). ``--summary`` runs no notebook: it
+rewrites README.md's block of findings from the figures' CSVs (``--figures DIR``, default
+``figures/``; :mod:`smfq_lib.chapters.results`).
 
 The notebook pattern (every chapter follows it)
 -----------------------------------------------
@@ -166,6 +168,24 @@ def _kernel_config():
     return Config({"KernelManager": {"transport_encryption": "auto"}})
 
 
+def _kernel_manager_class():
+    """nbclient's kernel manager, without the SIGINT that ``shutdown_kernel`` sends first.
+
+    jupyter_client interrupts a kernel before asking it to shut down; nbclient shuts it down only
+    after the last cell has finished (or failed), so there is nothing to interrupt, and the
+    signal only makes ipykernel log ``ERROR | KeyboardInterrupt caught in kernel.`` when it lands
+    in a message handler. A timed-out cell is still interrupted (nbclient calls
+    ``interrupt_kernel`` itself)."""
+    from jupyter_client.manager import AsyncKernelManager
+
+    class ShutdownWithoutInterrupt(AsyncKernelManager):
+        async def _async_interrupt_kernel(self) -> None:
+            if not self.shutting_down:
+                await super()._async_interrupt_kernel()
+
+    return ShutdownWithoutInterrupt
+
+
 def run(
     profile: str,
     only=None,
@@ -217,6 +237,7 @@ def run(
                 cwd=str(nb.parent),
                 progress_bar=progress,
                 config=_kernel_config(),
+                kernel_manager_class=_kernel_manager_class(),
             )
             passed = True
         except PapermillExecutionError as exc:
@@ -278,7 +299,7 @@ def main(argv=None) -> int:
         prog="python -m smfq_lib.reproduce",
         description="Execute the chapter notebooks with papermill and check them.",
     )
-    parser.add_argument("--profile", choices=PROFILE_NAMES, required=True)
+    parser.add_argument("--profile", choices=PROFILE_NAMES, help="required unless --summary")
     parser.add_argument("--only", nargs="+", metavar="NN", help="chapter numbers, e.g. 01 03")
     parser.add_argument("--notebooks", type=Path, help="notebook directory (default notebooks/)")
     parser.add_argument(
@@ -288,7 +309,24 @@ def main(argv=None) -> int:
         "$SMFQ_FIGURES or the profile rule, not this option",
     )
     parser.add_argument("--no-progress", action="store_true", help="no per-cell progress bar")
+    parser.add_argument(
+        "--summary",
+        action="store_true",
+        help="run no notebook: rewrite README.md's block of findings from the figures' CSVs "
+        "(smfq_lib.chapters.results)",
+    )
+    parser.add_argument("--figures", type=Path, help="with --summary: figures (default figures/)")
     args = parser.parse_args(argv)
+    if args.summary:
+        from smfq_lib.chapters.results import write_readme
+
+        figures = args.figures or REPO / "figures"
+        changed = write_readme(figures, REPO / "README.md")
+        state = "rewritten" if changed else "already up to date"
+        print(f"README.md's findings from {figures}: {state}")
+        return 0
+    if args.profile is None:
+        parser.error("--profile is required (or --summary)")
     try:
         outcomes = run(
             args.profile,

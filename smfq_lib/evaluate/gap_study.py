@@ -25,7 +25,9 @@ from smfq_lib.theory import gap_bound
 __all__ = ["GAP_FLOOR", "gap_curves", "loglog_slope", "shape", "shape_constant"]
 
 
-def gap_curves(system, n, ks, *, rules=("coordinated",), start=None, algorithm="auto", tol=1e-8):
+def gap_curves(
+    system, n, ks, *, rules=("coordinated",), start=None, algorithm="auto", tol=1e-8, progress=False
+):
     """Exact gap curves of ``pi_k^est`` on ``n`` agents for every ``k`` in ``ks``.
 
     ``start``: the chapter's start state, a dict of :func:`smfq_lib.evaluate.gap`'s keywords
@@ -34,13 +36,16 @@ def gap_curves(system, n, ks, *, rules=("coordinated",), start=None, algorithm="
     over start states), ``worst_sg_r`` and ``worst_counts_r`` (a maximising state, counts as
     text ``"c_0 c_1 ..."``), ``start_r`` (the gap at ``start``, when given); ``bound_printed``,
     ``bound_scaled`` (Theorem 0.11, both readings); ``algorithm`` (the learner ``learn`` chose);
-    and ``learn_seconds`` (wall time, the only non-deterministic entry).
+    and ``learn_seconds`` (wall time, the only non-deterministic entry). ``progress``: a bar
+    (``tqdm.auto``) over ``ks``, each ``k`` learned and solved.
     """
     n = check_int("n", n, 1, fix="n is the number of local agents.")
     ks = [check_int("k", k, 1, n, fix=f"Every k must satisfy 1 <= k <= n = {n}.") for k in ks]
     bad = [r for r in rules if r not in RULES]
     if isinstance(rules, str) or not rules or bad:
         raise ValueError(f"rules must be a non-empty sequence of {RULES}; got {rules!r}.")
+    from tqdm.auto import tqdm
+
     from smfq_lib.learning import learn
 
     optimal_value_table(system, n)  # V* once (cached): every gap below reads it
@@ -52,7 +57,8 @@ def gap_curves(system, n, ks, *, rules=("coordinated",), start=None, algorithm="
         )
     cols = {f"{what}_{r}": [] for r in rules for what in ("worst", "worst_sg", "worst_counts")}
     cols.update({f"start_{r}": [] for r in rules} if start is not None else {})
-    for k in ks:
+    desc = f"gap curves, n = {n}, rules {', '.join(rules)}"
+    for k in tqdm(ks, desc=desc, unit="k", disable=not progress):
         q = learn(system, k, None, algorithm=algorithm, tol=tol, progress=False)
         out["algorithm"].append(q.algorithm)
         out["learn_seconds"].append(q.seconds)

@@ -3,7 +3,8 @@ function per kind of figure (docs/design.md §6).
 
 * :mod:`~.style`: :func:`use_style`, :func:`save_figure` (PNG + CSV, where :func:`figures_root`
   says), and the pieces several figures share (:func:`draw_grid`, :func:`plot_return_vs_k`,
-  :func:`legend_below`, :data:`RULE_STYLE`);
+  :func:`legend_below`, :func:`nudged` and :func:`keep_in_view`, :data:`RULE_STYLE`;
+  :func:`figure_series`, what :func:`save_figure` reads from a figure);
 * :mod:`~.models`: the model and its sizes (chapters 1, 2);
 * :mod:`~.runs`: runs of the learners and executors (chapters 3, 4, 5, 9);
 * :mod:`~.studies`: the gap against Theorem 0.11, learning time and speedup, occupancy (chapters
@@ -41,9 +42,13 @@ from smfq_lib.chapters.plotting.style import (
     DPI,
     REPO,
     RULE_STYLE,
+    SERIES_COLUMNS,
     draw_grid,
+    figure_series,
     figures_root,
+    keep_in_view,
     legend_below,
+    nudged,
     plot_return_vs_k,
     save_figure,
     use_style,
@@ -53,12 +58,16 @@ __all__ = [
     "DPI",
     "REPO",
     "RULE_STYLE",
+    "SERIES_COLUMNS",
     "draw_gap_vs_M",
     "draw_grid",
     "draw_learning_time",
     "draw_return_vs_k",
+    "figure_series",
     "figures_root",
+    "keep_in_view",
     "legend_below",
+    "nudged",
     "plot_bellman_noise",
     "plot_cost_per_step",
     "plot_executors_vs_exact",

@@ -37,7 +37,7 @@ def plot_squeeze_reward(ax, ax_split, xbar, rho, homog, split, mu: float, x_star
     ``ax_split``, the stage reward ``split[a, b]`` when half the agents send ``a`` and half
     ``b``, its maximisers starred.
 
-    Returns the columns ``kind, load_a, load_b, mean_load, reward`` (the curve, the
+    Returns the columns ``what, load_a, load_b, mean_load, reward`` (the curve, the
     homogeneous loads, the splits).
     """
     loads = np.arange(len(homog))
@@ -47,18 +47,18 @@ def plot_squeeze_reward(ax, ax_split, xbar, rho, homog, split, mu: float, x_star
     ax.axvline(mu, color="0.4", ls="--", lw=1.2, label=rf"$\mu$ = {mu:g}")
     ax.axvline(x_star, color="C2", ls=":", lw=2, label=rf"$\bar x^*$ = {x_star:.3f}")
     ax.set(xlabel=r"mean load per agent $\bar x$", ylabel="stage reward",
-           title="Reward vs mean load", ylim=(-0.2, 1.5 * np.max(rho)))  # fmt: skip
-    ax.legend(loc="upper center", ncol=2, fontsize=9.5)
-    im = ax_split.imshow(split, origin="lower", cmap="viridis")
+           title="Reward vs mean load", ylim=(-0.1, 1.08 * np.max(rho)))  # fmt: skip
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.17), ncol=2, fontsize=9.5)
+    im = ax_split.imshow(split, origin="lower", cmap="viridis", label="stage reward")
     ax_split.plot(ties[:, 1], ties[:, 0], "*", ms=13, color="white", mec="k", label="best split")
-    ax_split.legend(loc="upper right", fontsize=9.5)
+    ax_split.legend(loc="upper center", bbox_to_anchor=(0.5, -0.17), fontsize=9.5)
     ax_split.set(xlabel="load b sent by the other half", ylabel="load a sent by half the agents",
                  title="Two-load split: reward", xticks=loads, yticks=loads)  # fmt: skip
     ax_split.grid(False)
     ax_split.figure.colorbar(im, ax=ax_split, label="stage reward")
     A, B = (g.ravel() for g in np.meshgrid(loads, loads, indexing="ij"))
     return {
-        "kind": ["curve"] * len(xbar) + ["homogeneous"] * loads.size + ["split"] * A.size,
+        "what": ["curve"] * len(xbar) + ["homogeneous"] * loads.size + ["split"] * A.size,
         "load_a": np.r_[xbar, loads, A],
         "load_b": np.r_[xbar, loads, B],
         "mean_load": np.r_[xbar, loads, (A + B) / 2],
@@ -139,8 +139,9 @@ def plot_table_sizes_vs_k(ax, dims, ks, n: int, title: str) -> dict:
     """Table sizes of Algorithms 1 and 2 against ``k`` at fixed ``n`` (chapter 2), as ``log10``
     entries (lines through the integer ``k``: up to a hundred of them), with the sizes the
     paper's rule (thick grey) and the learners' default (``smfq_lib.learning.choose_algorithm``,
-    dashed black) pick, mean-field VI on all ``n`` (grey), and the ``k`` from which the paper's
-    rule picks Algorithm 2 (red, dotted); integer ticks.
+    thick green) pick, drawn under the two thin lines so that neither hides them, mean-field VI
+    on all ``n`` (grey), and the ``k`` from which the paper's rule picks Algorithm 2 (red,
+    dotted); integer ticks.
 
     ``dims``: ``(S_g, S_l, A_g, A_l)``; ``ks``: the sample sizes; ``title``: the panel's
     title. Returns the columns ``k, alg1, alg2, rule, smaller, auto``.
@@ -159,18 +160,18 @@ def plot_table_sizes_vs_k(ax, dims, ks, n: int, title: str) -> dict:
     auto = np.array([choose_algorithm(Z, int(k))[0] for k in ks])
     ax.plot(ks, a1, color="C0", lw=1.2, label=r"Algorithm 1, $|S_g||A_g||Z_l|^k$")
     ax.plot(ks, a2, color="C1", lw=1.2, label="Algorithm 2, exact")
-    ax.plot(ks, np.where(rule == "tabular", a1, a2), color="k", lw=3.5, alpha=0.35,
+    ax.plot(ks, np.where(rule == "tabular", a1, a2), color="k", lw=7, alpha=0.2, zorder=1,
             label="the paper's rule picks")  # fmt: skip
-    ax.plot(ks, np.where(auto == "tabular", a1, a2), "k--", lw=1.4, label="the default picks")
+    ax.plot(ks, np.where(auto == "tabular", a1, a2), color="C2", lw=4, alpha=0.45, zorder=1.5,
+            label="the default picks")  # fmt: skip
     ax.axhline(tabs[0]["log10"]["mean_field"], color="0.5", ls="--", lw=1.2,
                label=f"mean field, all n = {n}")  # fmt: skip
     mf = np.flatnonzero(rule == "mean_field")
     if mf.size:
-        ax.axvline(ks[mf[0]], color="C3", ls=":", lw=2,
-                   label=f"paper's rule picks 2 from k = {ks[mf[0]]}")  # fmt: skip
+        label = f"$|Z_l|$ = {Z}: the paper's rule picks 2 from k = {ks[mf[0]]}"
+        ax.axvline(ks[mf[0]], color="C3", ls=":", lw=2, label=label)
     ax.set(xlabel="sample size k", ylabel="log10(entries of the Q-table)", title=title)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.legend(loc="upper left", fontsize=8.5)
     smaller = [t["smaller"] for t in tabs]
     return {"k": list(ks), "alg1": a1, "alg2": a2, "rule": rule, "smaller": smaller, "auto": auto}
 
@@ -191,7 +192,7 @@ def plot_rule_vs_true_count(ax, ax_over, Zs, k_rule, k_true, overhead) -> dict:
                     label="rule picks Algorithm 1, Algorithm 2 smaller")  # fmt: skip
     ax.set(xlabel=r"$|Z_l| = |S_l||A_l|$", ylabel="sample size k", title="Where the rule switches")
     ax.legend(loc="upper left", fontsize=9.5)
-    ax_over.plot(Zs, overhead, "o", ms=4, color="C3")
+    ax_over.plot(Zs, overhead, "o", ms=4, color="C3", label="Algorithm 1 / Algorithm 2 entries")
     ax_over.set(xlabel=r"$|Z_l| = |S_l||A_l|$", ylabel="log10(Algorithm 1 / Algorithm 2 entries)",
                 title="Overhead at the last k the rule gives Algorithm 1")  # fmt: skip
     return {"Z_l": Zs, "k_rule": k_rule, "k_true": k_true, "log10_overhead": overhead}

@@ -47,39 +47,47 @@ def plot_gap_vs_bound(ax, k, gaps, bound, shape_fit=None, *, floor=1e-9, title="
     return ax
 
 
-def plot_time_and_speedup(
-    ax_time, ax_speed, k, seconds, reference_seconds=None, *, spread=None, how="",
-    reference_label="mean-field VI on all n agents",
-):  # fmt: skip
-    """Learning time against ``k`` (``ax_time``) and the speedup over a reference (``ax_speed``).
+def plot_time_and_speedup(ax_time, ax_speed, k, seconds, *, reference: str) -> dict:
+    """Learning time against ``k`` (``ax_time``) and the speedup over the largest ``k``
+    (``ax_speed``), both with the spread of repeated measurements.
 
-    ``k``, ``seconds``: arrays (one time per ``k``: say which in ``how``, e.g. "median of 5
-    repeats after a warm-up run"); ``spread``: optional ``(low, high)`` arrays drawn as bars
-    (e.g. the fastest and slowest repeat, taken after compiling, so no bar reaches a compile
-    time). ``reference_seconds``: the time of the reference (mean-field value iteration on all
-    ``n`` agents, i.e. ``k = n``), drawn as a grey line; the speedup is ``reference / seconds``.
-    Without it the speedup is over the largest ``k``, and the axis says so; ``reference_label``
-    names the reference in the legend and on the speedup axis. Both axes log-scale.
+    ``k``: the sample sizes; ``seconds``: array ``(len(k), repeats)`` of wall seconds, each row
+    timed after an untimed warm-up run (:func:`smfq_lib.experiments.learning_times`); at least
+    two repeats. ``ax_time``: the median per ``k`` with bars from the fastest to the slowest
+    repeat. ``ax_speed``: the speedup over the largest ``k`` (named ``reference`` in the labels,
+    e.g. "mean-field VI on all n = 18", which the largest ``k`` is when it equals ``n``): the
+    ratio of the medians, with bars from the least to the most favourable pairing of repeats
+    (slowest reference over fastest ``k``... fastest reference over slowest ``k``), so that a
+    ratio is never read without its spread. Both axes log-scale; the legends say what the
+    markers and bars are. Returns the columns ``k, median_seconds, min_seconds, max_seconds,
+    speedup, speedup_low, speedup_high``.
     """
     from matplotlib.ticker import MaxNLocator
 
-    k, seconds = np.asarray(k, dtype=float), np.asarray(seconds, dtype=float)
-    yerr = None if spread is None else [seconds - spread[0], spread[1] - seconds]
-    ax_time.errorbar(k, seconds, yerr=yerr, fmt="o-", capsize=4, label=how or None)
-    if reference_seconds is None:
-        ref, over = seconds[np.argmax(k)], f"k = {int(k.max())}"
-    else:
-        ref, over = float(reference_seconds), reference_label
-        ax_time.axhline(ref, color="0.4", ls="--", lw=1.3, label=f"{over}: {ref:.3g} s")
+    k, seconds = np.asarray(k), np.asarray(seconds, dtype=float)
+    if seconds.ndim != 2 or seconds.shape[0] != k.size or seconds.shape[1] < 2:
+        raise ValueError(
+            f"seconds must have shape (len(k), repeats) with repeats >= 2; got {seconds.shape}."
+        )
+    repeats = seconds.shape[1]
+    med, low, high = np.median(seconds, axis=1), seconds.min(axis=1), seconds.max(axis=1)
+    ref = np.argmax(k)
+    speed = med[ref] / med
+    s_low, s_high = low[ref] / high, high[ref] / low
+    ax_time.errorbar(k, med, yerr=[med - low, high - med], fmt="o-", capsize=4,
+                     label=f"median of {repeats} repeats after a warm-up;\n"
+                     "bars: fastest to slowest repeat")  # fmt: skip
     ax_time.set(yscale="log", xlabel="sampled agents k", ylabel="learning time (s)")
-    if ax_time.get_legend_handles_labels()[1]:
-        ax_time.legend(fontsize=9.5)
-    ax_speed.plot(k, ref / seconds, "o-", color="C4")
-    ax_speed.axhline(1.0, color="0.5", lw=1)
-    ax_speed.set(yscale="log", xlabel="sampled agents k", ylabel=f"speedup over {over} (x)")
+    ax_speed.errorbar(k, speed, yerr=[speed - s_low, s_high - speed], fmt="o-", color="C4",
+                      capsize=4, label=f"median time of {reference} / median at k;\n"
+                      "bars: from fastest/slowest to slowest/fastest repeat")  # fmt: skip
+    ax_speed.axhline(1.0, color="0.5", lw=1, label=f"no speedup: {reference}")
+    ax_speed.set(yscale="log", xlabel="sampled agents k", ylabel=f"speedup over {reference} (x)")
     for ax in (ax_time, ax_speed):
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    return ax_time, ax_speed
+        ax.legend(fontsize=9, loc="lower left" if ax is ax_speed else "upper left")
+    return {"k": k, "median_seconds": med, "min_seconds": low, "max_seconds": high,
+            "speedup": speed, "speedup_low": s_low, "speedup_high": s_high}  # fmt: skip
 
 
 def plot_occupancy_grid(axes, share, M, times, row_labels, *, boxes=None, zones=()):
@@ -100,7 +108,7 @@ def plot_occupancy_grid(axes, share, M, times, row_labels, *, boxes=None, zones=
     for i, row in enumerate(axes):
         for j, (ax, t) in enumerate(zip(row, times, strict=True)):
             grid = np.asarray(share[i][t], dtype=float).reshape(M, M)
-            im = ax.imshow(grid, vmin=0, vmax=1, cmap="Blues")
+            im = ax.imshow(grid, vmin=0, vmax=1, cmap="Blues", label="mean share of agents")
             for cell, value in enumerate(grid.ravel()):
                 if value >= 0.005:
                     r, c = divmod(cell, M)

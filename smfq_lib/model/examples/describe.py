@@ -15,7 +15,7 @@ __all__ = ["describe", "rst_to_markdown"]
 
 #: ``:role:`~pkg.mod.name``` or ``:role:`name``` -> the shown name (the last part after ``~``).
 _ROLE = re.compile(r":(?:class|func|meth|mod|data|attr|obj|exc):`(~?)([^`]+)`")
-_LITERAL = re.compile(r"``(.+?)``", re.S)  # a literal may run over a line break
+_LITERAL = re.compile(r"``(.+?)``", re.S)  # a literal may run over a line break: joined
 
 
 def _role(match: re.Match) -> str:
@@ -26,12 +26,14 @@ def _role(match: re.Match) -> str:
 
 def rst_to_markdown(text: str) -> str:
     """The reStructuredText of a docstring as Markdown: inline literals ````x```` become
-    ```x```, Sphinx roles (``:class:`~a.b.C```, ``:func:`f```, ...) become the name in code
-    font (the last component when written with ``~``), and a line ending in ``::`` ends in
-    ``:``. Bullets, ``**bold**`` and paragraphs are the same in both. ``text``: the docstring
-    (dedented, e.g. by ``inspect.getdoc``)."""
+    ```x``` on one line (a literal wrapped over a line break is joined: a Markdown line
+    starting with ``-`` would otherwise open a list inside the code span), Sphinx roles
+    (``:class:`~a.b.C```, ``:func:`f```, ...) become the name in code font (the last component
+    when written with ``~``), and a line ending in ``::`` ends in ``:``. Bullets, ``**bold**``
+    and paragraphs are the same in both. ``text``: the docstring (dedented, e.g. by
+    ``inspect.getdoc``)."""
     text = _ROLE.sub(_role, text)
-    text = _LITERAL.sub(lambda m: f"`{m.group(1)}`", text)
+    text = _LITERAL.sub(lambda m: "`" + re.sub(r"\s*\n\s*", " ", m.group(1)) + "`", text)
     return re.sub(r"::$", ":", text, flags=re.M)
 
 
