@@ -119,6 +119,27 @@ def test_sampled_design_fits_and_is_reproducible():
     assert len(np.unique(a.design, axis=0)) > 50  # the design spreads over many compositions
 
 
+@pytest.mark.parametrize("alpha", [5e-324, 1e-100, 0.1, 1e100])
+def test_design_urn_stays_in_its_cells_at_every_alpha(alpha):
+    """Agent 0 of every design row takes a uniform cell (it has no earlier agent to copy), even
+    where ``u (Z_l alpha) < Z_l alpha`` fails in rounding (a subnormal ``Z_l alpha``): it read
+    an unset slot before. At the tiny end every row is one cell; at the huge end cells spread."""
+    from smfq_lib.linear.fitted import polya_design
+    from smfq_lib.rng import stream_key, uniform
+
+    M, t, Z_l, key_seed = 400, 3, 4, np.uint64(12345)
+    out = np.zeros((M, Z_l), np.int64)
+    polya_design(M, t, Z_l, alpha, key_seed, out)
+    assert np.all(out >= 0) and np.all(out.sum(axis=1) == t)
+    keys = [np.uint64(stream_key(key_seed, i)) for i in range(M)]
+    first = [min(int(uniform(key, 1) * Z_l), Z_l - 1) for key in keys]
+    assert np.all(out[np.arange(M), first] >= 1)
+    if alpha <= 1e-100:
+        assert np.array_equal(out[np.arange(M), first], np.full(M, t))
+    if alpha >= 1e100:
+        assert np.mean(out.max(axis=1) == t) < 0.2  # i.i.d. uniform cells: 1/16 of rows
+
+
 _THREADS_SCRIPT = """
 import hashlib, numba
 import numpy as np
@@ -150,6 +171,8 @@ REFUSALS = [  # (kwargs of learn_linear, the argument the message names)
     (dict(m=None), "m=None"),
     (dict(alpha=0.0), "alpha"),
     (dict(alpha=float("nan")), "alpha"),
+    (dict(alpha=1e308), "alpha"),  # Z_l alpha overflowed: the urn wrote out of bounds
+    (dict(alpha=1e-300), "alpha"),
     (dict(ridge=-1.0), "ridge"),
     (dict(tol=0), "tol"),
     (dict(max_iter=0), "max_iter"),

@@ -36,7 +36,7 @@ from smfq_lib.learning.reward_noise import add_mean_field_noise
 from smfq_lib.learning.rewards import mean_field_reward
 from smfq_lib.learning.sampled import cdf_tables
 from smfq_lib.linear.features import Features, linear_features
-from smfq_lib.linear.fitted import fitted_targets, polya_design
+from smfq_lib.linear.fitted import ALPHA_MAX, ALPHA_MIN, fitted_targets, polya_design
 from smfq_lib.linear.greedy import split_tables
 from smfq_lib.linear.result import LinearQ, tabulate_value
 from smfq_lib.rng import splitmix64
@@ -74,7 +74,8 @@ def learn_linear(
         every composition of ``k - 1`` into ``Z_l`` parts once (small ``k`` only).
     m : int >= 1, next-state samples per subsystem state (eq. 9), or None: the exact expectation
         (eq. 12; needs ``M=None``).
-    alpha : float > 0, the design's Dirichlet concentration per cell.
+    alpha : float in ``[1e-100, 1e100]`` (:data:`~.fitted.ALPHA_MIN`, ``ALPHA_MAX``), the
+        design's Dirichlet concentration per cell.
     ridge : float >= 0, the ridge penalty ``lambda`` of ``(Phi^T Phi + lambda I)``; 0: least
         squares (minimum-norm ``theta`` where ``Phi`` has dependent columns).
     tol : float > 0; stop when the fitted values at the design move by at most
@@ -201,7 +202,13 @@ def _validate(system, k, features, M, m, alpha, ridge, tol, max_iter, seed, budg
         if isinstance(x, bool) or not isinstance(x, numbers.Real) or not ok(float(x)):
             raise ValueError(f"{name} must be {what}; got {x!r}.")
 
-    real("alpha", alpha, lambda x: 0 < x < math.inf, "a finite float > 0 (Dirichlet concentration)")
+    real(
+        "alpha",
+        alpha,
+        lambda x: ALPHA_MIN <= x <= ALPHA_MAX,
+        f"a float in [{ALPHA_MIN:g}, {ALPHA_MAX:g}] (the design's Dirichlet concentration per "
+        "cell; e.g. 0.1)",
+    )
     real("ridge", ridge, lambda x: 0 <= x < math.inf, "a finite float >= 0 (0: least squares)")
     real("tol", tol, lambda x: 0 < x < math.inf, "a finite float > 0 (e.g. 1e-6)")
     check_int("max_iter", max_iter, 1)
