@@ -193,6 +193,28 @@ def test_save_figure_writes_png_and_csv(monkeypatch, tmp_path):
     plt.close(fig)
 
 
+def test_save_figure_replaces_a_symlink_instead_of_following_it(monkeypatch, tmp_path):
+    """A link planted as ``fig.csv`` / ``fig.png`` is replaced by the new file (written beside it,
+    then renamed over it); the file it pointed to, outside the figures folder, is untouched, and
+    no temporary file is left behind."""
+    monkeypatch.setenv("SMFQ_FIGURES", str(tmp_path / "figs"))
+    outside = tmp_path / "precious.txt"
+    outside.write_text("keep me")
+    folder = tmp_path / "figs" / "99_test"
+    folder.mkdir(parents=True)
+    for suffix in ("csv", "png"):
+        (folder / f"fig.{suffix}").symlink_to(outside)
+    fig, ax = plt.subplots()
+    ax.plot([1, 2], [3, 4])
+    ax.set(xlabel="k", ylabel="gap")
+    png, csv_path = plotting.save_figure(fig, "99_test", "fig", {"k": [1, 2]}, profile="quick")
+    plt.close(fig)
+    assert outside.read_text() == "keep me"
+    assert not png.is_symlink() and png.read_bytes()[:4] == b"\x89PNG"
+    assert not csv_path.is_symlink() and csv_path.read_text().splitlines() == ["k", "1", "2"]
+    assert sorted(p.name for p in folder.iterdir()) == ["fig.csv", "fig.png"]
+
+
 def test_committed_notebooks_follow_the_pattern():
     for path in sorted((REPO / "notebooks").glob("0[12]_*.ipynb")):
         book = json.loads(path.read_text())
