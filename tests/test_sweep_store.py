@@ -15,6 +15,7 @@ import struct
 import subprocess
 import sys
 import textwrap
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -225,3 +226,83 @@ def test_a_damaged_store_is_refused(calls):
         load_results("dmg")
     with pytest.raises(ValueError, match="malformed"):
         run_sweep(sweep_tasks.where_task, {"i": [0]}, store="dmg", client="serial")
+
+
+# ----------------------------------------------------------------------------- concurrency
+
+
+def test_first_open_waits_while_another_process_creates_the_store(calls, tmp_path):
+    """Another connection holds the write lock of a new, still empty store (as a process that is
+    creating it does): opening it waits for the lock instead of failing at once. SQLite's busy
+    timeout does not cover the switch to WAL mode, which raised "database is locked" here."""
+    path = tmp_path / "new.sqlite"
+    holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN IMMEDIATE")
+    release = threading.Timer(0.5, holder.execute, ("COMMIT",))
+    release.start()
+    try:
+        summary = run_sweep(sweep_tasks.where_task, {"i": [0, 1]}, store=path, progress=False)
+    finally:
+        release.join()
+        holder.close()
+    assert len(summary.computed) == 2 and not summary.failed
+
+
+_STAMPEDE_SCRIPT = textwrap.dedent(
+    """
+    import multiprocessing as mp
+    import sys
+    import traceback
+
+    import sweep_tasks
+    from smfq_lib.sweep import load_results, run_sweep
+
+    def one(path, barrier, errors):
+        barrier.wait()  # every process starts its sweep at the same moment
+        try:
+            grid = {"i": list(range(6))}
+            s = run_sweep(sweep_tasks.where_task, grid, store=path, client="serial", progress=False)
+            assert not s.failed and len(load_results(path)) == 6
+        except BaseException:
+            errors.put(traceback.format_exc())
+
+    if __name__ == "__main__":
+        folder, rounds, procs = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+        run_sweep(sweep_tasks.where_task, {"i": [0]}, store=f"{folder}/warm.sqlite",
+                  client="serial", progress=False)  # imports done once, before forking
+        ctx = mp.get_context("fork")
+        errors = ctx.Queue()
+        for r in range(rounds):
+            barrier = ctx.Barrier(procs)
+            args = (f"{folder}/round{r}.sqlite", barrier, errors)
+            ps = [ctx.Process(target=one, args=args) for _ in range(procs)]
+            for p in ps:
+                p.start()
+            for p in ps:
+                p.join()
+                assert p.exitcode == 0, p.exitcode
+        failures = []
+        while not errors.empty():
+            failures.append(errors.get())
+        print(len(failures), rounds * procs)
+        print(*failures[:3], sep="\\n")
+    """
+)
+
+
+def test_many_processes_starting_on_one_new_store_all_succeed(tmp_path):
+    """10 rounds of 4 processes released together (a barrier) on a NEW store each: 0 failures
+    out of 40 sweeps, and each store holds its 6 points once."""
+    script = tmp_path / "stampede.py"
+    script.write_text(_STAMPEDE_SCRIPT)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(TESTS), str(ROOT)]))
+    res = subprocess.run(
+        [sys.executable, str(script), str(tmp_path), "10", "4"],
+        env=env, capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert res.returncode == 0, res.stderr[-3000:]
+    failures, calls = map(int, res.stdout.split("\n", 1)[0].split())
+    assert (failures, calls) == (0, 40), res.stdout[-3000:]
+    for r in range(10):
+        rows = _sql(tmp_path / f"round{r}.sqlite", "SELECT status, attempts FROM points")
+        assert rows == [("ok", 1)] * 6
