@@ -8,6 +8,7 @@ back, and files that are not a store give a ValueError that says what to do.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import sqlite3
@@ -306,3 +307,94 @@ def test_many_processes_starting_on_one_new_store_all_succeed(tmp_path):
     for r in range(10):
         rows = _sql(tmp_path / f"round{r}.sqlite", "SELECT status, attempts FROM points")
         assert rows == [("ok", 1)] * 6
+
+
+# ------------------------------------------------------------------------------- read-only
+
+_READ_ONLY_SCRIPT = textwrap.dedent(
+    """
+    import json, os, pwd, sys
+    import sweep_tasks
+    import tqdm.auto  # every import before dropping privileges (the interpreter may be unreadable)
+    from smfq_lib.sweep import load_results, run_sweep
+
+    if os.getuid() == 0:  # root ignores file modes: read as user nobody, as a reviewer would
+        nobody = pwd.getpwnam("nobody")
+        os.setgid(nobody.pw_gid)
+        os.setuid(nobody.pw_uid)
+    out = {}
+    for name, call in json.loads(sys.argv[1]).items():
+        store, grid = call
+        try:
+            if grid is None:
+                out[name] = len(load_results(store))
+            else:
+                s = run_sweep(sweep_tasks.where_task, grid, store=store, client="serial",
+                              progress=False)
+                out[name] = [len(s.computed), s.reused]
+        except Exception as exc:
+            out[name] = f"{type(exc).__name__}: {exc}"
+    print(json.dumps(out))
+    """
+)
+
+
+def test_a_read_only_store_is_read_without_write_access(tmp_path):
+    """A finished store in a read-only file and folder, opened by a user who cannot write them:
+    ``load_results`` and a ``run_sweep`` with nothing left to compute work; a sweep with points
+    to add, and a new store in that folder, are refused naming the path and the fix. Under root
+    (which ignores file modes) the reader is user ``nobody``."""
+    import pwd
+    import shutil
+    import tempfile
+
+    if os.getuid() == 0:
+        try:
+            pwd.getpwnam("nobody")
+        except KeyError:
+            pytest.skip("running as root and there is no user nobody to read as")
+    top = Path(tempfile.mkdtemp(prefix="smfq_ro_", dir="/tmp"))  # reachable by nobody
+    try:
+        top.chmod(0o755)
+        folders = {"ro_dir": top / "ro", "rw_dir": top / "rw"}
+        for folder in folders.values():
+            folder.mkdir()
+            run_sweep(sweep_tasks.where_task, {"i": [0, 1]}, store=folder / "s.sqlite",
+                      client="serial", progress=False)  # fmt: skip
+            (folder / "s.sqlite").chmod(0o444)
+        folders["rw_dir"].chmod(0o777)  # a read-only file in a folder anyone can write
+        folders["ro_dir"].chmod(0o555)
+        ro, rw = (str(f / "s.sqlite") for f in folders.values())
+        calls = {
+            "load ro_dir": [ro, None],
+            "load rw_dir": [rw, None],
+            "complete sweep ro_dir": [ro, {"i": [0, 1]}],
+            "complete sweep rw_dir": [rw, {"i": [1, 0]}],
+            "sweep with a new point": [ro, {"i": [0, 1, 2]}],
+            "new store in ro_dir": [str(folders["ro_dir"] / "new.sqlite"), {"i": [0]}],
+        }
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(TESTS), str(ROOT)]))
+        res = subprocess.run(
+            [sys.executable, "-c", _READ_ONLY_SCRIPT, json.dumps(calls)],
+            cwd=top, env=env, capture_output=True, text=True, timeout=300, check=False,
+        )  # fmt: skip
+        assert res.returncode == 0, res.stderr[-3000:]
+        out = json.loads(res.stdout.splitlines()[-1])
+    finally:
+        for folder in top.iterdir():
+            folder.chmod(0o755)
+        shutil.rmtree(top)
+    assert out["load ro_dir"] == out["load rw_dir"] == 2
+    assert out["complete sweep ro_dir"] == out["complete sweep rw_dir"] == [0, 2]
+    assert out["sweep with a new point"] == (
+        f"ValueError: store {ro} is read-only to this process (the file or its folder is not "
+        "writable) and 1 of the 3 points are not stored yet; make both writable (chmod u+w), or "
+        "copy the store to a folder you can write and pass that. A complete store is read "
+        "without write access."
+    )
+    new = folders["ro_dir"] / "new.sqlite"
+    assert out["new store in ro_dir"] == (
+        f"ValueError: cannot create store {new}: its folder {folders['ro_dir']} is not writable; "
+        "pass a store in a folder you can write (a finished store can be read from a read-only "
+        "folder)."
+    )

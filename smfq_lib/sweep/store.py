@@ -142,7 +142,9 @@ class Store:
     """An open results store (``create=True``: made if missing, for a sweep; else it must exist).
 
     ``path`` is the real file: symlinks and ``..`` are resolved, so one store reached by two
-    spellings is one database.
+    spellings is one database. ``writable``: opened for writing (``create=True`` and the file and
+    its folder writable by this process); otherwise read-only (``mode=ro``), so that reading
+    results never needs write access.
     """
 
     def __init__(self, store, *, create: bool):
@@ -152,16 +154,65 @@ class Store:
             raise ValueError(f"store {given} is not a file; pass another store.")
         if not create and not self.path.exists():
             raise ValueError(f"store {given} does not exist; run the sweep first (run_sweep).")
-        if create:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        uri = f"{self.path.as_uri()}?mode={'rwc' if create else 'rw'}"
+        if create and not self.path.exists():
+            self._make_folder()
+        self.writable = create and all(
+            os.access(p, os.W_OK) for p in (self.path.parent, self.path) if p.exists()
+        )
+        uri = self.path.as_uri() + ("?mode=rwc" if self.writable else self._read_only_query())
         self.db = sqlite3.connect(uri, uri=True, timeout=BUSY_SECONDS, isolation_level=None)
         try:
             with self._errors():
-                self._open_waiting(create)
+                self._open_waiting(self.writable)
         except BaseException:
             self.db.close()
             raise
+
+    def _make_folder(self) -> None:
+        """The folder of a new store, made if missing; ValueError if the store cannot be made."""
+        folder = self.path.parent
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ValueError(
+                f"cannot create store {self.path}: its folder cannot be made ({exc.strerror}); "
+                "pass a store in a folder you can write."
+            ) from None
+        if not os.access(folder, os.W_OK):
+            raise ValueError(
+                f"cannot create store {self.path}: its folder {folder} is not writable; pass a "
+                "store in a folder you can write (a finished store can be read from a read-only "
+                "folder)."
+            )
+
+    def _read_only_query(self) -> str:
+        """The URI query that opens this store for reading only.
+
+        ``mode=ro`` needs the WAL index (``-shm``) beside the file, or a folder where SQLite can
+        create it. In a read-only folder without one, no process has the store open (SQLite
+        removes both files when the last connection closes), so the file is read as it is
+        (``immutable=1``: no locks, no index). A non-empty ``-wal`` there holds commits that are
+        not in the file yet, which cannot be read without write access: ValueError.
+        """
+        folder = self.path.parent
+        shm, wal = (folder / f"{self.path.name}-{x}" for x in ("shm", "wal"))
+        if os.access(folder, os.W_OK) or shm.exists():
+            return "?mode=ro"
+        if wal.exists() and wal.stat().st_size > 0:
+            raise ValueError(
+                f"store {self.path} cannot be read in its read-only folder: {wal.name} holds "
+                "commits not yet in the file (a sweep on it is running or was killed). Open it "
+                "once with write access (e.g. load_results as its owner), or copy the folder."
+            )
+        return "?mode=ro&immutable=1"
+
+    def read_only_error(self, what: str) -> ValueError:
+        """The error of a write this process cannot make; ``what`` says what needed it."""
+        return ValueError(
+            f"store {self.path} is read-only to this process (the file or its folder is not "
+            f"writable) and {what}; make both writable (chmod u+w), or copy the store to a "
+            "folder you can write and pass that. A complete store is read without write access."
+        )
 
     def _open_waiting(self, create: bool) -> None:
         """:meth:`_open`, retried while another process holds the file (up to
@@ -208,6 +259,13 @@ class Store:
             yield
         except sqlite3.DatabaseError as exc:
             name = getattr(exc, "sqlite_errorname", "")
+            if name.startswith("SQLITE_READONLY"):
+                raise self.read_only_error(f"SQLite refused a write ({exc})") from None
+            if name.startswith("SQLITE_CANTOPEN"):
+                raise ValueError(
+                    f"store {self.path} cannot be opened ({exc}); check that it and its folder "
+                    "are readable (and writable, to add points)."
+                ) from None
             if name in ("SQLITE_NOTADB", "SQLITE_CORRUPT"):
                 raise ValueError(
                     f"{self.path} is not an smfq results store ({exc}: not an SQLite database, "
@@ -247,9 +305,14 @@ class Store:
 
     def claim(self, task: str) -> None:
         """Bind the store to ``task`` (one store holds the results of one task function)."""
-        with self._errors(), self.transaction():
-            self.db.execute("INSERT OR IGNORE INTO smfq_meta VALUES ('task', ?)", (task,))
-            (owner,) = self.db.execute("SELECT value FROM smfq_meta WHERE name='task'").fetchone()
+        query = "SELECT value FROM smfq_meta WHERE name='task'"
+        with self._errors(), self.transaction(write=self.writable):
+            row = self.db.execute(query).fetchone()
+            if row is None and not self.writable:
+                raise self.read_only_error(f"holds no results of {task} yet")
+            if row is None:
+                self.db.execute("INSERT INTO smfq_meta VALUES ('task', ?)", (task,))
+            owner = task if row is None else row[0]
         if owner != task:
             raise ValueError(
                 f"store {self.path} holds results of {owner}, not of {task}; give this sweep its "
