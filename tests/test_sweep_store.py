@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import signal
 import sqlite3
 import struct
@@ -123,6 +124,9 @@ def test_load_results_types_and_grid_order(calls):
         ({"k": ["\udcff"]}, "not valid Unicode"),
         ({"k": [True, 2]}, "both bools and other values"),
         ({"Status": [1]}, "reserved"),
+        ({"rowid": [1]}, "reserved"),  # would hide SQLite's row id, the order rows are read in
+        ({"k\udcff": [1]}, "name 'k\\\\udcff' is not valid Unicode"),
+        ({f"p{i}": [0] for i in range(1993)}, "1993 parameter and output columns.*limit of 2000"),
         ([{"k": 1, "K": 2}], "differ only in case"),
     ],
 )
@@ -138,6 +142,14 @@ def test_an_output_that_mixes_bools_with_ints_fails_that_point(calls):
     assert summary.failed[0]["params"] == {"x": 1}
     assert "both bools and other values" in summary.failed[0]["error"]
     assert load_results("kinds")["v"].tolist() == [True]
+
+
+def test_too_many_outputs_fail_that_point_not_the_sweep(calls):
+    with pytest.warns(RuntimeWarning, match="1 of 2"):
+        summary = run_sweep(sweep_tasks.wide_task, {"n": [2000, 3]}, store="w", client="serial")
+    assert summary.failed[0]["params"] == {"n": 2000} and len(summary.computed) == 1
+    assert "2001 parameter and output columns" in summary.failed[0]["error"]
+    assert load_results("w")[["o0", "o2"]].values.tolist() == [[0, 2]]
 
 
 # ----------------------------------------------------------------------------- the file
@@ -173,6 +185,35 @@ def test_a_file_that_is_not_a_store_is_refused(calls, tmp_path):
     with pytest.raises(ValueError, match="does not exist; run the sweep first"):
         load_results("missing")
     assert not (tmp_path / "results").exists()  # reading never creates a store
+
+
+@pytest.mark.parametrize(
+    ("edit", "problem"),
+    [
+        ("DROP TABLE smfq_columns", "'smfq_columns' is missing"),
+        ("ALTER TABLE points DROP COLUMN error", "table 'points' lacks columns ['error']"),
+        ('ALTER TABLE points DROP COLUMN "where"', "table 'points' lacks columns ['where']"),
+        (
+            "ALTER TABLE points RENAME TO t; CREATE VIEW points AS SELECT * FROM t",
+            "'points' is a view",
+        ),
+    ],
+)
+def test_a_store_with_a_foreign_schema_is_refused_by_name(calls, edit, problem):
+    """The right format tag on tables this package did not write: refused naming what differs,
+    by every reader and writer, before any work."""
+    run_sweep(sweep_tasks.where_task, {"i": [0, 1]}, store="f", client="serial", progress=False)
+    with contextlib.closing(sqlite3.connect("results/f.sqlite")) as db:
+        db.executescript(edit)
+    message = (
+        "has the format tag of an smfq results store but not its schema \\("
+        + re.escape(problem)
+        + "\\); it was written by another program or damaged: move it away"
+    )
+    with pytest.raises(ValueError, match=message):
+        load_results("f")
+    with pytest.raises(ValueError, match=message):
+        run_sweep(sweep_tasks.where_task, {"i": [0, 1, 2]}, store="f", client="serial")
 
 
 def test_text_that_is_not_utf8_is_a_value_error(calls):

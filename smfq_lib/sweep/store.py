@@ -51,6 +51,8 @@ _SCHEMA = (
     "attempts INTEGER NOT NULL, wall_time REAL, version TEXT, task TEXT, finished_at TEXT)",
 )
 _NAN = struct.Struct(">d")
+#: SQLite's default limit on the columns of a table (``SQLITE_MAX_COLUMN``).
+MAX_COLUMNS = 2000
 
 
 def store_path(store) -> Path:
@@ -119,6 +121,13 @@ def plan_columns(columns: dict, role: str, values: dict) -> dict:
             raise ValueError(f"{role} {name!r} is a {old_role} in this store; rename it.")
         out[name] = (role, _merge(kind, _kind(value), name))
         folded[name.lower()] = name
+    if len(out) + len(META_COLUMNS) > MAX_COLUMNS:
+        raise ValueError(
+            f"the store would need {len(out)} parameter and output columns (with "
+            f"{len(META_COLUMNS)} of its own), over SQLite's limit of {MAX_COLUMNS} columns; "
+            "return fewer outputs (e.g. summaries), or save large ones to a file and return its "
+            "path."
+        )
     return out
 
 
@@ -251,6 +260,29 @@ class Store:
                     f"(format {row[0] if row else 'unknown'!r}, expected {FORMAT!r}); move it "
                     "away or pass another store."
                 )
+            problem = self._schema_problem()
+            if problem:
+                raise ValueError(
+                    f"{self.path} has the format tag of an smfq results store but not its schema "
+                    f"({problem}); it was written by another program or damaged: move it away or "
+                    "pass another store."
+                )
+
+    def _schema_problem(self) -> str | None:
+        """What differs from the schema this module writes (tables and their columns), or None."""
+        kinds = dict(self.db.execute("SELECT name, type FROM sqlite_master"))
+        for statement in _SCHEMA:
+            table = statement.split()[2]
+            if kinds.get(table) != "table":
+                return f"{table!r} is {'missing' if table not in kinds else 'a ' + kinds[table]}"
+            have = {r[1] for r in self.db.execute(f"PRAGMA table_info({table})")}
+            want = [c.split()[0] for c in statement.split("(", 1)[1].split(", ")]
+            if table == "points":
+                want += list(self.columns())
+            missing = [c for c in want if c not in have]
+            if missing:
+                return f"table {table!r} lacks columns {missing}"
+        return None
 
     @contextlib.contextmanager
     def _errors(self):
