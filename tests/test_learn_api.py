@@ -32,6 +32,8 @@ def system():
         ({"k": 2, "algorithm": "fast"}, "algorithm"),
         ({"k": 2, "tol": 0.0}, "tol"),
         ({"k": 2, "tol": "1e-8"}, "tol"),
+        ({"k": 2, "tol": 5e-324}, "tol"),  # its threshold tol (1 - gamma) / gamma underflowed to 0
+        ({"k": 2, "tol": float("inf")}, "tol"),
         ({"k": 2, "max_iter": 0}, "max_iter"),
         ({"k": 2, "seed": -1}, "seed"),
         ({"k": 2, "progress": "no"}, "progress"),
@@ -101,6 +103,18 @@ def test_auto_picks_the_smaller_table():
     system = tiny_system(1, 2, 1, 2, seed=2)
     assert learn(system, 3, None, progress=False).algorithm == "mean_field"
     assert learn(system, 2, None, progress=False).algorithm == "tabular"
+
+
+def test_auto_takes_algorithm_2_where_algorithm_1_has_too_many_axes():
+    """With |Z_l| = 1 both tables have the same size at every k, a tie that goes to Algorithm 1;
+    past k = 31 its 2k + 2 axes exceed NumPy's 64, so "auto" takes Algorithm 2 there."""
+    from smfq_lib.examples import random_system
+
+    system = random_system(2, 1, 2, 1, seed=0)  # S_l = A_l = 1
+    assert learn(system, 31, progress=False).algorithm == "tabular"
+    q = learn(system, 33, progress=False)
+    assert q.algorithm == "mean_field" and "2k + 2 axes" in q.reason
+    np.testing.assert_allclose(q.V, learn(system, 33, algorithm="mean_field", progress=False).V)
 
 
 def test_huge_k_is_refused_in_milliseconds():

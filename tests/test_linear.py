@@ -179,6 +179,7 @@ REFUSALS = [  # (kwargs of learn_linear, the argument the message names)
     (dict(seed=-1), "seed"),
     (dict(memory_budget=0), "memory_budget"),
     (dict(M=10**9, memory_budget=2**20), "M"),
+    (dict(k=10**12, M=10, memory_budget=2**30), "k - 1 = 999999999999 agents"),
     (dict(k=40, features=one_hot_features(1, 4)), "k = 1"),
 ]
 

@@ -165,6 +165,7 @@ def fx(tmp_path_factory):
         iid=iid_initial(sys),
         ce=constrained_exploration(),
         wide=random_system(2, 2, 2, 10),  # few count states, a big k = n learner
+        z1=random_system(2, 1, 2, 1),  # Z_l = 1: both algorithms' tables are tiny at any k
         base=tiny_system(1, 2, 1, 2, seed=0),
         ones=ones,
         # finite on the 1025-point grid of [0, 1], NaN at xbar = 1/3 (first seen by learn, k = 3)
@@ -200,6 +201,11 @@ OWN = [
     Case("gap 6 MB budget", lambda f: gap(f.wide, random_policy(f.wide, 2, 0), 5, 0, [5, 0], memory_budget=6e6), ValueError, r"^V\* .* memory budget of 0\.00559 GiB"),
     Case("policy_value budget 1000 bytes", lambda f: policy_value(f.sys, f.pol, 10, 0, [10, 0, 0], memory_budget=1000), ValueError, r"N = 132 count states .* pass memory_budget= \(bytes\) to raise the budget"),
     Case("optimal_value progress='yes'", lambda f: optimal_value(f.sys, 3, 0, [3, 0, 0], progress="yes"), ValueError, r"^progress must be True, False or None"),
+    # sizes at the edges: the layout's axes, the drawing threads' agents
+    Case("learn Z_l=1 k=40 tabular", lambda f: learn(f.z1, 40, algorithm="tabular", progress=False, memory_budget=SMALL), ValueError, r"^k = 40 is too large for Algorithm 1 \(requested by the caller \(algorithm='tabular'\)\): its Q has 2k \+ 2 axes \(S_g, S_l\^k, A_g, A_l\^k\) and NumPy arrays hold at most 64, so k <= 31\. Pass algorithm='mean_field' \(Algorithm 2, the same fixed point\) or 'auto'\.$"),
+    Case("learn Z_l=1 k=40 paper", lambda f: learn(f.z1, 40, algorithm="paper", progress=False, memory_budget=SMALL), ValueError, r"^k = 40 is too large for Algorithm 1 \(paper \(paper's rule\)"),
+    Case("learn Z_l=1 k=10**18", lambda f: learn(f.z1, 10**18, progress=False, memory_budget=SMALL), ValueError, r"^learn\(k=1000000000000000000, m=None, mean_field, .* over the memory budget of 0\.00391 GiB\. The largest k that would fit with algorithm='auto' is \d+\. \(auto: k = 1000000000000000000 > 31, Algorithm 1's Q would have 2k \+ 2 axes, more than NumPy's 64 -> Algorithm 2 \(mean-field\)\.\)"),
+    Case("learn Z_l=1 k=10**12 m=1 mean_field", lambda f: learn(f.z1, 10**12, 1, algorithm="mean_field", progress=False, memory_budget=SMALL), ValueError, r"^learn\(k=1000000000000, m=1, mean_field, .*the stored samples needs .* GiB, over the memory budget of 0\.00391 GiB"),
     # 4. values that would overflow, aggregate terms that are not finite
     Case("system rewards 1e308", lambda f: _system(r_g=np.full((1, 1), 1e308), r_l=np.full((2, 1, 2), 1e308)), ValueError, r"^rewards too large for gamma = 0\.9: .* = inf exceeds 1e\+300"),
     Case("system rewards 2e299 gamma 0.9", lambda f: _system(r_g=np.full((1, 1), 2e299)), ValueError, r"^rewards too large .* = \(2e\+299 \+ 0\) / 0\.1 = 2e\+300 exceeds 1e\+300"),

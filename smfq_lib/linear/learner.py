@@ -25,6 +25,7 @@ import math
 import numbers
 import time
 
+import numba
 import numpy as np
 
 from smfq_lib.budget import check_budget, check_fits
@@ -219,8 +220,10 @@ def _validate(system, k, features, M, m, alpha, ridge, tol, max_iter, seed, budg
     size = Cz if M is None else M
     blocks = S_g * S_l * A_l * A_g
     nbytes = 8 * (4 * size * blocks + 2 * size * features.d + Z_l * size)
+    nbytes += 16 * (k - 1) * numba.get_num_threads()  # each thread's agents (design, targets)
     what = (
         f"the fit at M = {format_count(size)} design compositions x {blocks} (s_g, s_1, a_1, a_g)"
+        f" and each thread's k - 1 = {format_count(k - 1)} agents"
     )
     check_fits(what, nbytes, budget, hint="Pass a smaller M (or k).")
     if not features.affine or M is None:  # the model tabulated over every composition
