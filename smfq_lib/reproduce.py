@@ -177,7 +177,9 @@ def run(
 
     ``profile`` is ``"quick"`` or ``"full"``; ``only`` a list of chapter numbers (all if
     ``None``); ``notebooks_dir`` the chapters' directory (default ``<repo>/notebooks``).
-    Executed copies go to ``results_dir`` (default ``<repo>/results/<profile>``). With
+    Executed copies go to ``results_dir`` (default ``<repo>/results/<profile>``). Relative
+    paths, these and ``$SMFQ_FIGURES``, ``$SMFQ_RESULTS``, are taken relative to the working
+    directory of the call (made absolute before any kernel starts in the notebooks' folder). With
     ``progress``, papermill's bar over the cells. Every notebook runs even if an earlier one
     fails.
     """
@@ -186,8 +188,12 @@ def run(
 
     if profile not in PROFILE_NAMES:
         raise ValueError(f"profile must be one of {PROFILE_NAMES}; got {profile!r}.")
-    notebooks_dir = Path(notebooks_dir) if notebooks_dir else REPO / "notebooks"
-    results_dir = Path(results_dir) if results_dir else REPO / "results" / profile
+    # every path against the caller's working directory: the kernels run in the notebooks' one
+    notebooks_dir = Path(notebooks_dir).absolute() if notebooks_dir else REPO / "notebooks"
+    results_dir = Path(results_dir).absolute() if results_dir else REPO / "results" / profile
+    for name in ("SMFQ_FIGURES", RESULTS_ENV):
+        if os.environ.get(name, "").strip():
+            os.environ[name] = str(Path(os.environ[name].strip()).absolute())
     notebooks = find_notebooks(notebooks_dir, only)
     results_dir.mkdir(parents=True, exist_ok=True)
     if not os.environ.get("SMFQ_FIGURES"):

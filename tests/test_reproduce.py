@@ -111,6 +111,33 @@ def test_failing_check_makes_reproduce_fail(tmp_path):
     assert "claim fails" in proc.stdout and "2/3" in proc.stdout
 
 
+_PROBE = (
+    "import os, pathlib\n"
+    "for var in ('SMFQ_FIGURES', 'SMFQ_RESULTS'):\n"
+    "    folder = pathlib.Path(os.environ[var])\n"
+    "    folder.mkdir(parents=True, exist_ok=True)\n"
+    "    (folder / 'probe.txt').write_text(var)\n"
+    "with open(os.environ['SMFQ_SWEEP_LOG'], 'a') as fh:\n"
+    "    fh.write('')"
+)
+
+
+def test_relative_paths_are_taken_from_the_callers_folder(tmp_path, monkeypatch):
+    """``--notebooks``, ``--results``, ``$SMFQ_FIGURES`` and ``$SMFQ_RESULTS`` given relative to
+    the caller's folder land there, not under the notebooks' folder where the kernel runs."""
+    (tmp_path / "nbs").mkdir()
+    _notebook(tmp_path / "nbs" / "01_probe.ipynb", 'profile = "quick"', _PROBE)
+    monkeypatch.setenv("SMFQ_RESULTS", "relstore")
+    args = ("--profile", "quick", "--notebooks", "nbs", "--results", "out")
+    proc = _reproduce(*args, figures=Path("relfig"), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert (tmp_path / "out" / "01_probe.ipynb").is_file()
+    assert (tmp_path / "relfig" / "probe.txt").read_text() == "SMFQ_FIGURES"
+    assert (tmp_path / "relstore" / "probe.txt").read_text() == "SMFQ_RESULTS"
+    assert sorted(p.name for p in (tmp_path / "nbs").iterdir()) == ["01_probe.ipynb"]
+    assert f"sweep results stores -> {tmp_path / 'relstore'}" in proc.stdout
+
+
 def test_only_unknown_chapter_is_an_error(tmp_path):
     notebooks = tmp_path / "nbs"
     notebooks.mkdir()
