@@ -21,6 +21,8 @@ decomposition (3)) cover the decomposed part only; ``r_tilde`` is computed from 
 
 from __future__ import annotations
 
+import functools
+import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -207,13 +209,16 @@ class Aggregate:
             )
         return out
 
-    def check_range(self, S_g: int, A_g: int) -> float:
-        """Evaluate ``rho`` on the grid described in the class docstring (raising ``ValueError``
-        on a NaN or infinite value); return its largest ``|rho|`` there."""
+    def grid_values(self, S_g: int, A_g: int) -> np.ndarray:
+        """``rho`` on the grid described in the class docstring, shape ``(S_g, A_g, points)``
+        (``ValueError`` on a NaN or infinite value)."""
         lo, hi = float(self.phi.min()), float(self.phi.max())
         xbar = np.unique(np.concatenate([np.linspace(lo, hi, RHO_GRID), self.phi.ravel()]))
-        grid = np.meshgrid(np.arange(S_g), np.arange(A_g), xbar, indexing="ij")
-        return float(np.max(np.abs(self(*grid))))
+        return self(*np.meshgrid(np.arange(S_g), np.arange(A_g), xbar, indexing="ij"))
+
+    def check_range(self, S_g: int, A_g: int) -> float:
+        """Evaluate ``rho`` on its grid (:meth:`grid_values`); return its largest ``|rho|``."""
+        return float(np.max(np.abs(self.grid_values(S_g, A_g))))
 
 
 @dataclass(frozen=True, eq=False)
@@ -335,6 +340,29 @@ class CooperativeSystem:
             object.__setattr__(self, name, val)
         object.__setattr__(self, "gamma", gamma)
         object.__setattr__(self, "labels", labels)
+
+    @functools.cached_property
+    def fingerprint(self) -> str:
+        """The identity of this system's dynamics and rewards: 16 hex digits of the sha256 of
+        ``P_g``, ``P_l``, ``r_g``, ``r_l``, ``gamma``, the aggregate's ``phi`` and its ``rho``
+        on the grid it is checked on, and the noise widths (``labels`` are not part of it).
+
+        A learned policy records it (``system_fingerprint``), and the evaluators and executors
+        refuse a policy learned on another system (docs/design.md §4)."""
+        h = hashlib.sha256(b"smfq.CooperativeSystem/1")
+        parts = [("P_g", self.P_g), ("P_l", self.P_l), ("r_g", self.r_g), ("r_l", self.r_l)]
+        parts.append(("gamma", np.array([self.gamma])))
+        if self.aggregate is not None:
+            parts.append(("phi", self.aggregate.phi))
+            parts.append(("rho", self.aggregate.grid_values(self.S_g, self.A_g)))
+        if self.reward_noise is not None:
+            parts.append(("w_g", np.broadcast_to(self.reward_noise.w_g, self.r_g.shape)))
+            parts.append(("w_l", np.broadcast_to(self.reward_noise.w_l, self.r_l.shape)))
+        for name, arr in parts:
+            arr = np.ascontiguousarray(arr, dtype="<f8")
+            h.update(f"{name}{arr.shape}".encode())
+            h.update(arr.tobytes())
+        return h.hexdigest()[:16]
 
     # sizes -------------------------------------------------------------------------------
     @property

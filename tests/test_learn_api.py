@@ -193,7 +193,8 @@ def test_save_load_round_trip(system, tmp_path, m):
     with np.load(path, allow_pickle=False) as f:  # no pickle inside
         assert json.loads(str(f["meta"]))["m"] == m
     back = SubsampledQ.load(path)
-    fields = ("k", "m", "algorithm", "reason", "seconds", "seed")
+    fields = ("k", "m", "algorithm", "reason", "seconds", "seed", "system_fingerprint")
+    assert res.system_fingerprint == system.fingerprint
     solver_fields = ("solver", "sweeps", "solves", "solve_seconds")
     for name in fields + solver_fields:
         assert getattr(back, name) == getattr(res, name)
@@ -221,6 +222,19 @@ def test_save_load_round_trip(system, tmp_path, m):
     np.savez(old, meta=np.array(json.dumps(meta)), **arrays)
     with pytest.raises(ValueError, match="metadata solver = 'newton'"):
         SubsampledQ.load(old)
+    # a file written before fingerprints: loads, with a warning that nothing can be checked
+    del meta["solver"], meta["system_fingerprint"]
+    np.savez(old, meta=np.array(json.dumps(meta)), **arrays)
+    with pytest.warns(UserWarning, match="records no system fingerprint.*Learn it again"):
+        assert SubsampledQ.load(old).system_fingerprint is None
+    # tables in another byte order or integer width load as the kernels' native types
+    swapped = {name: a.astype(a.dtype.newbyteorder(">")) for name, a in arrays.items()}
+    swapped["pi_g"] = arrays["pi_g"].astype(np.int16)
+    np.savez(old, meta=np.array(json.dumps(meta | {"system_fingerprint": "0" * 16})), **swapped)
+    back = SubsampledQ.load(old)
+    for name in ("Q", "V", "pi_g", "pi_l", "residuals"):
+        a = getattr(back, name)
+        assert a.dtype.isnative and a.dtype.itemsize == 8 and np.array_equal(a, arrays[name])
 
 
 def test_progress_bar_on_and_off(system, capsys):

@@ -19,6 +19,7 @@ import json
 import math
 import re
 import tracemalloc
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,10 +39,11 @@ from smfq_lib import Aggregate, CooperativeSystem, RewardNoise, SubsampledQ, lea
 from smfq_lib.evaluate import gap, optimal_value, optimal_value_table, policy_value
 from smfq_lib.examples import constrained_exploration, random_system
 from smfq_lib.execute import iid_initial, rollout_agents, rollout_counts
-from smfq_lib.linear import learn_linear
+from smfq_lib.linear import learn_linear, rollout_linear
 from smfq_lib.policy import action_distributions
 from smfq_lib.reproduce import check_injected
 from smfq_lib.theory import gap_bound, gap_bound_log_argument, m_star, rule_choice, table_sizes
+from smfq_lib.worst_case import worst_case_gap
 
 THREADS = numba.get_num_threads()  # the agent-level executor's working vectors, per thread
 PEAK_MAX = 4 * 2**20  # bytes traced by tracemalloc during one refusal
@@ -58,6 +60,25 @@ class Case:
     call: Callable  # call(fx), fx: the fixtures of :func:`fx`
     error: type
     match: str
+
+
+def f_sys() -> str:
+    """The fingerprint of the fixture's system, computed independently of the package."""
+    return _fingerprint(random_system(2, 3, 2, 2))
+
+
+def f_other() -> str:
+    return _fingerprint(random_system(2, 3, 2, 2, seed=1))
+
+
+def _fingerprint(system) -> str:
+    import hashlib
+
+    h = hashlib.sha256(b"smfq.CooperativeSystem/1")
+    for name in ("P_g", "P_l", "r_g", "r_l", "gamma"):
+        arr = np.ascontiguousarray(np.atleast_1d(getattr(system, name)), dtype="<f8")
+        h.update(f"{name}{arr.shape}".encode() + arr.tobytes())
+    return h.hexdigest()[:16]
 
 
 def _g(nbytes: int) -> str:
@@ -98,6 +119,7 @@ def _good_q() -> SubsampledQ:
         residuals=np.zeros(4),
         seconds=0.5,
         seed=0,
+        system_fingerprint="0123456789abcdef",
     )
 
 
@@ -148,6 +170,24 @@ def _damaged_files(tmp: Path) -> dict[str, str]:
     files["tabular"] = _write(tmp / "tabular.npz", meta={"algorithm": "tabular"})
     files["pi_code"] = _write(tmp / "pi_code.npz", pi_l=np.full((2, 3, 3), 2))
     files["Q_int"] = _write(tmp / "Q_int.npz", Q=np.zeros((2, 3, 6, 2, 2), np.int64))
+    nan_q = np.zeros((2, 3, 6, 2, 2))
+    nan_q[0, 0, 0, 0, 0] = np.nan  # at a maximizer: policy_value silently read the others
+    files["Q_nan"] = _write(tmp / "Q_nan.npz", Q=nan_q)
+    files["Q_f16"] = _write(tmp / "Q_f16.npz", Q=np.zeros((2, 3, 6, 2, 2), np.float16))
+    files["V_long"] = _write(tmp / "V_long.npz", V=np.zeros((2, 3, 3), np.longdouble))
+    files["deep"] = str(tmp / "deep.npz")
+    np.savez(files["deep"], **(arrays | {"meta": np.array("[" * 10**5 + "]" * 10**5)}))
+    files["bomb"] = str(tmp / "bomb.npz")  # 80 MB of residuals in a file of about 80 kB
+    np.savez_compressed(files["bomb"], **(arrays | {"residuals": np.zeros(10**7)}))
+    files["liar"] = str(tmp / "liar.npz")  # Q's header declares 8 TB, its member holds none
+    with zipfile.ZipFile(files["liar"], "w") as z:
+        for name, a in arrays.items():
+            with z.open(f"{name}.npy", "w") as fh:
+                if name == "Q":
+                    header = {"descr": "<f8", "fortran_order": False, "shape": (10**12,)}
+                    np.lib.format.write_array_header_1_0(fh, header)
+                else:
+                    np.lib.format.write_array(fh, a)
     return files
 
 
@@ -175,6 +215,9 @@ def fx(tmp_path_factory):
         files=_damaged_files(tmp_path_factory.mktemp("npz")),
         agg=tiny_system(1, 2, 1, 2, seed=0, aggregate=True),
         run=rollout_counts(sys, random_policy(sys, 2, 0), 3, 0, [3, 0, 0], 2, 2, 0, keep="returns"),
+        learned=learn(sys, 2, progress=False),
+        linear=learn_linear(sys, 2, M=20, max_iter=5),
+        same_sizes=random_system(2, 3, 2, 2, seed=1),  # another system of sys's sizes
     )
 
 
@@ -231,7 +274,20 @@ OWN = [
     Case("load: Q disagrees with algorithm", lambda f: SubsampledQ.load(f.files["tabular"]), ValueError, NOT_VALID + r"Q of shape \(2, 3, 6, 2, 2\) does not match tabular with k = 2"),
     Case("load: action code out of range", lambda f: SubsampledQ.load(f.files["pi_code"]), ValueError, NOT_VALID + r"pi_l holds action codes outside \[0, 2\)"),
     Case("load: Q of integers", lambda f: SubsampledQ.load(f.files["Q_int"]), ValueError, NOT_VALID + r"Q has dtype int64, expected float"),
+    Case("load: NaN in Q", lambda f: SubsampledQ.load(f.files["Q_nan"]), ValueError, NOT_VALID + r"Q holds 1 NaN or infinite values"),
+    Case("load: float16 Q", lambda f: SubsampledQ.load(f.files["Q_f16"]), ValueError, NOT_VALID + r"Q has dtype float16, expected float64"),
+    Case("load: longdouble V", lambda f: SubsampledQ.load(f.files["V_long"]), ValueError, NOT_VALID + r"V has dtype float128, expected float64"),
+    Case("load: meta nested 10**5 deep", lambda f: SubsampledQ.load(f.files["deep"]), ValueError, NOT_VALID + r"'meta' is nested too deeply"),
+    Case("load: 80 MB unpacked, 4 MiB budget", lambda f: SubsampledQ.load(f.files["bomb"], memory_budget=SMALL), ValueError, r"^\S*bomb\.npz unpacked needs 0\.0745 GiB, over the memory budget of 0\.00391 GiB\. Pass memory_budget="),
+    Case("load: header declares 8 TB", lambda f: SubsampledQ.load(f.files["liar"]), ValueError, NOT_VALID + r"array 'Q' declares shape \(1000000000000,\) of float64 \(8000000000000 bytes\) but its member holds \d+ bytes"),
     Case("load: no such file", lambda f: SubsampledQ.load(f.files["missing"]), FileNotFoundError, r"neither .*nothing_here nor .*nothing_here\.npz exists"),
+    # a policy used on a system other than the one it was learned on
+    Case("policy_value on another system", lambda f: policy_value(f.same_sizes, f.learned, 3, 0, [3, 0, 0], memory_budget=SMALL), ValueError, rf"^this policy was learned on another system \(fingerprint {f_sys()}; this system's is {f_other()}\): its Q describes other dynamics or rewards\. Use it on the system it was learned on, or, to transfer it on purpose, pass smfq_lib\.policy\.transfer\(policy, system\)\.$"),
+    Case("gap on another system", lambda f: gap(f.same_sizes, f.learned, 3, 0, [3, 0, 0], memory_budget=SMALL), ValueError, r"^this policy was learned on another system"),
+    Case("worst_case_gap on another system", lambda f: worst_case_gap(f.same_sizes, 3, f.learned, memory_budget=SMALL), ValueError, r"^this policy was learned on another system"),
+    Case("rollout_counts on another system", lambda f: rollout_counts(f.same_sizes, f.learned, 3, 0, [3, 0, 0], 2, 2, 0), ValueError, r"^this policy was learned on another system"),
+    Case("rollout_agents on another system", lambda f: rollout_agents(f.same_sizes, f.learned, 3, 0, [3, 0, 0], 2, 2, 0), ValueError, r"^this policy was learned on another system"),
+    Case("rollout_linear on another system", lambda f: rollout_linear(f.same_sizes, f.linear, 3, 0, [3, 0, 0], 2, 2, 0), ValueError, r"^this policy was learned on another system"),
     # 6. a papermill parameter the notebook does not have
     Case("papermill -p profil full", lambda f: check_injected({"n"}, ["profile = 'quick'\nn = None\nseed = 0", "# Parameters\nprofil = 'full'\n"]), ValueError, r"^papermill was given parameter\(s\) \['profil'\] that this notebook does not have; its parameters are \['n', 'profile', 'seed'\]"),
     # 7. smaller ones

@@ -370,4 +370,5 @@ def _run(system, k, m, alg, reason, solver, tol, max_iter, seed, progress, t0) -
         sweeps=stats.sweeps,
         solves=stats.solves,
         solve_seconds=stats.solve_seconds,
+        system_fingerprint=system.fingerprint,
     )

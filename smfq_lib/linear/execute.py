@@ -43,7 +43,7 @@ from smfq_lib.execute.run import (
 )
 from smfq_lib.linear.greedy import coordinated_reading, first_reading, split_tables
 from smfq_lib.linear.result import CLOSED_RULES, LinearQ
-from smfq_lib.policy import DEFAULT_RULE, RULES, ActionLaws
+from smfq_lib.policy import DEFAULT_RULE, RULES, ActionLaws, check_system
 from smfq_lib.rng import next_uniform
 
 __all__ = ["rollout_linear"]
@@ -182,6 +182,7 @@ def rollout_linear(
             f"policy was learned on (S_g, S_l, A_g, A_l) = {policy.sizes}; this system has "
             f"{(system.S_g, system.S_l, system.A_g, system.A_l)}."
         )
+    check_system(policy, system.fingerprint)
     # the arguments every executor checks, with the laws of a one-agent stand-in (the model's
     # own laws may not fit: that is why this executor exists)
     stand_in = ActionLaws(

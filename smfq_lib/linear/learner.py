@@ -159,6 +159,7 @@ def learn_linear(
         converged=converged, seconds=time.perf_counter() - t0, seed=seed, ridge=float(ridge),
         alpha=float(alpha), sizes=(S_g, S_l, A_g, A_l),
         fit_rmse=float(np.sqrt(np.mean((fit - last) ** 2))),
+        system_fingerprint=system.fingerprint,
     )  # fmt: skip
 
 
