@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from smfq_lib.checks import check_gamma
+from smfq_lib.checks import check_gamma, real_array
 
 ROW_TOL = 1e-9
 #: Largest bound ``(r~ + max |rho|) / (1 - gamma)`` on the values accepted: far below the float
@@ -42,44 +42,11 @@ __all__ = ["Aggregate", "CooperativeSystem", "ROW_TOL", "RewardNoise", "VALUE_BO
 
 
 def _as_float_array(name: str, value, ndim: int) -> np.ndarray:
-    hint = f"{name} must be a numeric array with {ndim} dimensions"
-    try:
-        raw = np.asarray(value)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(
-            f"{hint}; got {type(value).__name__} that is not a rectangular array ({exc}). "
-            "Pass a NumPy array of real numbers."
-        ) from None
-    if raw.dtype.kind == "c":
-        raise ValueError(f"{name} must be real-valued; got a complex array. Pass real numbers.")
-    if raw.dtype.kind not in "biufO":
-        # strings, bytes, datetimes, structured: not numbers, even when they parse as numbers
-        raise ValueError(
-            f"{hint}; got dtype {raw.dtype}, which is not numeric. Pass a NumPy array of real "
-            "numbers (e.g. np.asarray(x, dtype=float) after checking x)."
-        )
-    try:
-        arr = np.array(raw, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(
-            f"{hint}; got {type(value).__name__} that cannot be converted to float64 ({exc}). "
-            "Pass a NumPy array of real numbers."
-        ) from None
-    if arr.ndim != ndim:
-        raise ValueError(
-            f"{name} must have {ndim} dimensions; got shape {arr.shape}. "
-            f"See the shape table in smfq_lib.system."
-        )
+    arr = real_array(name, value, ndim)  # the package's one coercion of numbers
     if 0 in arr.shape:
         raise ValueError(
             f"{name} has an empty axis (shape {arr.shape}); every state and action space "
             f"needs at least one element."
-        )
-    bad = np.argwhere(~np.isfinite(arr))
-    if bad.size:
-        idx = tuple(int(i) for i in bad[0])
-        raise ValueError(
-            f"{name}{list(idx)} = {arr[idx]} is not finite; every entry must be a finite number."
         )
     arr.setflags(write=False)
     return arr
@@ -112,7 +79,7 @@ def _check_noise(noise, r_g: np.ndarray, r_l: np.ndarray) -> RewardNoise:
         )
     widths = {}
     for name, w, like in (("w_g", noise.w_g, r_g), ("w_l", noise.w_l, r_l)):
-        arr = np.asarray(w, dtype=np.float64)
+        arr = real_array(f"reward_noise.{name}", w)
         try:
             arr = np.broadcast_to(arr, like.shape).copy()
         except ValueError:

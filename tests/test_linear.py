@@ -191,6 +191,16 @@ def test_bad_input_is_refused_naming_it(kwargs, name):
         learn_linear(args.pop("system"), args.pop("k"), **args)
 
 
+def test_a_fraction_is_a_real_number():
+    """Python real numbers of any type are converted (``Fraction(1, 3)`` is ``1/3``); they gave
+    a raw TypeError in the ridge solve before."""
+    from fractions import Fraction
+
+    a = learn_linear(SYSTEM, 2, M=30, ridge=Fraction(1, 3), alpha=Fraction(1, 10), max_iter=20)
+    b = learn_linear(SYSTEM, 2, M=30, ridge=1 / 3, alpha=0.1, max_iter=20)
+    assert a.ridge == 1 / 3 and np.array_equal(a.theta, b.theta)
+
+
 def test_tabulating_non_affine_features_is_refused_with_the_size():
     from smfq_lib.linear import custom_features
 

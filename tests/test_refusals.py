@@ -39,7 +39,13 @@ from smfq_lib import Aggregate, CooperativeSystem, RewardNoise, SubsampledQ, lea
 from smfq_lib.evaluate import gap, optimal_value, optimal_value_table, policy_value
 from smfq_lib.examples import constrained_exploration, random_system
 from smfq_lib.execute import iid_initial, rollout_agents, rollout_counts
-from smfq_lib.linear import learn_linear, rollout_linear
+from smfq_lib.linear import (
+    affine_features,
+    custom_features,
+    learn_linear,
+    mean_features,
+    rollout_linear,
+)
 from smfq_lib.policy import action_distributions
 from smfq_lib.reproduce import check_injected
 from smfq_lib.theory import gap_bound, gap_bound_log_argument, m_star, rule_choice, table_sizes
@@ -256,6 +262,17 @@ OWN = [
     Case("system rho -inf on its grid", lambda f: _system(aggregate=Aggregate(f.ones, lambda s, a, x: np.where(x < 1, x, -np.inf))), ValueError, r"^aggregate\.rho returned -inf at s_g=0, a_g=0, xbar=1\.0; rho must be finite"),
     Case("system rho NaN on its grid", lambda f: _system(aggregate=Aggregate(np.eye(2), lambda s, a, x: np.where(x < 0.5, np.nan, x))), ValueError, r"^aggregate\.rho returned nan at s_g=0, a_g=0, xbar=0\.0; rho must be finite .* \[0\.0, 1\.0\]"),
     Case("rho NaN off the grid, first seen by learn", lambda f: learn(f.third, 3, progress=False, memory_budget=SMALL), ValueError, r"^aggregate\.rho returned nan at s_g=0, a_g=0, xbar=0\.333"),
+    # coercion: what is not a real finite number is refused, never converted with a loss
+    Case("system r_l object array of strings", lambda f: _system(r_l=np.array([[["1", "2"]], [["3", "4"]]], dtype=object)), ValueError, r"^r_l must hold real numbers; got str values \(dtype object\)\. Pass real numbers"),
+    Case("system r_g masked array", lambda f: _system(r_g=np.ma.masked_array(np.zeros((1, 1)), mask=[[True]])), ValueError, r"^r_g must be a plain array of real numbers; got a masked array, whose mask would be lost\. Pass np\.ma\.filled"),
+    Case("system r_g of bools", lambda f: _system(r_g=np.ones((1, 1), bool)), ValueError, r"^r_g must hold real numbers; got bool values"),
+    Case("noise width as a string", lambda f: _system(reward_noise=RewardNoise(w_g=np.array(["0.1"], dtype=object))), ValueError, r"^reward_noise\.w_g must hold real numbers; got str values"),
+    Case("affine_features complex W", lambda f: affine_features(np.eye(4) + 0j), ValueError, r"^W must hold real numbers; got complex values \(dtype complex128\)"),
+    Case("mean_features object strings", lambda f: mean_features(np.array(["1", "2"], dtype=object)), ValueError, r"^v must hold real numbers; got str values"),
+    Case("custom features returning complex", lambda f: learn_linear(f.sys, 2, custom_features(lambda F: np.c_[np.ones(len(F)), F] + 0j, 7, 6), M=None, memory_budget=SMALL), ValueError, r"^features 'custom': fn\(F\) must hold real numbers; got complex values"),
+    Case("iid_initial p_l of strings", lambda f: iid_initial(f.sys, p_l=np.array(["0.5", "0.5", "0"], dtype=object)), ValueError, r"^p_l must hold real numbers; got str values"),
+    Case("learn_linear ridge=True", lambda f: learn_linear(f.sys, 2, ridge=True), ValueError, r"^ridge must be a finite float >= 0 \(0: least squares\); got True\.$"),
+    Case("rollout_linear rule=['first']", lambda f: rollout_linear(f.sys, f.linear, 3, 0, [3, 0, 0], 2, 2, 0, rule=["first"]), ValueError, r"^rule=\['first'\] with features '\[1, F\]': rollout_linear reads the policy in closed form"),
     # 5. SubsampledQ.load: one message per kind of damage
     Case("load: text file", lambda f: SubsampledQ.load(f.files["text"]), ValueError, NOT_VALID + r"not an npz archive"),
     Case("load: empty file", lambda f: SubsampledQ.load(f.files["empty"]), ValueError, NOT_VALID + r"not an npz archive"),

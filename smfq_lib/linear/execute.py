@@ -170,7 +170,7 @@ def rollout_linear(
             f"{type(policy).__name__}. Tables go to smfq_lib.execute.rollout_agents."
         )
     rule = DEFAULT_RULE if rule is None else rule
-    if rule not in CLOSED_RULES or not policy.features.affine:
+    if not isinstance(rule, str) or rule not in CLOSED_RULES or not policy.features.affine:
         raise ValueError(
             f"rule={rule!r} with features {policy.features.name!r}: rollout_linear reads the "
             f"policy in closed form, for affine features under rule 'first' or 'coordinated' "

@@ -22,14 +22,13 @@ the same ``seed`` and ``m``, ``Q_{k,m}^est``: the samples are the tabular learne
 from __future__ import annotations
 
 import math
-import numbers
 import time
 
 import numba
 import numpy as np
 
 from smfq_lib.budget import check_budget, check_fits
-from smfq_lib.checks import check_int, check_seed, format_count
+from smfq_lib.checks import check_int, check_seed, format_count, real_number
 from smfq_lib.combinatorics import compositions, n_compositions
 from smfq_lib.learning.mean_field_exact import apply_exact_mean_field, exact_tables
 from smfq_lib.learning.mean_field_kernels import binom_table
@@ -91,7 +90,7 @@ def learn_linear(
     LinearQ
     """
     t0 = time.perf_counter()
-    features, M, design_size = _validate(
+    features, M, design_size, alpha, ridge, tol = _validate(
         system, k, features, M, m, alpha, ridge, tol, max_iter, seed, memory_budget
     )
     S_g, S_l, A_l, A_g, Z_l = system.S_g, system.S_l, system.A_l, system.A_g, system.Z_l
@@ -169,7 +168,8 @@ def _design_values(Phi, theta):
 
 
 def _validate(system, k, features, M, m, alpha, ridge, tol, max_iter, seed, budget):
-    """Checked ``(features, M, design size)``; ``ValueError`` naming the argument."""
+    """Checked ``(features, M, design size, alpha, ridge, tol)`` (numbers as floats);
+    ``ValueError`` naming the argument."""
     if not isinstance(system, CooperativeSystem):
         raise ValueError(
             f"system must be an smfq_lib.CooperativeSystem; got {type(system).__name__}."
@@ -200,19 +200,16 @@ def _validate(system, k, features, M, m, alpha, ridge, tol, max_iter, seed, budg
             "design); pass an int m for a sampled design."
         )
 
-    def real(name, x, ok, what):
-        if isinstance(x, bool) or not isinstance(x, numbers.Real) or not ok(float(x)):
-            raise ValueError(f"{name} must be {what}; got {x!r}.")
-
-    real(
+    alpha = real_number(
         "alpha",
         alpha,
-        lambda x: ALPHA_MIN <= x <= ALPHA_MAX,
+        ALPHA_MIN,
+        ALPHA_MAX,
         f"a float in [{ALPHA_MIN:g}, {ALPHA_MAX:g}] (the design's Dirichlet concentration per "
         "cell; e.g. 0.1)",
     )
-    real("ridge", ridge, lambda x: 0 <= x < math.inf, "a finite float >= 0 (0: least squares)")
-    real("tol", tol, lambda x: 0 < x < math.inf, "a finite float > 0 (e.g. 1e-6)")
+    ridge = real_number("ridge", ridge, 0, math.inf, "a finite float >= 0 (0: least squares)")
+    tol = real_number("tol", tol, 5e-324, math.inf, "a finite float > 0 (e.g. 1e-6)")
     check_int("max_iter", max_iter, 1)
     check_seed(seed)
     budget = check_budget(budget)
@@ -236,4 +233,4 @@ def _validate(system, k, features, M, m, alpha, ridge, tol, max_iter, seed, budg
             hint="Use affine features (linear_features, mean_features, affine_features), whose "
             "greedy step is in closed form, with an int M; or a smaller k.",
         )
-    return features, M, int(size)
+    return features, M, int(size), alpha, ridge, tol
