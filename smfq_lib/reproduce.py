@@ -40,14 +40,16 @@ Cell 3 (code): resolve the knobs, passing each one by name (every knob of the pr
 passed, so an override can never be silently ignored)::
 
     from smfq_lib.reproduce import settings
-    cfg = settings(profile, PROFILES, n_max=n_max, k_max=k_max)
+    cfg = settings(profile, PROFILES, chapter="NN_name", n_max=n_max, k_max=k_max)
     cfg  # shows the resolved values in the executed notebook
 
 then ``cfg.n_max``, ``cfg.profile`` etc. ``settings`` also refuses a papermill parameter that
 the parameters cell does not define (``-p profil full`` would otherwise run the quick profile
-and exit 0): see :func:`check_injected`. Further cells call ``smfq_lib`` (no algorithm is
-implemented in a notebook), draw with :func:`smfq_lib.plotting.use_style` and save with
-:func:`smfq_lib.plotting.save_figure` (``profile=cfg.profile``). A cell whose first line is
+and exit 0): see :func:`check_injected`; and, with ``chapter``, a value that does not fit the
+chapter's declaration in :data:`smfq_lib.settings.PARAMETERS` (``-p n_max True``). Further
+cells call ``smfq_lib`` (no algorithm is implemented in a notebook), draw with
+:func:`smfq_lib.plotting.use_style` and save with :func:`smfq_lib.plotting.save_figure`
+(``profile=cfg.profile``). A cell whose first line is
 ``# NBVAL_CHECK_OUTPUT`` prints the chapter's key numbers, rounded so that they reproduce exactly
 (``pytest --nbval-lax`` compares that cell's output). The last cell holds explicit ``assert``
 statements of what the chapter claims.

@@ -32,6 +32,7 @@ import test_examples
 import test_learn_api
 import test_linear
 import test_policy
+import test_reproduce
 import test_theory
 from brute_force import random_policy, tiny_system
 
@@ -47,7 +48,7 @@ from smfq_lib.linear import (
     rollout_linear,
 )
 from smfq_lib.policy import action_distributions
-from smfq_lib.reproduce import check_injected
+from smfq_lib.reproduce import check_injected, settings
 from smfq_lib.theory import gap_bound, gap_bound_log_argument, m_star, rule_choice, table_sizes
 from smfq_lib.worst_case import worst_case_gap
 
@@ -224,6 +225,7 @@ def fx(tmp_path_factory):
         learned=learn(sys, 2, progress=False),
         linear=learn_linear(sys, 2, M=20, max_iter=5),
         same_sizes=random_system(2, 3, 2, 2, seed=1),  # another system of sys's sizes
+        p02=test_reproduce._parameters_cell("02_table_sizes")[1]["PROFILES"],
     )
 
 
@@ -307,6 +309,8 @@ OWN = [
     Case("rollout_linear on another system", lambda f: rollout_linear(f.same_sizes, f.linear, 3, 0, [3, 0, 0], 2, 2, 0), ValueError, r"^this policy was learned on another system"),
     # 6. a papermill parameter the notebook does not have
     Case("papermill -p profil full", lambda f: check_injected({"n"}, ["profile = 'quick'\nn = None\nseed = 0", "# Parameters\nprofil = 'full'\n"]), ValueError, r"^papermill was given parameter\(s\) \['profil'\] that this notebook does not have; its parameters are \['n', 'profile', 'seed'\]"),
+    Case("papermill -p n_max True (chapter 02)", lambda f: settings("quick", f.p02, chapter="02_table_sizes", **(dict.fromkeys(f.p02["quick"]) | {"n_max": True})), ValueError, r"^parameter n_max of chapter 02_table_sizes must be an int >= 1; got True \(bool\)\. Fix it in the parameters cell, or pass e\.g\. papermill -p n_max <value> with such a value\.$"),
+    Case("papermill -p k_max -3 (chapter 02)", lambda f: settings("quick", f.p02, chapter="02_table_sizes", **(dict.fromkeys(f.p02["quick"]) | {"k_max": -3})), ValueError, r"^parameter k_max of chapter 02_table_sizes must be an int >= 1; got -3 \(int\)"),
     # 7. smaller ones
     Case("policy_value string counts", lambda f: policy_value(f.sys, f.pol, 3, 0, ["1", "1", "1"], memory_budget=SMALL), ValueError, r"^counts must hold whole numbers of agents; got \['1', '1', '1'\]"),
     Case("rollout_counts string counts", lambda f: rollout_counts(f.sys, f.pol, 3, 0, ["1", "1", "1"], 2, 2, 0), ValueError, r"^counts must hold whole numbers"),

@@ -326,6 +326,77 @@ def test_papermill_refuses_an_unknown_parameter_in_a_chapter(tmp_path):
     assert "papermill was given parameter(s) ['profil']" in proc.stderr
 
 
+def _parameters_cell(chapter: str) -> tuple[str, dict]:
+    """The committed parameters cell of ``chapter`` and the names it assigns, with values."""
+    book = nbformat.read(REPO / "notebooks" / f"{chapter}.ipynb", as_version=4)
+    (cell,) = [c for c in book.cells if "parameters" in c.metadata.get("tags", [])]
+    namespace: dict = {}
+    exec(cell.source, namespace)
+    return cell.source, {k: v for k, v in namespace.items() if not k.startswith("__")}
+
+
+def test_every_chapter_declares_each_parameter_and_its_values_fit():
+    """PARAMETERS covers exactly the names of each parameters cell (knobs and plain ones), every
+    committed chapter passes its name to settings, and both profiles' values fit."""
+    from smfq_lib.settings import PARAMETERS, check_parameter
+
+    books = sorted((REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    assert sorted(PARAMETERS) == [p.stem for p in books]
+    for path in books:
+        chapter = path.stem
+        _, names = _parameters_cell(chapter)
+        profiles = names.pop("PROFILES")
+        names.pop("profile")
+        assert set(PARAMETERS[chapter]) == set(names), chapter
+        for values in profiles.values():
+            for name, value in values.items():
+                check_parameter(chapter, name, value)
+        for name, value in names.items():
+            if name not in profiles["quick"]:
+                check_parameter(chapter, name, value)
+        cells = nbformat.read(path, as_version=4).cells
+        assert any(f'chapter="{chapter}"' in c.source for c in cells), chapter
+
+
+@pytest.mark.parametrize(
+    ("knob", "value", "must"),
+    [
+        ("n_max", True, "an int >= 1; got True (bool)"),
+        ("n_max", 10.5, "an int >= 1; got 10.5 (float)"),
+        ("n_max", "abc", "an int >= 1; got 'abc' (str)"),
+        ("k_max", -3, "an int >= 1; got -3 (int)"),
+        ("Z_max", 1.5, "an int >= 1; got 1.5 (float)"),
+    ],
+)
+def test_a_knob_of_the_wrong_type_or_range_is_refused(knob, value, must):
+    _, names = _parameters_cell("02_table_sizes")
+    knobs = dict.fromkeys(names["PROFILES"]["quick"]) | {knob: value}
+    with pytest.raises(ValueError) as err:
+        settings("quick", names["PROFILES"], chapter="02_table_sizes", **knobs)
+    assert str(err.value) == (
+        f"parameter {knob} of chapter 02_table_sizes must be {must}. Fix it in the parameters "
+        f"cell, or pass e.g. papermill -p {knob} <value> with such a value."
+    )
+    settings("quick", names["PROFILES"], **knobs)  # without chapter= nothing is typed
+
+
+@pytest.mark.parametrize(
+    ("chapter", "args", "message"),
+    [
+        ("02_table_sizes", ("-p", "n_max", "True"), "parameter n_max of chapter 02_table_sizes "
+         "must be an int >= 1; got True (bool)"),
+        ("03_learning", ("-p", "system_seed", "abc"), "parameter system_seed of chapter "
+         "03_learning must be an int >= 0; got 'abc' (str)"),
+    ],
+)  # fmt: skip
+def test_papermill_refuses_a_value_of_the_wrong_type_in_a_chapter(tmp_path, chapter, args, message):
+    """End to end: the chapter stops at its settings cell (a knob; a plain parameter, read from
+    the kernel) with the message, instead of running a meaningless chapter."""
+    proc = _papermill(REPO / "notebooks" / f"{chapter}.ipynb", tmp_path / "out.ipynb", *args)
+    assert proc.returncode != 0
+    assert message in proc.stderr
+
+
 def test_check_injected_reads_the_injected_cell():
     params = "profile = 'quick'  # help\nn = None\nseed: int = 0\nPROFILES = {}"
     check_injected({"n"}, [])  # no injected cell: nothing to check
