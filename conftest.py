@@ -1,13 +1,13 @@
 """Test-session set-up shared by the unit tests and the nbval notebook run.
 
 A test session writes nothing outside one temporary folder, removed when the session ends:
-notebooks executed under nbval (and ``smfq_lib.reproduce`` runs started by tests) write their
-figures to ``<tmp>/figures`` (``SMFQ_FIGURES``, read by ``smfq_lib.plotting.figures_root``) and
-their sweep results stores to ``<tmp>/results`` (``SMFQ_RESULTS``, read by
-``smfq_lib.reproduce.results_root``), so a test run neither touches the committed ``figures/``
-nor leaves stores behind that a later ``make reproduce-quick`` would reuse. pytest's own
-``tmp_path`` folders live under ``<tmp>/pytest`` and Dask's scratch space under
-``<tmp>/dask``. The variables are set before any kernel starts, so kernels inherit them.
+notebooks executed under nbval (and ``smfq_lib.chapters.reproduce`` runs started by tests) write
+their figures to ``<tmp>/figures`` (``SMFQ_FIGURES``, read by
+``smfq_lib.chapters.plotting.figures_root``) and their sweep results stores to ``<tmp>/results``
+(``SMFQ_RESULTS``, read by ``smfq_lib.chapters.reproduce.results_root``), so a test run neither
+touches the committed ``figures/`` nor leaves stores behind that a later ``make reproduce-quick``
+would reuse. pytest's own ``tmp_path`` folders live under ``<tmp>/pytest`` and Dask's scratch space
+under ``<tmp>/dask``. The variables are set before any kernel starts, so kernels inherit them.
 """
 
 import os

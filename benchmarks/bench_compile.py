@@ -34,7 +34,7 @@ _PROBE = textwrap.dedent(
     import numpy as np
     import smfq_lib
     from smfq_lib.evaluate import optimal_value_table, policy_value_table
-    from smfq_lib.examples import random_system
+    from smfq_lib.model.examples import random_system
     from smfq_lib.execute import rollout_agents, rollout_counts
     from smfq_lib.learning import learn
     from numba.core import event

@@ -7,9 +7,9 @@
 2. Count-level executor (O(1) in n per step): seconds per rollout of ``horizon = 200`` steps
    (k = 8) for n = 10^2 ... 10^6, with the ratio to n = 10^2 (target: flat, and well under a
    second per rollout at n = 10^6), and at n = 10^6 with ``keep="returns"``.
-3. The count-level executor's binomial sampler (smfq_lib.binomial: inversion below a mean of 10,
-   BTRD above) against NumPy's ``Generator.binomial`` (inversion and BTPE) on the same ``(n, p)``:
-   nanoseconds per draw and the ratio (target: about 1 or below). NumPy keeps its set-up
+3. The count-level executor's binomial sampler (smfq_lib._utils.binomial: inversion below a mean
+   of 10, BTRD above) against NumPy's ``Generator.binomial`` (inversion and BTPE) on the same
+   ``(n, p)``: nanoseconds per draw and the ratio (target: about 1 or below). NumPy keeps its set-up
    between draws of the same ``(n, p)``; the executor's ``p`` changes from draw to draw, so
    ``binomial`` sets up every call, and that cost is in its column.
 
@@ -33,9 +33,9 @@ import numba
 import numpy as np
 from numba import njit
 
-from smfq_lib.binomial import binomial
+from smfq_lib._utils.binomial import binomial
 from smfq_lib.execute import rollout_agents, rollout_counts
-from smfq_lib.system import CooperativeSystem
+from smfq_lib.model.system import CooperativeSystem
 
 TARGET_AGENT_STEPS = 1e7
 

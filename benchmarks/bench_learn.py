@@ -31,12 +31,12 @@ import time
 import numpy as np
 import scipy.sparse as sp
 
-from smfq_lib.examples import constrained_exploration
 from smfq_lib.learning import table_bytes
 from smfq_lib.learning.learner import _threads_for
 from smfq_lib.learning.mean_field import MeanFieldOperator
 from smfq_lib.learning.mean_field_exact import next_composition_laws
 from smfq_lib.learning.tabular import TabularOperator
+from smfq_lib.model.examples import constrained_exploration
 
 #: Entries per chunk of the NumPy sampled reference (bounds its temporaries).
 CHUNK = 1 << 20

@@ -21,9 +21,9 @@ import math
 import os
 import time
 
-from smfq_lib.examples import gaussian_squeeze
 from smfq_lib.learning import learn, table_bytes
 from smfq_lib.linear import learn_linear, linear_features
+from smfq_lib.model.examples import gaussian_squeeze
 
 
 def load() -> str:

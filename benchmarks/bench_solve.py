@@ -34,8 +34,8 @@ import numpy as np
 from scipy.stats import binom
 
 from smfq_lib.evaluate import clear_cache, optimal_value_table, policy_value_table
-from smfq_lib.examples import random_system
 from smfq_lib.learning import learn
+from smfq_lib.model.examples import random_system
 
 #: The reference holds a (triples x (n + 1)) law table per global state; skip it beyond this.
 REFERENCE_MAX_BYTES = 2 * 2**30
@@ -143,7 +143,7 @@ def gap_curve(system, n, solver):
     kw = dict(progress=False, memory_budget=BUDGET)
     q = learn(system, n, None, algorithm="mean_field", solver=solver, tol=1e-12, **kw)
     v_star = q.V  # read at the canonical representative, as optimal_value_table does
-    from smfq_lib.combinatorics import compositions, rank
+    from smfq_lib.model.combinatorics import compositions, rank
 
     comps = compositions(n, system.S_l)
     s1 = np.argmax(comps > 0, axis=1)

@@ -22,8 +22,8 @@ import decimal
 import math
 import numbers
 
-from smfq_lib.checks import check_gamma, check_int
-from smfq_lib.combinatorics import binom, log_binom
+from smfq_lib._utils.checks import check_gamma, check_int
+from smfq_lib.model.combinatorics import binom, log_binom
 
 __all__ = [
     "gap_bound",
@@ -252,7 +252,7 @@ def table_sizes(S_g, S_l, A_g, A_l, n, k) -> dict:
     Each size is an exact Python int when it has at most ``_MAX_DIGITS`` (4300) digits, the
     most Python prints, and ``None`` beyond (``q_learning`` has ``n log10(Z)`` digits); its
     ``"log10"`` is always given (finite floats, from the integer when there is one, else from
-    logarithms: :func:`smfq_lib.combinatorics.log_binom`), so plot and print those. No integer
+    logarithms: :func:`smfq_lib.model.combinatorics.log_binom`), so plot and print those. No integer
     past the limit is ever built, so the call takes microseconds at any size.
 
     ``"smaller"`` needs no arithmetic: ``C(k+Z-2, Z-1)`` counts the multisets of ``k - 1``

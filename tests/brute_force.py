@@ -6,7 +6,7 @@ states and actions, exact expectations as sums of products of probabilities, val
 direct linear solve on the joint space ``S_g x S_l^N``. Nothing is shared with the production
 kernels (``smfq_lib.learning``, ``policy``, ``execute``, ``evaluate``, ``combinatorics``): the
 composition enumeration and ranking below are re-done with :mod:`itertools`. Only
-:class:`smfq_lib.system.CooperativeSystem` (arrays, ``gamma``, ``stage_reward``) is used.
+:class:`smfq_lib.model.system.CooperativeSystem` (arrays, ``gamma``, ``stage_reward``) is used.
 
 Functions (spec, section "Brute-force references"):
 
@@ -31,7 +31,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from smfq_lib.system import Aggregate, CooperativeSystem
+from smfq_lib.model.system import Aggregate, CooperativeSystem
 
 __all__ = [
     "MAX_DENSE_ENTRIES",
@@ -55,7 +55,7 @@ MAX_DENSE_ENTRIES = 1 << 22
 def _check_system(system) -> None:
     if not isinstance(system, CooperativeSystem):
         raise ValueError(
-            f"system must be an smfq_lib.system.CooperativeSystem; got {type(system).__name__}. "
+            f"system must be an smfq_lib.CooperativeSystem; got {type(system).__name__}. "
             "Build one with CooperativeSystem(P_g, P_l, r_g, r_l, gamma) or tiny_system(...)."
         )
 
@@ -132,9 +132,9 @@ def tiny_system(
     Every transition row of ``P_g`` (eq. 1) and ``P_l`` (eq. 2) is a Dirichlet(1, ..., 1) draw;
     ``r_g`` and ``r_l`` (eq. 3) are uniform on [0, 1); everything from
     ``numpy.random.default_rng(seed)``. With ``aggregate=True`` an
-    :class:`~smfq_lib.system.Aggregate` is attached: ``phi`` integer-valued in {0, 1, 2} (shape
-    ``(S_l, A_l)``), ``rho(s_g, a_g, xbar) = exp(-(xbar - 1)^2)`` (a Gaussian-squeeze-like term,
-    Example 0.1), ``bound = 1``.
+    :class:`~smfq_lib.model.system.Aggregate` is attached: ``phi`` integer-valued in {0, 1, 2}
+    (shape ``(S_l, A_l)``), ``rho(s_g, a_g, xbar) = exp(-(xbar - 1)^2)`` (a Gaussian-squeeze-like
+    term, Example 0.1), ``bound = 1``.
     """
     for name, v in (("S_g", S_g), ("S_l", S_l), ("A_g", A_g), ("A_l", A_l)):
         _check_int(name, v, 1, hint="Every space needs at least one element.")

@@ -42,8 +42,8 @@ import math
 import numpy as np
 from brute_force import _joint_next_outer, bf_optimal_value, compositions, tiny_system
 
-from smfq_lib.examples import gaussian_squeeze
-from smfq_lib.system import CooperativeSystem
+from smfq_lib.model.examples import gaussian_squeeze
+from smfq_lib.model.system import CooperativeSystem
 
 __all__ = [
     "MAX_AGENTS",

@@ -1,4 +1,4 @@
-"""smfq_lib.binomial: the exact binomial sampler of the count-level executor, checked against
+"""smfq_lib._utils.binomial: the exact binomial sampler of the count-level executor, checked against
 scipy.stats.binom by chi-square on a grid of (n, p) covering both regimes (inversion below
 n min(p, 1-p) = 10, BTRD above), n = 1, p near 0 and 1, and n up to 10**9."""
 
@@ -9,8 +9,8 @@ import pytest
 from numba import njit
 from scipy import stats
 
-from smfq_lib.binomial import BTRD_MIN_MEAN, binomial
-from smfq_lib.rng import stream_key
+from smfq_lib._utils.binomial import BTRD_MIN_MEAN, binomial
+from smfq_lib._utils.rng import stream_key
 
 DRAWS = 20_000
 P_MIN = 1e-4  # per-case significance; the draws are seeded, so the outcome is fixed

@@ -23,7 +23,7 @@ from brute_force import (
     tiny_system,
 )
 
-from smfq_lib.system import CooperativeSystem
+from smfq_lib.model.system import CooperativeSystem
 
 ATOL = 1e-9
 

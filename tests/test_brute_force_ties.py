@@ -32,8 +32,8 @@ from brute_force_ties import (
     two_zone_system,
 )
 
-from smfq_lib.examples import random_system
-from smfq_lib.system import CooperativeSystem
+from smfq_lib.model.examples import random_system
+from smfq_lib.model.system import CooperativeSystem
 
 ATOL = 1e-9
 

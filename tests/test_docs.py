@@ -19,23 +19,25 @@ REPO = Path(smfq_lib.__file__).resolve().parent.parent
 DESIGN = REPO / "docs" / "design.md"
 
 
-#: The modules a user imports from (docs/design.md §8, plus the notebooks' helpers); the kernels'
-#: modules inside the packages are internal.
+#: The modules a user imports from (docs/design.md §8, plus the notebooks' helpers in
+#: ``chapters``, and the argument checks every module shares); the kernels' modules inside the
+#: packages are internal.
 PUBLIC_MODULES = (
     "smfq_lib",
-    "smfq_lib.checks",
-    "smfq_lib.combinatorics",
+    "smfq_lib._utils.checks",
+    "smfq_lib.chapters.experiments",
+    "smfq_lib.chapters.plotting",
+    "smfq_lib.chapters.reproduce",
+    "smfq_lib.chapters.settings",
     "smfq_lib.evaluate",
-    "smfq_lib.examples",
     "smfq_lib.execute",
-    "smfq_lib.experiments",
     "smfq_lib.learning",
-    "smfq_lib.plotting",
-    "smfq_lib.policy",
-    "smfq_lib.reproduce",
-    "smfq_lib.settings",
+    "smfq_lib.learning.policy",
+    "smfq_lib.model",
+    "smfq_lib.model.combinatorics",
+    "smfq_lib.model.examples",
+    "smfq_lib.model.system",
     "smfq_lib.sweep",
-    "smfq_lib.system",
     "smfq_lib.theory",
 )
 
@@ -127,16 +129,16 @@ def test_citations_point_into_the_repository():
 
 
 def test_rst_to_markdown():
-    from smfq_lib.examples.describe import rst_to_markdown
+    from smfq_lib.model.examples.describe import rst_to_markdown
 
-    rst = "Uses ``P_g`` and :class:`~smfq_lib.system.Aggregate`, :func:`learn`.\nExample::"
+    rst = "Uses ``P_g`` and :class:`~smfq_lib.model.system.Aggregate`, :func:`learn`.\nExample::"
     assert rst_to_markdown(rst) == "Uses `P_g` and `Aggregate`, `learn`.\nExample:"
 
 
 @pytest.mark.parametrize("name", ["gaussian_squeeze", "constrained_exploration",
                                   "majority_mode", "two_zone_exploration"])  # fmt: skip
 def test_describe_renders_every_example_as_markdown(name):
-    import smfq_lib.examples as examples
+    import smfq_lib.model.examples as examples
 
     text = examples.describe(getattr(examples, name))
     assert text.startswith(f"### `{name}`\n") and "Modelling choices" in text
@@ -154,14 +156,15 @@ def test_rollouts_summaries_are_all_methods():
         assert inspect.isfunction(members[name]), name
 
 
-#: Chapters whose figure cells go through smfq_lib.plotting (all of them).
+#: Chapters whose figure cells go through smfq_lib.chapters.plotting (all of them).
 SHORT_FIGURE_CELLS = ("01", "02", "03", "04", "05", "06", "07", "08", "09", "10")
 
 
 @pytest.mark.parametrize("number", SHORT_FIGURE_CELLS)
 def test_figure_cells_are_short(number):
-    """A code cell that draws a figure stays readable: the drawing lives in smfq_lib.plotting,
-    the cell holds at most ~15 lines (16 allowed for the save_figure columns)."""
+    """A code cell that draws a figure stays readable: the drawing lives in
+    smfq_lib.chapters.plotting, the cell holds at most ~15 lines (16 allowed for the save_figure
+    columns)."""
     (path,) = (REPO / "notebooks").glob(f"{number}_*.ipynb")
     for cell in json.loads(path.read_text())["cells"]:
         source = "".join(cell["source"])
@@ -171,9 +174,10 @@ def test_figure_cells_are_short(number):
 
 
 def test_parameters_doc_is_generated_from_the_declaration():
-    """docs/parameters.md is what smfq_lib.settings.parameters_markdown makes of PARAMETERS and
-    the committed parameters cells (regenerate it with that function after changing either)."""
-    from smfq_lib.settings import parameters_markdown
+    """docs/parameters.md is what smfq_lib.chapters.settings.parameters_markdown makes of
+    PARAMETERS and the committed parameters cells (regenerate it with that function after
+    changing either)."""
+    from smfq_lib.chapters.settings import parameters_markdown
 
     text = (REPO / "docs" / "parameters.md").read_text()
     assert text == parameters_markdown(REPO / "notebooks")

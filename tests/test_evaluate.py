@@ -12,7 +12,6 @@ import pytest
 from brute_force import bf_optimal_value, bf_policy_value, random_policy, tiny_system
 from tie_cases import max_err_vs_joint
 
-from smfq_lib.combinatorics import rank
 from smfq_lib.evaluate import (
     gap,
     optimal_value,
@@ -22,7 +21,8 @@ from smfq_lib.evaluate import (
 )
 from smfq_lib.execute import iid_initial
 from smfq_lib.learning import learn
-from smfq_lib.system import Aggregate, CooperativeSystem
+from smfq_lib.model.combinatorics import rank
+from smfq_lib.model.system import Aggregate, CooperativeSystem
 
 ATOL = 1e-9
 

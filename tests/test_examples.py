@@ -8,7 +8,7 @@ import pytest
 from brute_force import bf_optimal_value
 
 from smfq_lib import CooperativeSystem
-from smfq_lib.examples import (
+from smfq_lib.model.examples import (
     ACTIONS,
     box_cells,
     constrained_exploration,

@@ -3,11 +3,11 @@
 import numpy as np
 import pytest
 
+from smfq_lib.chapters.experiments import mean_ci, seed_table, squeeze_point
 from smfq_lib.evaluate import optimal_value, policy_value
-from smfq_lib.examples import gaussian_squeeze
-from smfq_lib.experiments import mean_ci, seed_table, squeeze_point
 from smfq_lib.learning import learn
-from smfq_lib.policy import RULES
+from smfq_lib.learning.policy import RULES
+from smfq_lib.model.examples import gaussian_squeeze
 from smfq_lib.sweep import run_sweep
 
 
@@ -57,7 +57,7 @@ def test_squeeze_point_does_not_depend_on_where_it_runs():
                   horizon=40, algorithm="mean_field")  # fmt: skip
     here = squeeze_point(**params)
     code = (
-        "import json, sys\nfrom smfq_lib.experiments import squeeze_point\n"
+        "import json, sys\nfrom smfq_lib.chapters.experiments import squeeze_point\n"
         f"out = squeeze_point(**{params!r})\n"
         "print(json.dumps({k: (v.hex() if isinstance(v, float) else v) for k, v in out.items()}))"
     )

@@ -1,13 +1,17 @@
 """The package layout as users and readers meet it: ``smfq_lib.learn`` is the function and
 ``smfq_lib.learning`` its package (no shadowing), one operator class per algorithm behind one
-interface, and ``smfq_lib.execute`` exporting the same public names as before it became a package.
+interface, ``smfq_lib.execute`` exporting the same public names as before it became a package, and
+the top level read as the architecture (docs/map.md): the algorithms never import the chapters'
+support, imports go one way between the top-level groups, and the import graph has no circle.
 """
 
 from __future__ import annotations
 
+import ast
 import importlib
 import inspect
 import types
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,7 +21,8 @@ import smfq_lib
 import smfq_lib.execute as E
 import smfq_lib.learning as L
 from smfq_lib.learning.mean_field import MeanFieldOperator
-from smfq_lib.learning.operator import Operator, operator_class
+from smfq_lib.learning.operator import Operator
+from smfq_lib.learning.registry import operator_class
 from smfq_lib.learning.tabular import TabularOperator
 
 #: ``smfq_lib.execute.__all__`` when it was one module.
@@ -94,3 +99,144 @@ def test_execute_exports_the_same_public_names():
         rollout_counts,
         run_chunks,
     )
+
+
+# -- the architecture: groups, the direction of imports, no circles -------------------------------
+PACKAGE = Path(smfq_lib.__file__).resolve().parent
+
+#: Which top-level groups each top-level entry of ``smfq_lib`` may import (docs/map.md). The
+#: algorithms (``_utils`` .. ``evaluate``) import neither ``chapters`` (the notebooks' support) nor
+#: ``sweep``; ``__init__`` is the package's own re-exports, ``reproduce`` the 5-line launcher of
+#: ``python -m smfq_lib.reproduce``.
+ALLOWED = {
+    "_utils": set(),
+    "model": {"_utils"},
+    "theory": {"_utils", "model"},
+    "learning": {"_utils", "model"},
+    "execute": {"_utils", "model", "learning"},
+    "linear": {"_utils", "model", "learning", "execute"},
+    "evaluate": {"_utils", "model", "learning", "execute", "theory"},
+    "sweep": {"__init__"},
+    "__init__": {"model", "learning", "linear"},
+    "chapters": {
+        "_utils", "model", "theory", "learning", "execute", "linear", "evaluate", "sweep",
+        "__init__",
+    },
+    "reproduce": {"chapters"},
+}  # fmt: skip
+
+
+def _module_names() -> dict[str, Path]:
+    """Every module of the package: dotted name -> file."""
+    names = {}
+    for path in sorted(PACKAGE.rglob("*.py")):
+        parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+        if parts[-1] == "__init__":
+            parts.pop()
+        names[".".join(parts)] = path
+    return names
+
+
+MODULES = _module_names()
+
+
+def _imports(name: str) -> set[str]:
+    """The ``smfq_lib`` modules that importing ``name`` runs, from every import statement in it,
+    function-local ones included (nothing is excluded): ``from a.b import c`` names ``a.b.c`` if
+    that is a module, else ``a.b``; importing ``a.b.c`` also runs the packages ``a.b`` and ``a``,
+    except the root ``smfq_lib`` (always initialised first) and the packages holding ``name``
+    itself (already initialising when ``name`` runs)."""
+    path = MODULES[name]
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            targets = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*anchor, base] if base else anchor)
+            targets = [f"{base}.{a.name}" if f"{base}.{a.name}" in MODULES else base
+                       for a in node.names]  # fmt: skip
+        else:
+            continue
+        for target in targets:
+            if target.split(".")[0] != "smfq_lib":
+                continue
+            assert target in MODULES, f"{name} imports {target}, which is not a module"
+            parts = target.split(".")
+            if target == "smfq_lib":
+                found.add(target)  # ``from smfq_lib import __version__``: the root, explicitly
+            for i in range(2, len(parts) + 1):
+                mod = ".".join(parts[:i])
+                if mod != target and (name == mod or name.startswith(mod + ".")):
+                    continue  # an ancestor package of the importing module
+                found.add(mod)
+    found.discard(name)
+    return found
+
+
+GRAPH = {name: _imports(name) for name in MODULES}
+
+
+def _group(name: str) -> str:
+    parts = name.split(".")
+    return "__init__" if len(parts) == 1 else parts[1]
+
+
+def test_top_level_reads_as_the_architecture():
+    entries = {p.name for p in PACKAGE.iterdir() if p.name != "__pycache__"}
+    entries = {e.removesuffix(".py") for e in entries}
+    assert entries == set(ALLOWED), entries ^ set(ALLOWED)
+    assert len(entries) <= 11
+
+
+def test_imports_go_one_way_between_the_groups():
+    wrong = sorted(
+        f"{name} imports {target}"
+        for name, targets in GRAPH.items()
+        for target in targets
+        if _group(target) != _group(name) and _group(target) not in ALLOWED[_group(name)]
+    )
+    assert not wrong, "\n".join(wrong)
+    assert "chapters" not in ALLOWED["evaluate"] | ALLOWED["linear"] | ALLOWED["learning"]
+
+
+def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """One import circle of ``graph`` (a list of modules, first = last), or None."""
+    state = dict.fromkeys(graph, 0)  # 0 new, 1 on the stack, 2 done
+    stack = []
+
+    def visit(node):
+        state[node] = 1
+        stack.append(node)
+        for nxt in sorted(graph[node]):
+            if state[nxt] == 1:
+                return stack[stack.index(nxt) :] + [nxt]
+            if state[nxt] == 0 and (found := visit(nxt)):
+                return found
+        stack.pop()
+        state[node] = 2
+        return None
+
+    for node in sorted(graph):
+        if state[node] == 0 and (found := visit(node)):
+            return found
+    return None
+
+
+def test_the_import_graph_has_no_circle():
+    assert "smfq_lib.learning.registry" in GRAPH["smfq_lib.learning.result"]
+    assert not GRAPH["smfq_lib.learning.operator"] & {
+        "smfq_lib.learning.tabular",
+        "smfq_lib.learning.mean_field",
+        "smfq_lib.learning.registry",
+    }
+    circle = _cycle(GRAPH)
+    assert circle is None, " -> ".join(circle)
+
+
+def test_the_circle_check_can_fail():
+    assert _cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert _cycle({"a": {"b"}, "b": set()}) is None

@@ -6,7 +6,6 @@ import json
 import math
 import re
 import textwrap
-import time
 
 import numpy as np
 import pytest
@@ -108,7 +107,7 @@ def test_auto_picks_the_smaller_table():
 def test_auto_takes_algorithm_2_where_algorithm_1_has_too_many_axes():
     """With |Z_l| = 1 both tables have the same size at every k, a tie that goes to Algorithm 1;
     past k = 31 its 2k + 2 axes exceed NumPy's 64, so "auto" takes Algorithm 2 there."""
-    from smfq_lib.examples import random_system
+    from smfq_lib.model.examples import random_system
 
     system = random_system(2, 1, 2, 1, seed=0)  # S_l = A_l = 1
     assert learn(system, 31, progress=False).algorithm == "tabular"
@@ -117,16 +116,15 @@ def test_auto_takes_algorithm_2_where_algorithm_1_has_too_many_axes():
     np.testing.assert_allclose(q.V, learn(system, 33, algorithm="mean_field", progress=False).V)
 
 
-def test_huge_k_is_refused_in_milliseconds():
+def test_huge_k_is_refused_before_any_work():
     """Sizes are compared in logs: k = 10**7 or 10**18 neither hangs on exact powers nor
-    overflows a float while formatting the message."""
+    overflows a float while formatting the message (no wall time is asserted: a hang would hang
+    the suite, and the refusal catalogue checks the memory a refusal takes)."""
     system = tiny_system(2, 3, 2, 3, seed=1)
     for k in (10**6, 10**7, 10**18):
         for algorithm in ("tabular", "mean_field", "auto", "paper"):
-            t = time.perf_counter()
             with pytest.raises(ValueError, match="bytes|GiB"):
                 learn(system, k, None, algorithm=algorithm, progress=False)
-            assert time.perf_counter() - t < 2.0, (k, algorithm)
     assert choose_algorithm(9, 10**18)[0] == "mean_field"
     assert choose_algorithm(9, 10**18, "paper")[0] == "mean_field"
 
@@ -147,7 +145,7 @@ def test_non_finite_q_is_an_error(solver, value):
     from tqdm.auto import tqdm
 
     from smfq_lib.learning import solvers
-    from smfq_lib.learning.operator import operator_class
+    from smfq_lib.learning.registry import operator_class
 
     op = operator_class("mean_field")(tiny_system(1, 2, 1, 2, gamma=0.9, seed=3), 2, None, 0)
     op.R[3] = value
@@ -171,7 +169,7 @@ def test_greedy_and_value_lookups(system):
     assert res.greedy(0, 1, [1, 1]) == (res.pi_g[0, 1, 1], res.pi_l[0, 1, 1])
     q = res.Q[0, 1]  # (Cz, A_l, A_g)
     a_g, a_1 = res.greedy(0, 1, [1, 1])
-    from smfq_lib.combinatorics import marginal_ranks
+    from smfq_lib.model.combinatorics import marginal_ranks
 
     mask = marginal_ranks(2, 2, 2) == 1
     assert q[mask].max() == res.value(0, 1, [1, 1])

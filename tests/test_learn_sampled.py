@@ -12,14 +12,14 @@ import pytest
 from brute_force import bf_next_counts, compositions, tiny_system
 from scipy.stats import chi2
 
-from smfq_lib.combinatorics import compositions as compositions_nb
 from smfq_lib.learning import learn
 from smfq_lib.learning.mean_field_exact import exact_tables, next_composition_laws
 from smfq_lib.learning.mean_field_kernels import sample_mean_field
-from smfq_lib.learning.operator import operator_class
+from smfq_lib.learning.registry import operator_class
 from smfq_lib.learning.rewards import mean_field_reward, tabular_reward
 from smfq_lib.learning.sampled import cdf_tables
 from smfq_lib.learning.tabular_kernels import sample_tabular
+from smfq_lib.model.combinatorics import compositions as compositions_nb
 
 P_MIN = 1e-4  # per-entry chi-square p-value floor (fixed seed: deterministic)
 

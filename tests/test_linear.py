@@ -18,20 +18,20 @@ from threads import outputs_by_thread_count
 
 from smfq_lib import learn
 from smfq_lib.evaluate import optimal_value, policy_value
-from smfq_lib.examples import gaussian_squeeze, random_system
 from smfq_lib.execute import iid_initial
+from smfq_lib.learning.policy import RULES
 from smfq_lib.linear import (
     learn_linear,
     linear_features,
     mean_features,
     one_hot_features,
 )
-from smfq_lib.policy import RULES
+from smfq_lib.model.examples import gaussian_squeeze, random_system
 
 
 def _fold(Q, k, system):
     """Algorithm 1's brute-force table read at (agent 1, others ascending): Algorithm 2's shape."""
-    from smfq_lib.combinatorics import compositions
+    from smfq_lib.model.combinatorics import compositions
 
     S_g, S_l, A_g, A_l = system.S_g, system.S_l, system.A_g, system.A_l
     Zt = compositions(k - 1, system.Z_l)
@@ -124,8 +124,8 @@ def test_design_urn_stays_in_its_cells_at_every_alpha(alpha):
     """Agent 0 of every design row takes a uniform cell (it has no earlier agent to copy), even
     where ``u (Z_l alpha) < Z_l alpha`` fails in rounding (a subnormal ``Z_l alpha``): it read
     an unset slot before. At the tiny end every row is one cell; at the huge end cells spread."""
+    from smfq_lib._utils.rng import stream_key, uniform
     from smfq_lib.linear.fitted import polya_design
-    from smfq_lib.rng import stream_key, uniform
 
     M, t, Z_l, key_seed = 400, 3, 4, np.uint64(12345)
     out = np.zeros((M, Z_l), np.int64)
@@ -211,7 +211,7 @@ def test_tabulating_non_affine_features_is_refused_with_the_size():
 
 
 def test_theorem_015_terms_as_printed():
-    from smfq_lib.linear.experiments import theorem_015_terms
+    from smfq_lib.chapters.linear_experiments import theorem_015_terms
 
     t = theorem_015_terms(4, 100, 2**0.5, 0.9, 1.0)
     assert t["sampling"] == pytest.approx(0.5)

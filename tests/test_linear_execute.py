@@ -17,9 +17,9 @@ import pytest
 from brute_force import tiny_system
 
 from smfq_lib.evaluate import policy_value
-from smfq_lib.examples import gaussian_squeeze
 from smfq_lib.execute import iid_initial, rollout_agents, rollout_counts
 from smfq_lib.linear import learn_linear, linear_features, one_hot_features, rollout_linear
+from smfq_lib.model.examples import gaussian_squeeze
 
 
 def _tied(system, k, seed=0):

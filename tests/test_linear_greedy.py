@@ -17,6 +17,7 @@ import pytest
 from brute_force import tiny_system
 from brute_force_ties import bf_action_laws
 
+from smfq_lib.learning.policy import RULES
 from smfq_lib.linear import (
     affine_features,
     learn_linear,
@@ -24,7 +25,6 @@ from smfq_lib.linear import (
     mean_features,
     one_hot_features,
 )
-from smfq_lib.policy import RULES
 
 CASES = [  # (S_g, S_l, A_g, A_l, k)
     (1, 2, 1, 2, 1),

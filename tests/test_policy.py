@@ -1,4 +1,5 @@
-"""smfq_lib.policy: the action distributions of eq. (10), (11) on a population (s_g, counts).
+"""smfq_lib.learning.policy: the action distributions of eq. (10), (11) on a population (s_g,
+counts).
 
 Checked against a direct enumeration of every k-subset of an explicit list of agents (the
 literal sums of eq. 10, 11), with the composition order re-derived here by sorting tuples.
@@ -12,7 +13,7 @@ import math
 import numpy as np
 import pytest
 
-from smfq_lib.policy import action_distributions
+from smfq_lib.learning.policy import action_distributions
 
 
 def _rank_table(t, d):
@@ -146,7 +147,7 @@ def test_validation_bad_action_codes():
 def test_large_population_matches_hypergeometric_formula():
     """The falling-factorial evaluation equals the formula of eq. (10), (11) written with
     combinatorics.mv_hypergeometric_pmf, at populations far too large to enumerate."""
-    from smfq_lib.combinatorics import compositions, mv_hypergeometric_pmf, rank
+    from smfq_lib.model.combinatorics import compositions, mv_hypergeometric_pmf, rank
 
     S_l, k = 3, 7
     pi_g, pi_l = _tables(2, S_l, 3, 2, k, 5)
@@ -175,9 +176,9 @@ def test_transfer_is_the_explicit_override_of_the_system_check():
     no fingerprint), and leaves the original as it was."""
     from smfq_lib import learn
     from smfq_lib.evaluate import policy_value
-    from smfq_lib.examples import random_system
+    from smfq_lib.learning.policy import transfer
     from smfq_lib.linear import learn_linear, rollout_linear
-    from smfq_lib.policy import transfer
+    from smfq_lib.model.examples import random_system
 
     home, other = random_system(2, 3, 2, 2, seed=0), random_system(2, 3, 2, 2, seed=1)
     q = learn(home, 2, progress=False)

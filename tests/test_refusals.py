@@ -37,9 +37,11 @@ import test_theory
 from brute_force import random_policy, tiny_system
 
 from smfq_lib import Aggregate, CooperativeSystem, RewardNoise, SubsampledQ, learn
+from smfq_lib.chapters.reproduce import check_injected, settings
 from smfq_lib.evaluate import gap, optimal_value, optimal_value_table, policy_value
-from smfq_lib.examples import constrained_exploration, random_system
+from smfq_lib.evaluate.worst_case import worst_case_gap
 from smfq_lib.execute import iid_initial, rollout_agents, rollout_counts
+from smfq_lib.learning.policy import action_distributions
 from smfq_lib.linear import (
     affine_features,
     custom_features,
@@ -47,10 +49,8 @@ from smfq_lib.linear import (
     mean_features,
     rollout_linear,
 )
-from smfq_lib.policy import action_distributions
-from smfq_lib.reproduce import check_injected, settings
+from smfq_lib.model.examples import constrained_exploration, random_system
 from smfq_lib.theory import gap_bound, gap_bound_log_argument, m_star, rule_choice, table_sizes
-from smfq_lib.worst_case import worst_case_gap
 
 THREADS = numba.get_num_threads()  # the agent-level executor's working vectors, per thread
 PEAK_MAX = 4 * 2**20  # bytes traced by tracemalloc during one refusal
@@ -359,7 +359,7 @@ def _imported() -> list[Case]:
         call = lambda f, fa=factory, kw=kwargs: fa(**kw)  # noqa: E731
         out.append(Case(f"examples[{i}] {factory.__name__} {kwargs}", call, ValueError, match))
     for i, (systems, match) in enumerate(table(test_examples.test_with_types_rejects)):
-        from smfq_lib.examples import with_types
+        from smfq_lib.model.examples import with_types
 
         out.append(Case(f"with_types[{i}]", lambda f, s=systems: with_types(s), ValueError, match))
     for i, (kwargs, match) in enumerate(table(test_policy.test_validation)):

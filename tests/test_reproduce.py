@@ -1,4 +1,5 @@
-"""smfq_lib.reproduce (CLI, settings helper) and smfq_lib.plotting (figure locations, files)."""
+"""smfq_lib.chapters.reproduce (CLI, settings helper) and smfq_lib.chapters.plotting (figure
+locations, files)."""
 
 import csv
 import json
@@ -16,8 +17,8 @@ import pytest  # noqa: E402
 from matplotlib.container import ErrorbarContainer  # noqa: E402
 from nbformat.v4 import new_code_cell, new_notebook  # noqa: E402
 
-from smfq_lib import plotting  # noqa: E402
-from smfq_lib.reproduce import check_injected, find_notebooks, settings  # noqa: E402
+from smfq_lib.chapters import plotting  # noqa: E402
+from smfq_lib.chapters.reproduce import check_injected, find_notebooks, settings  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -288,7 +289,7 @@ def test_plot_return_vs_k_draws_one_curve_per_rule():
 # -- papermill parameters the notebook does not have ------------------------------------------
 PARAMETERS = 'profile = "quick"  # profile\nn = None  # agents\nseed = 0  # not a knob\n'
 PARAMETERS += 'PROFILES = {"quick": {"n": 1}, "full": {"n": 2}}'
-RESOLVE = "from smfq_lib.reproduce import settings\ncfg = settings(profile, PROFILES, n=n)"
+RESOLVE = "from smfq_lib.chapters.settings import settings\ncfg = settings(profile, PROFILES, n=n)"
 
 
 def _papermill(notebook: Path, out: Path, *args: str):
@@ -338,7 +339,7 @@ def _parameters_cell(chapter: str) -> tuple[str, dict]:
 def test_every_chapter_declares_each_parameter_and_its_values_fit():
     """PARAMETERS covers exactly the names of each parameters cell (knobs and plain ones), every
     committed chapter passes its name to settings, and both profiles' values fit."""
-    from smfq_lib.settings import PARAMETERS, check_parameter
+    from smfq_lib.chapters.settings import PARAMETERS, check_parameter
 
     books = sorted((REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))
     assert sorted(PARAMETERS) == [p.stem for p in books]
@@ -412,7 +413,7 @@ def test_check_injected_reads_the_injected_cell():
 
 
 def test_chapter_store_rule(monkeypatch, tmp_path):
-    from smfq_lib.reproduce import chapter_store, results_root
+    from smfq_lib.chapters.reproduce import chapter_store, results_root
 
     monkeypatch.delenv("SMFQ_RESULTS", raising=False)
     assert results_root("quick") == REPO / "results" / "quick"

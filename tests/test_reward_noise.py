@@ -20,12 +20,12 @@ import numpy as np
 import pytest
 from brute_force import random_policy, tiny_system
 
-from smfq_lib.combinatorics import compositions
 from smfq_lib.evaluate import policy_value
 from smfq_lib.execute import rollout_agents, rollout_counts
 from smfq_lib.learning import learn
-from smfq_lib.learning.operator import operator_class
-from smfq_lib.system import CooperativeSystem, RewardNoise
+from smfq_lib.learning.registry import operator_class
+from smfq_lib.model.combinatorics import compositions
+from smfq_lib.model.system import CooperativeSystem, RewardNoise
 
 
 def _noisy(system, w_g, w_l):

@@ -19,14 +19,14 @@ from brute_force import bf_next_counts, compositions, tiny_system
 from scipy.sparse.linalg import LinearOperator
 
 from smfq_lib import CooperativeSystem
-from smfq_lib.combinatorics import compositions as compositions_nb
 from smfq_lib.evaluate import policy_value_table
 from smfq_lib.learning import learn
 from smfq_lib.learning.mean_field import MeanFieldOperator
 from smfq_lib.learning.mean_field_kernels import sample_mean_field
-from smfq_lib.learning.operator import operator_class
+from smfq_lib.learning.registry import operator_class
 from smfq_lib.learning.sampled import cdf_tables
 from smfq_lib.learning.solvers import DENSE_MAX, evaluate_policy
+from smfq_lib.model.combinatorics import compositions as compositions_nb
 
 TOL = 1e-12  # both solvers: ||Q - Q_fix||_inf <= TOL
 

@@ -463,9 +463,9 @@ def test_sweep_while_a_worker_imports_the_script_is_refused(calls, monkeypatch):
 
 
 def test_every_sweep_reports_its_counts_to_the_reproduce_log(calls, tmp_path, monkeypatch):
-    """With SMFQ_SWEEP_LOG set (smfq_lib.reproduce sets it per notebook), each run_sweep
+    """With SMFQ_SWEEP_LOG set (smfq_lib.chapters.reproduce sets it per notebook), each run_sweep
     appends its points computed, reused and failed; reproduce sums them per notebook."""
-    from smfq_lib.reproduce import Outcome, _read_sweep_log, summary
+    from smfq_lib.chapters.reproduce import Outcome, _read_sweep_log, summary
 
     log = tmp_path / "sweeps.jsonl"
     monkeypatch.setenv("SMFQ_SWEEP_LOG", str(log))

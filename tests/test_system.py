@@ -180,7 +180,7 @@ def test_bad_aggregate_phi(phi, match):
 def test_bad_aggregate_objects():
     with pytest.raises(ValueError, match=r"^aggregate.rho must be a callable"):
         Aggregate(np.zeros((S_l, A_l)), rho=3.0)
-    with pytest.raises(ValueError, match=r"^aggregate must be an smfq_lib.system.Aggregate"):
+    with pytest.raises(ValueError, match=r"^aggregate must be an smfq_lib.model.system.Aggregate"):
         _build(_with(aggregate=_rho))
     # a rho that is not vectorized is refused when the system is built (rho is checked there)
     with pytest.raises(ValueError, match=r"^aggregate.rho returned shape"):
@@ -258,7 +258,7 @@ def test_fingerprint_identifies_dynamics_and_rewards():
     """The same arrays give the same fingerprint (labels aside); any entry, gamma, the noise or
     the aggregate's rho changes it."""
     from smfq_lib import RewardNoise
-    from smfq_lib.examples import random_system
+    from smfq_lib.model.examples import random_system
 
     base = random_system(2, 3, 2, 2, seed=0)
     args = (base.P_g, base.P_l, base.r_g, base.r_l)

@@ -16,11 +16,11 @@ from brute_force import bf_subsystem_Q
 from brute_force_ties import RULES, bf_action_laws
 from tie_cases import SYSTEMS, learned, tie_system
 
-from smfq_lib.combinatorics import compositions, n_compositions
 from smfq_lib.learning import learn
+from smfq_lib.learning.policy import DEFAULT_RULE, ActionLaws
+from smfq_lib.learning.policy import RULES as LIB_RULES
 from smfq_lib.learning.tie_rules import action_laws
-from smfq_lib.policy import DEFAULT_RULE, ActionLaws
-from smfq_lib.policy import RULES as LIB_RULES
+from smfq_lib.model.combinatorics import compositions, n_compositions
 
 CASES = [(name, k) for name in SYSTEMS for k in (1, 2, 3) if not (name == "squeeze3" and k == 3)]
 

@@ -15,10 +15,10 @@ from brute_force_ties import RULES, bf_policy_value_rule
 from tie_cases import learned, max_err_vs_joint, tie_system
 
 from smfq_lib.evaluate import gap, optimal_value_table, policy_value, policy_value_table
-from smfq_lib.examples import random_system
 from smfq_lib.execute import rollout_agents, rollout_counts
 from smfq_lib.learning import learn
-from smfq_lib.policy import ActionLaws
+from smfq_lib.learning.policy import ActionLaws
+from smfq_lib.model.examples import random_system
 from smfq_lib.theory import gap_bound
 
 VALUE_CASES = [

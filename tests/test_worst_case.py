@@ -1,6 +1,6 @@
-"""The worst-case gap over start states (smfq_lib.worst_case) against the independent joint-space
-brute force (tests/brute_force_ties.py), Theorem 0.11's bound at every k, the argument refusals,
-and the fits of chapter 8 (smfq_lib.gap_study)."""
+"""The worst-case gap over start states (smfq_lib.evaluate.worst_case) against the independent
+joint-space brute force (tests/brute_force_ties.py), Theorem 0.11's bound at every k, the argument
+refusals, and the fits of chapter 8 (smfq_lib.evaluate.gap_study)."""
 
 from __future__ import annotations
 
@@ -13,12 +13,12 @@ from brute_force import bf_optimal_value, bf_subsystem_Q, tiny_system
 from brute_force_ties import bf_policy_value_rule, bf_worst_case_gap
 from tie_cases import tie_system
 
-from smfq_lib.combinatorics import rank
-from smfq_lib.examples import majority_mode
-from smfq_lib.gap_study import gap_curves, loglog_slope, shape, shape_constant
+from smfq_lib.evaluate.gap_study import gap_curves, loglog_slope, shape, shape_constant
+from smfq_lib.evaluate.worst_case import gap_table, worst_case_gap
 from smfq_lib.learning import learn
+from smfq_lib.model.combinatorics import rank
+from smfq_lib.model.examples import majority_mode
 from smfq_lib.theory import gap_bound
-from smfq_lib.worst_case import gap_table, worst_case_gap
 
 SYSTEMS = {
     "majority": lambda: majority_mode(flip=0.1, gamma=0.8),

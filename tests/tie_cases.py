@@ -10,8 +10,8 @@ import numpy as np
 from brute_force import tiny_system
 from brute_force_ties import permutation_tie_system, squeeze_system, two_zone_system
 
-from smfq_lib.combinatorics import rank
 from smfq_lib.learning import learn
+from smfq_lib.model.combinatorics import rank
 
 SYSTEMS = {
     "two_zone": two_zone_system,

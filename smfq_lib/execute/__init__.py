@@ -11,11 +11,12 @@ What they share: the start state ``s_0`` (line 1; :mod:`~.initial`: :class:`IIDI
 :func:`iid_initial`, :func:`count_state_weights`), the per-rollout random streams, the reward
 noise and the result type :class:`Rollouts` (:mod:`~.rollouts`), the argument checks, the memory
 guard (``memory_budget=``, ``keep="returns"``) and the aggregate term (:mod:`~.run`), and the
-parallel loop :func:`run_chunks` (:mod:`~.chunks`).
+parallel loop :func:`run_chunks` (:mod:`smfq_lib._utils.chunks`, shared with the learners and
+the exact evaluation).
 """
 
+from smfq_lib._utils.chunks import run_chunks
 from smfq_lib.execute.agents import rollout_agents
-from smfq_lib.execute.chunks import run_chunks
 from smfq_lib.execute.counts import rollout_counts
 from smfq_lib.execute.initial import IIDInitial, count_state_weights, iid_initial
 from smfq_lib.execute.rollouts import Rollouts

@@ -4,9 +4,9 @@
 ``k`` of the ``n`` agents uniformly without replacement (Floyd's algorithm, O(k)), and draws
 ``a_g ~ prob_g[s_g, s_1, rank(c)]`` with ``s_1`` the lowest state present in the sample and ``c``
 the sample's state counts minus one agent in ``s_1`` (the canonical representative of
-:mod:`smfq_lib.policy`); every local agent ``i`` draws ``k - 1`` of the other ``n - 1`` and
+:mod:`smfq_lib.learning.policy`); every local agent ``i`` draws ``k - 1`` of the other ``n - 1`` and
 then ``a_i ~ prob_l[s_g, s_i, rank(c_i)]``, the law of its own reading under the tie rule
-(:class:`smfq_lib.policy.ActionLaws`); the stage reward is eq. (3) on all ``n`` agents;
+(:class:`smfq_lib.learning.policy.ActionLaws`); the stage reward is eq. (3) on all ``n`` agents;
 ``s_g' ~ P_g[s_g, a_g]`` (eq. 1) and ``s_i' ~ P_l[s_i, s_g, a_i]`` (eq. 2) by inverse CDF.
 A reading whose law is one-hot (every reading under rule ``"first"``) takes its action without a
 random number, so such runs draw exactly the numbers a deterministic table would. Cost O(n k) per
@@ -21,8 +21,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from smfq_lib.checks import format_count
-from smfq_lib.combinatorics import binom
+from smfq_lib._utils.checks import format_count
+from smfq_lib._utils.rng import next_uniform, start_sequential, stream_key
 from smfq_lib.execute.initial import check_start, draw_start
 from smfq_lib.execute.rollouts import Rollouts, keep_step, noise_key
 from smfq_lib.execute.run import (
@@ -34,8 +34,8 @@ from smfq_lib.execute.run import (
     thread_count,
     validate_common,
 )
-from smfq_lib.rng import next_uniform, start_sequential, stream_key
-from smfq_lib.system import CooperativeSystem
+from smfq_lib.model.combinatorics import binom
+from smfq_lib.model.system import CooperativeSystem
 
 __all__ = ["rollout_agents"]
 
@@ -165,8 +165,8 @@ def _agent_kernel(
     local0, seed, disc, returns, rewards, xs, sgs, ags, counts_tr, noisy, w_g, w_l,
 ):  # fmt: skip
     """Rollouts ``lo .. hi-1`` of the literal Algorithm 3, rollout ``r`` on the sequential
-    stream of key ``stream_key(seed, r)`` (:func:`smfq_lib.rng.start_sequential`), writing row
-    ``r - lo`` of the output arrays.
+    stream of key ``stream_key(seed, r)`` (:func:`smfq_lib._utils.rng.start_sequential`), writing
+    row ``r - lo`` of the output arrays.
 
     A reading's action is ``det[s_g, s, r]`` when its law is one-hot, else an inverse-CDF draw
     from ``law[s_g, s, r]`` (cumulative laws, :func:`_reading_tables`). ``returns`` gets

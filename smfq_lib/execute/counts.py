@@ -5,11 +5,11 @@
 ``counts[s]`` agents ``~ Multinomial(counts[s], p_l[s])``: under every tie rule each agent's
 sample and its draw from its reading's law are independent of the other agents', so agents in
 one state act i.i.d. given the population (``p_g``, ``p_l`` are the mixture laws of eq. (10),
-(11), :func:`smfq_lib.policy.action_distributions_into`); per (state, action) cell the next
+(11), :func:`smfq_lib.learning.policy.action_distributions_into`); per (state, action) cell the next
 states ``~ Multinomial(n_sa, P_l[s, s_g, a])``. Cost per step independent of ``n``.
 
 Random numbers: one counter-based stream per rollout, keyed by ``(seed, rollout)``, and exact
-binomial draws on it (:mod:`smfq_lib.binomial`); no ``np.random`` (:mod:`~.rollouts`).
+binomial draws on it (:mod:`smfq_lib._utils.binomial`); no ``np.random`` (:mod:`~.rollouts`).
 """
 
 from __future__ import annotations
@@ -17,13 +17,13 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from smfq_lib.binomial import binomial
+from smfq_lib._utils.binomial import binomial
+from smfq_lib._utils.rng import next_counter_uniform, stream_key
 from smfq_lib.execute.initial import check_start, draw_start
 from smfq_lib.execute.rollouts import Rollouts, keep_step, noise_key
 from smfq_lib.execute.run import check_memory, document, phi_table, run_rollouts, validate_common
-from smfq_lib.policy import action_distributions_into, policy_tables
-from smfq_lib.rng import next_counter_uniform, stream_key
-from smfq_lib.system import CooperativeSystem
+from smfq_lib.learning.policy import action_distributions_into, policy_tables
+from smfq_lib.model.system import CooperativeSystem
 
 __all__ = ["rollout_counts"]
 
@@ -48,7 +48,7 @@ def _sample_dist(p, u):
 @njit(cache=True)
 def _multinomial_add(m, p, out, st):
     """``out += Multinomial(m, p)`` by sequential binomials on exact tail sums, drawn from the
-    counter stream ``st`` (:func:`smfq_lib.binomial.binomial`)."""
+    counter stream ``st`` (:func:`smfq_lib._utils.binomial.binomial`)."""
     rem = m
     d = p.shape[0]
     for j in range(d):
@@ -171,14 +171,15 @@ def rollout_counts(
     Every step, given ``(s_g, counts)``: ``a_g ~ p_g`` and, per local state ``s``, the action
     histogram of its ``counts[s]`` agents ``~ Multinomial(counts[s], p_l[s])``, where ``p_g``,
     ``p_l`` are the laws of eq. (10), (11) mixed over the sample ``Delta`` (a multivariate
-    hypergeometric draw of the population; :func:`smfq_lib.policy.action_distributions_into`):
-    agents in one state act i.i.d. given the population under every tie rule. The stage reward is
-    eq. (3), ``r_g(s_g, a_g) + (1/n) sum_(s, a) n_sa r_l(s, s_g, a)``; ``s_g' ~ P_g(. | s_g,
-    a_g)`` (eq. 1) and, per (state, action) cell with ``n_sa`` agents, their next states ``~
-    Multinomial(n_sa, P_l(. | s, s_g, a))`` (eq. 2). A step costs ``O(C(k, S_l) + S_l C(k-1,
-    S_l) + S_l A_l S_l)`` binomial draws and pmf terms; rollouts run in parallel on
+    hypergeometric draw of the population;
+    :func:`smfq_lib.learning.policy.action_distributions_into`): agents in one state act i.i.d.
+    given the population under every tie rule. The stage reward is eq. (3), ``r_g(s_g, a_g) + (1/n)
+    sum_(s, a) n_sa r_l(s, s_g, a)``; ``s_g' ~ P_g(. | s_g, a_g)`` (eq. 1) and, per (state, action)
+    cell with ``n_sa`` agents, their next states ``~ Multinomial(n_sa, P_l(. | s, s_g, a))`` (eq.
+    2). A step costs ``O(C(k, S_l) + S_l C(k-1, S_l) + S_l A_l S_l)`` binomial draws and pmf terms;
+    rollouts run in parallel on
     ``numba.get_num_threads()`` threads. Every number comes from the rollout's counter stream
-    through exact binomial draws (:mod:`smfq_lib.binomial`).
+    through exact binomial draws (:mod:`smfq_lib._utils.binomial`).
 
     Parameters
     ----------

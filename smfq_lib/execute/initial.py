@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from smfq_lib.checks import real_array, validate_counts, validate_index
-from smfq_lib.combinatorics import n_compositions, unrank
-from smfq_lib.system import CooperativeSystem
+from smfq_lib._utils.checks import real_array, validate_counts, validate_index
+from smfq_lib.model.combinatorics import n_compositions, unrank
+from smfq_lib.model.system import CooperativeSystem
 
 __all__ = ["IIDInitial", "check_start", "count_state_weights", "draw_start", "iid_initial"]
 
@@ -74,7 +74,7 @@ def count_state_weights(system: CooperativeSystem, n: int, initial) -> np.ndarra
     n : int
         Number of agents: the count states are the ``C = C(n + S_l - 1, S_l - 1)``
         compositions of ``n`` into ``S_l`` parts, in the rank order of
-        :mod:`smfq_lib.combinatorics`.
+        :mod:`smfq_lib.model.combinatorics`.
     initial : IIDInitial or float array of shape (S_g, C) or (S_g * C,)
         An :class:`IIDInitial` (converted exactly: ``p_g[s_g] * Multinomial(counts; n, p_l)``,
         one pmf per composition), or weights indexed ``[s_g, rank(counts)]``, non-negative,
@@ -85,7 +85,7 @@ def count_state_weights(system: CooperativeSystem, n: int, initial) -> np.ndarra
     float array of shape (S_g, C)
         The probability of every count state, ``[s_g, rank(counts)]``.
     """
-    from smfq_lib.combinatorics import compositions, multinomial_pmf
+    from smfq_lib.model.combinatorics import compositions, multinomial_pmf
 
     C = n_compositions(n, system.S_l)
     if isinstance(initial, IIDInitial):

@@ -2,21 +2,21 @@
 discounted return, and the result type :class:`Rollouts`.
 
 Random numbers. Rollout ``r`` of a run with seed ``seed`` (an integer in ``[0, 2**63)``) has the
-64-bit key ``stream_key(seed, r)`` (:mod:`smfq_lib.rng`: splitmix64 hashes of the full seed and
-of ``r``, combined and hashed again), injective in ``r`` for a fixed seed, so no two rollouts of a
-run share a key; keys of different seeds meet only by chance (probability about ``R**2 / 2**64``
+64-bit key ``stream_key(seed, r)`` (:mod:`smfq_lib._utils.rng`: splitmix64 hashes of the full seed
+and of ``r``, combined and hashed again), injective in ``r`` for a fixed seed, so no two rollouts of
+a run share a key; keys of different seeds meet only by chance (probability about ``R**2 / 2**64``
 for two runs of ``R`` rollouts), not along a fixed offset as a linear mix would. A rollout
 runs on one thread from start to end, so its numbers depend only on ``(seed, r)``: results are
 identical whatever ``NUMBA_NUM_THREADS`` is, whatever the chunking, and whatever the number of
 rollouts run beside it.
 
 * The agent-level kernel draws from a sequential splitmix64 generator started at the key, with
-  an odd increment of its own (:func:`smfq_lib.rng.start_sequential`; fast: one 64-bit hash per
-  number). Streams with different increments meet only at isolated numbers, never in a shared
+  an odd increment of its own (:func:`smfq_lib._utils.rng.start_sequential`; fast: one 64-bit hash
+  per number). Streams with different increments meet only at isolated numbers, never in a shared
   run, as windows of one sequence could.
 * The count-level kernel draws ``uniform(key, counter)`` with a counter per rollout
-  (:func:`smfq_lib.rng.next_counter_uniform`: 128 bits of input per number, no shifted overlaps)
-  and every binomial from those uniforms (:func:`smfq_lib.binomial.binomial`).
+  (:func:`smfq_lib._utils.rng.next_counter_uniform`: 128 bits of input per number, no shifted
+  overlaps) and every binomial from those uniforms (:func:`smfq_lib._utils.binomial.binomial`).
 
 Uniform integers in ``[0, m)`` are ``floor(U * m)`` with a 53-bit double ``U`` (bias below
 ``m / 2**53``). Initial states drawn from a distribution are sampled in NumPy
@@ -51,7 +51,7 @@ import numpy as np
 from numba import njit
 from scipy import stats
 
-from smfq_lib.rng import splitmix64
+from smfq_lib._utils.rng import splitmix64
 
 __all__ = ["KEEP", "Rollouts", "discounted_returns", "keep_step", "noise_key"]
 
@@ -121,7 +121,7 @@ class Rollouts:
     executor : str
         ``"agents"`` (:func:`rollout_agents`) or ``"counts"`` (:func:`rollout_counts`).
     rule : str
-        Tie rule of the executed policy's laws (:mod:`smfq_lib.policy`).
+        Tie rule of the executed policy's laws (:mod:`smfq_lib.learning.policy`).
     keep : str
         ``"steps"`` (per-step arrays kept) or ``"returns"`` (only ``returns``).
     """

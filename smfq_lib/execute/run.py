@@ -3,7 +3,7 @@ chunked run of a kernel into a :class:`~.rollouts.Rollouts`.
 
 Memory. Before anything is allocated, :func:`check_memory` adds up what the run will hold (the
 kept arrays, the start states drawn from a distribution, the executor's working arrays) and
-refuses through :func:`smfq_lib.budget.check_fits` when it exceeds ``memory_budget``. With
+refuses through :func:`smfq_lib._utils.budget.check_fits` when it exceeds ``memory_budget``. With
 ``keep="returns"`` the kernels accumulate each rollout's discounted return as they go and no
 per-step array is kept: 8 bytes per rollout. A system with an aggregate term needs per-step
 ``(s_g, a_g, x)`` to add ``rho``: they are then held for one block of rollouts per thread
@@ -16,12 +16,12 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from smfq_lib.budget import check_budget, check_fits, format_gib
-from smfq_lib.checks import check_int, check_seed, format_count
-from smfq_lib.execute.chunks import run_chunks
+from smfq_lib._utils.budget import check_budget, check_fits, format_gib
+from smfq_lib._utils.checks import check_int, check_seed, format_count
+from smfq_lib._utils.chunks import run_chunks
 from smfq_lib.execute.rollouts import KEEP, Rollouts, discounted_returns
-from smfq_lib.policy import policy_laws
-from smfq_lib.system import CooperativeSystem
+from smfq_lib.learning.policy import policy_laws
+from smfq_lib.model.system import CooperativeSystem
 
 __all__ = [
     "AGENTS_FIX",
@@ -44,7 +44,7 @@ _PARAMETERS = """\
         (eq. 3), discount ``gamma``, and optionally an aggregate term and reward noise.
     policy : SubsampledQ, ActionLaws, or an object with ``k``, ``pi_g``, ``pi_l``
         The policy ``pi_k^est`` every agent reads (a :class:`smfq_lib.SubsampledQ` from
-        ``learn``; its :class:`~smfq_lib.policy.ActionLaws` under a rule; or integer tables
+        ``learn``; its :class:`~smfq_lib.learning.policy.ActionLaws` under a rule; or integer tables
         ``pi_g``, ``pi_l`` of shape ``(S_g, S_l, C(k-1, S_l))`` holding action codes, which are
         rule ``"first"``). ``policy.k <= n``.
     n : int
@@ -79,8 +79,8 @@ _PARAMETERS = """\
     progress : bool
         Keyword. Show a tqdm bar over the rollouts. Default ``False``.
     rule : str or None
-        Keyword. The tie rule under which the policy is read (``smfq_lib.policy.RULES``);
-        ``None`` (default) the policy's own (:func:`smfq_lib.policy.policy_laws`).
+        Keyword. The tie rule under which the policy is read (``smfq_lib.learning.policy.RULES``);
+        ``None`` (default) the policy's own (:func:`smfq_lib.learning.policy.policy_laws`).
     memory_budget : int, float or None
         Keyword. Bytes the run may hold; ``None`` (default) half the memory available now.
         The run is sized first and refused (``ValueError`` naming the arrays, their size, and
@@ -118,8 +118,8 @@ def document(local_states: str):
 
 def validate_common(system, policy, n, horizon, rollouts, seed, rule, keep, record_counts, budget):
     """Checked ``(n, horizon, rollouts, seed, laws, budget)``: ``laws`` the
-    :class:`~smfq_lib.policy.ActionLaws` of ``policy`` under ``rule``
-    (:func:`smfq_lib.policy.policy_laws`), ``budget`` in bytes or None."""
+    :class:`~smfq_lib.learning.policy.ActionLaws` of ``policy`` under ``rule``
+    (:func:`smfq_lib.learning.policy.policy_laws`), ``budget`` in bytes or None."""
     if not isinstance(system, CooperativeSystem):
         raise ValueError(
             f"system must be a smfq_lib.CooperativeSystem; got {type(system).__name__}."

@@ -6,12 +6,13 @@ composition ``zc`` of the ``k - 1`` others whose state marginal is ``c``: the
 ``max over a'_g, a'_1, F_{a'}`` of eq. (9), and the greedy policy of Algorithm 2, line 10.
 
 Ties go to the lowest index in the flattened order ``(rank(zc), a_1, a_g)``: compositions in
-ascending rank (lexicographic order of ``smfq_lib.combinatorics``), then ``a_1``, then ``a_g``;
-the first entry in that order within ``TIE_RTOL * (1 + |V|)`` of the maximum wins. Algorithm 1
-uses this same routine, on its tabular ``Q`` folded to this shape (see
+ascending rank (lexicographic order of ``smfq_lib.model.combinatorics``), then ``a_1``, then
+``a_g``; the first entry in that order within ``TIE_RTOL * (1 + |V|)`` of the maximum wins.
+Algorithm 1 uses this same routine, on its tabular ``Q`` folded to this shape (see
 :func:`smfq_lib.learning.tabular_kernels.fold`), so both learners break ties identically
 (docs/design.md §9). This is tie rule ``"first"``; the laws of the other rules
-(``smfq_lib.policy``) come from :mod:`smfq_lib.learning.tie_rules`, with the same ``TIE_RTOL``.
+(``smfq_lib.learning.policy``) come from :mod:`smfq_lib.learning.tie_rules`, with the same
+``TIE_RTOL``.
 """
 
 from __future__ import annotations

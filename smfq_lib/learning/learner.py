@@ -22,12 +22,12 @@ import warnings
 import numba
 import numpy as np
 
-from smfq_lib.budget import check_budget, check_fits, default_budget
-from smfq_lib.checks import format_count
-from smfq_lib.learning.operator import operator_class
+from smfq_lib._utils.budget import check_budget, check_fits, default_budget
+from smfq_lib._utils.checks import format_count
+from smfq_lib.learning.registry import operator_class
 from smfq_lib.learning.result import SubsampledQ
 from smfq_lib.learning.solvers import SOLVERS, policy_iteration, value_iteration
-from smfq_lib.system import CooperativeSystem
+from smfq_lib.model.system import CooperativeSystem
 
 __all__ = ["learn", "choose_algorithm", "table_bytes"]
 

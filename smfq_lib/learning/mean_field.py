@@ -30,8 +30,7 @@ import numba
 import numpy as np
 from scipy.sparse.linalg import LinearOperator
 
-from smfq_lib.combinatorics import n_compositions
-from smfq_lib.execute.chunks import run_chunks
+from smfq_lib._utils.chunks import run_chunks
 from smfq_lib.learning.mean_field_exact import (
     apply_exact_mean_field,
     exact_tables,
@@ -42,6 +41,7 @@ from smfq_lib.learning.operator import Operator
 from smfq_lib.learning.reward_noise import add_mean_field_noise
 from smfq_lib.learning.rewards import mean_field_reward
 from smfq_lib.learning.sampled import apply_sampled, cdf_tables, draw_samples, sample_bytes
+from smfq_lib.model.combinatorics import n_compositions
 
 __all__ = ["MeanFieldOperator", "FactoredChain"]
 

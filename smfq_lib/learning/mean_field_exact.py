@@ -11,8 +11,8 @@ independently by ``p_z = P_l[s, s_g, a, :]``. With the one-agent operator
 of the last two cells' ``zc[Z-2] + zc[Z-1]`` agents (a table, :class:`ExactTables`).
 
 Sweep. Rows are visited depth first over the cells, in rank order (lexicographic, the order of
-``smfq_lib.combinatorics``): level ``d`` holds ``A_{p_d}^{zc[d]}`` applied to level ``d - 1``'s
-table, and moving to the next prefix ``zc[0..Z-3]`` adds ONE agent to one cell, i.e. one
+``smfq_lib.model.combinatorics``): level ``d`` holds ``A_{p_d}^{zc[d]}`` applied to level ``d -
+1``'s table, and moving to the next prefix ``zc[0..Z-3]`` adds ONE agent to one cell, i.e. one
 application of ``A_p`` to a table over compositions of fewer agents; for each prefix with ``T``
 agents left, the rows ``zc[Z-2] = 0..T`` are dot products of that table with the tabulated laws
 of the last two cells. Cost per sweep ``~ S_g S_l`` multiply-adds per (composition of ``k - 1``
@@ -32,9 +32,9 @@ import numpy as np
 from numba import njit
 from scipy.special import gammaln
 
-from smfq_lib.combinatorics import compositions, n_compositions
-from smfq_lib.execute.chunks import run_chunks
+from smfq_lib._utils.chunks import run_chunks
 from smfq_lib.learning.mean_field_kernels import add_tables, binom_table, rank_tab
+from smfq_lib.model.combinatorics import compositions, n_compositions
 
 __all__ = ["ExactTables", "exact_tables", "apply_exact_mean_field", "next_composition_laws"]
 

@@ -22,8 +22,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from smfq_lib.combinatorics import binom, compositions, expand_cells
-from smfq_lib.rng import categorical, stream_key, uniform
+from smfq_lib._utils.rng import categorical, stream_key, uniform
+from smfq_lib.model.combinatorics import binom, compositions, expand_cells
 
 __all__ = ["binom_table", "draw_next", "rank_tab", "sample_mean_field", "add_tables"]
 

@@ -18,8 +18,9 @@ Each learner is one :class:`Operator`, built once and then iterated by the loop 
   (:func:`smfq_lib.learning.argmax.mf_argmax`), so that they break ties identically.
 
 Algorithm 1 is :class:`smfq_lib.learning.tabular.TabularOperator`, Algorithm 2
-:class:`smfq_lib.learning.mean_field.MeanFieldOperator`; :func:`operator_class` maps the resolved
-algorithm name to its class (the only place that does).
+:class:`smfq_lib.learning.mean_field.MeanFieldOperator`; both import this module and this module
+imports neither: :func:`smfq_lib.learning.registry.operator_class` maps the resolved algorithm
+name to its class (the only place that does).
 """
 
 from __future__ import annotations
@@ -30,10 +31,11 @@ from abc import ABC, abstractmethod
 import numpy as np
 import scipy.sparse as sp
 
-from smfq_lib.combinatorics import compositions, marginal_ranks, n_compositions
 from smfq_lib.learning.argmax import mf_argmax
+from smfq_lib.learning.solvers import DENSE_MAX
+from smfq_lib.model.combinatorics import compositions, marginal_ranks, n_compositions
 
-__all__ = ["Operator", "operator_class"]
+__all__ = ["Operator"]
 
 
 class Operator(ABC):
@@ -113,8 +115,6 @@ class Operator(ABC):
     def _chain_solve_bytes(n_values: int, pairs: int) -> int:
         """A CSR chain of at most ``pairs`` entries per row (a sampled operator: ``m``), plus
         the dense matrix of the LU solve when there are at most ``DENSE_MAX`` value states."""
-        from smfq_lib.learning.solvers import DENSE_MAX
-
         dense = 16 * n_values**2 if n_values <= DENSE_MAX else 0
         return 16 * n_values * min(pairs, n_values) + dense
 
@@ -175,11 +175,3 @@ class Operator(ABC):
         Cz = math.comb(k - 1 + Z_l - 1, Z_l - 1)
         Cs = math.comb(k - 1 + S_l - 1, S_l - 1)
         return Cz, Cs, 4 * 8 * S_g * S_l * Cs + Cz * (Z_l + 1) * 8
-
-
-def operator_class(algorithm: str) -> type[Operator]:
-    """The operator of the resolved ``algorithm`` (``"tabular"`` or ``"mean_field"``)."""
-    from smfq_lib.learning.mean_field import MeanFieldOperator
-    from smfq_lib.learning.tabular import TabularOperator
-
-    return {"tabular": TabularOperator, "mean_field": MeanFieldOperator}[algorithm]

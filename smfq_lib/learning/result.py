@@ -13,12 +13,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from smfq_lib.budget import check_budget, check_fits
-from smfq_lib.checks import format_count
-from smfq_lib.combinatorics import n_compositions, rank
-from smfq_lib.learning.operator import operator_class
+from smfq_lib._utils.budget import check_budget, check_fits
+from smfq_lib._utils.checks import format_count
+from smfq_lib.learning.policy import DEFAULT_RULE, RULES, ActionLaws
+from smfq_lib.learning.registry import operator_class
 from smfq_lib.learning.tie_rules import action_laws
-from smfq_lib.policy import DEFAULT_RULE, RULES, ActionLaws
+from smfq_lib.model.combinatorics import n_compositions, rank
 
 __all__ = ["SubsampledQ"]
 
@@ -55,8 +55,8 @@ class SubsampledQ:
     existed load with the defaults (value iteration, ``sweeps = 0``).
     system_fingerprint : the :attr:`~smfq_lib.CooperativeSystem.fingerprint` of the system it
     was learned on; the evaluators and executors refuse it on another system
-    (:func:`smfq_lib.policy.transfer` is the deliberate override). ``None`` for a file saved
-    before fingerprints (loaded with a warning: nothing can be checked).
+    (:func:`smfq_lib.learning.policy.transfer` is the deliberate override). ``None`` for a file
+    saved before fingerprints (loaded with a warning: nothing can be checked).
 
     :meth:`action_laws` gives the policy's laws under each tie rule (``pi_g``, ``pi_l`` are rule
     ``"first"``), identically shaped for both algorithms.
@@ -111,10 +111,10 @@ class SubsampledQ:
         return float(self.V[self._index(s_g, s_1, counts)])
 
     def action_laws(self, rule=None) -> ActionLaws:
-        """The :class:`~smfq_lib.policy.ActionLaws` of this greedy policy under tie rule ``rule``
-        (``None``: ``DEFAULT_RULE``; the rules: :mod:`smfq_lib.policy`). ``"first"`` is the
-        one-hot ``pi_g``, ``pi_l``; the others are computed from ``Q`` on first use
-        (:mod:`smfq_lib.learning.tie_rules`: Algorithm 2 from the mean-field ``Q``, Algorithm 1
+        """The :class:`~smfq_lib.learning.policy.ActionLaws` of this greedy policy under tie rule
+        ``rule`` (``None``: ``DEFAULT_RULE``; the rules: :mod:`smfq_lib.learning.policy`).
+        ``"first"`` is the one-hot ``pi_g``, ``pi_l``; the others are computed from ``Q`` on first
+        use (:mod:`smfq_lib.learning.tie_rules`: Algorithm 2 from the mean-field ``Q``, Algorithm 1
         from its tabular ``Q``) and cached on this object (``Q`` is not to be mutated)."""
         rule = DEFAULT_RULE if rule is None else rule
         if rule not in RULES:

@@ -1,7 +1,7 @@
 """Stochastic rewards in the sampled learners (Theorem 0.13): the ``m`` reward draws per entry.
 
-With :class:`~smfq_lib.system.RewardNoise` attached to the system, the realised global reward is
-``r_g[s_g, a_g] + w_g[s_g, a_g] xi`` and each local agent's is ``r_l[s_i, s_g, a_i] +
+With :class:`~smfq_lib.model.system.RewardNoise` attached to the system, the realised global
+reward is ``r_g[s_g, a_g] + w_g[s_g, a_g] xi`` and each local agent's is ``r_l[s_i, s_g, a_i] +
 w_l[s_i, s_g, a_i] xi_i``, with independent signs ``xi = +-1`` (probability 1/2 each). An oracle
 call of the empirical operators (8), (9) then returns, with the next states, a noisy draw of the
 surrogate reward ``r_Delta`` of eq. (6); the operator uses the average of the ``m`` draws of the

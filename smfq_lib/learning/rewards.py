@@ -1,7 +1,7 @@
 """Surrogate reward tables of a k-agent subsystem, eq. (6), tabulated in NumPy before any kernel.
 
 ``r_Delta(s, a) = r_g[s_g, a_g] + (1/k) sum_{i in Delta} r_l[s_i, s_g, a_i]`` (eq. 6), plus, when
-the system has an :class:`~smfq_lib.system.Aggregate`, ``rho(s_g, a_g, xbar)`` with
+the system has an :class:`~smfq_lib.model.system.Aggregate`, ``rho(s_g, a_g, xbar)`` with
 ``xbar = (1/k) sum_{i in Delta} phi[s_i, a_i]`` over the same ``k`` agents. ``rho`` is a Python
 callable: it is evaluated here, vectorized, never inside a kernel.
 

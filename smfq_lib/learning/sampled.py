@@ -21,7 +21,7 @@ import numba
 import numpy as np
 from numba import njit
 
-from smfq_lib.execute.chunks import run_chunks
+from smfq_lib._utils.chunks import run_chunks
 
 __all__ = ["Samples", "apply_sampled", "cdf_tables", "draw_samples", "index_dtype", "sample_bytes"]
 

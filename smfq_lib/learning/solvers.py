@@ -30,7 +30,8 @@ import scipy.sparse as sp
 from numba import njit
 from scipy.sparse.linalg import LinearOperator, gmres, spsolve
 
-from smfq_lib.execute.chunks import run_chunks
+from smfq_lib._utils.blas import one_blas_thread
+from smfq_lib._utils.chunks import run_chunks
 
 __all__ = ["SOLVERS", "SolveStats", "evaluate_policy", "policy_iteration", "value_iteration"]
 
@@ -141,6 +142,7 @@ def improve(op, Q, V, choice, atol) -> int:
     return sum(counts)
 
 
+@one_blas_thread
 def evaluate_policy(chain, r, gamma, x0, atol) -> np.ndarray:
     """``V`` solving ``(I - gamma P) V = r`` for the value-state chain ``P`` of a policy.
 

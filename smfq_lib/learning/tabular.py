@@ -27,14 +27,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from smfq_lib.combinatorics import compositions
-from smfq_lib.execute.chunks import run_chunks
+from smfq_lib._utils.chunks import run_chunks
 from smfq_lib.learning.argmax import TIE_RTOL
 from smfq_lib.learning.operator import Operator
 from smfq_lib.learning.reward_noise import add_tabular_noise
 from smfq_lib.learning.rewards import tabular_reward
 from smfq_lib.learning.sampled import apply_sampled, cdf_tables, draw_samples, sample_bytes
 from smfq_lib.learning.tabular_kernels import apply_exact_tabular, fold, sample_tabular
+from smfq_lib.model.combinatorics import compositions
 
 __all__ = ["TabularOperator"]
 

@@ -12,7 +12,7 @@ Empirical operator (8): entry ``e = row * Na + col``, sample ``j``: ``s_g^j ~ P_
 block it contracts ``s_g'`` and then one agent at a time, so each entry costs ``~S_l``
 multiply-adds rather than a sum over all ``S_g S_l^k`` next joint states. The kernels are
 ``nogil`` and take a range of rows (sampling) or ``(s_g, a_g)`` blocks (exact operator), which
-the operator runs on threads (``execute.chunks.run_chunks``: no ``parallel=True`` compilation).
+the operator runs on threads (``_utils.chunks.run_chunks``: no ``parallel=True`` compilation).
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from smfq_lib.combinatorics import expand_cells
-from smfq_lib.rng import categorical, stream_key, uniform
+from smfq_lib._utils.rng import categorical, stream_key, uniform
+from smfq_lib.model.combinatorics import expand_cells
 
 __all__ = ["sample_tabular", "apply_exact_tabular", "fold"]
 

@@ -1,11 +1,11 @@
 """Action-law tables of a learned ``Q`` under each tie rule (Algorithm 1 line 10, Algorithm 2
-line 10): the laws of ``a_g`` and ``a_1`` that :class:`smfq_lib.policy.ActionLaws` carries.
+line 10): the laws of ``a_g`` and ``a_1`` that :class:`smfq_lib.learning.policy.ActionLaws` carries.
 
 The paper's ``argmax`` says nothing about ties, and ties are structural here (homogeneous agents;
 an aggregate reward that depends on the sum only). The rules are defined in
-:mod:`smfq_lib.policy` (``RULES``); entries within ``TIE_RTOL * (1 + |max|)`` of the maximum over
-the rule's candidates are maximizers (:mod:`smfq_lib.learning.argmax`), identically in both
-learners. Tables have shape ``(S_g, S_l, Cs, A)``: ``prob_g[s_g, s_1, rank(c), a_g]``,
+:mod:`smfq_lib.learning.policy` (``RULES``); entries within ``TIE_RTOL * (1 + |max|)`` of the
+maximum over the rule's candidates are maximizers (:mod:`smfq_lib.learning.argmax`), identically in
+both learners. Tables have shape ``(S_g, S_l, Cs, A)``: ``prob_g[s_g, s_1, rank(c), a_g]``,
 ``prob_l[s_g, s_1, rank(c), a_1]``, ``c`` the others' state composition.
 
 * ``"first"``: the one-hot rows of ``pi_g``, ``pi_l`` (:func:`~.argmax.mf_argmax`); nothing here.
@@ -27,10 +27,10 @@ import math
 import numpy as np
 from numba import njit
 
-from smfq_lib.combinatorics import compositions, marginal_ranks, rank
 from smfq_lib.learning.argmax import TIE_RTOL
-from smfq_lib.learning.operator import operator_class
-from smfq_lib.policy import RULES, ActionLaws
+from smfq_lib.learning.policy import RULES, ActionLaws
+from smfq_lib.learning.registry import operator_class
+from smfq_lib.model.combinatorics import compositions, marginal_ranks, rank
 
 __all__ = ["action_laws", "mf_laws"]
 

@@ -24,7 +24,8 @@ from types import SimpleNamespace
 import numpy as np
 from numba import njit
 
-from smfq_lib.checks import format_count
+from smfq_lib._utils.checks import format_count
+from smfq_lib._utils.rng import next_uniform
 from smfq_lib.execute.agents import (
     _SCAN_MAX,
     _agent_moves,
@@ -41,10 +42,9 @@ from smfq_lib.execute.run import (
     run_rollouts,
     validate_common,
 )
+from smfq_lib.learning.policy import DEFAULT_RULE, RULES, ActionLaws, check_system
 from smfq_lib.linear.greedy import coordinated_reading, first_reading, split_tables
 from smfq_lib.linear.result import CLOSED_RULES, LinearQ
-from smfq_lib.policy import DEFAULT_RULE, RULES, ActionLaws, check_system
-from smfq_lib.rng import next_uniform
 
 __all__ = ["rollout_linear"]
 

@@ -26,8 +26,8 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-from smfq_lib.checks import check_int, real_array
-from smfq_lib.combinatorics import n_compositions, rank
+from smfq_lib._utils.checks import check_int, real_array
+from smfq_lib.model.combinatorics import n_compositions, rank
 
 __all__ = [
     "Features",

@@ -30,10 +30,10 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from smfq_lib.combinatorics import expand_cells
+from smfq_lib._utils.rng import stream_key, uniform
 from smfq_lib.learning.mean_field_kernels import draw_next, rank_tab
 from smfq_lib.linear.greedy import model_value
-from smfq_lib.rng import stream_key, uniform
+from smfq_lib.model.combinatorics import expand_cells
 
 __all__ = ["ALPHA_MAX", "ALPHA_MIN", "fitted_targets", "polya_design"]
 

@@ -1,5 +1,5 @@
 """The greedy step of a linear-in-``F`` model in closed form (Algorithm 2 line 10, the max of
-eq. (9)), under the tie rules of :mod:`smfq_lib.policy` (docs/design.md §4, §10).
+eq. (9)), under the tie rules of :mod:`smfq_lib.learning.policy` (docs/design.md §4, §10).
 
 With affine features ``phi(F) = b + W F`` (:mod:`~.features`), an entry of the model is
 ``Q(s_g, s_1, zc, a_1, a_g) = B[p] + (1/t) sum_{s, a} zc[s, a] w[p, s, a]`` for the pair
@@ -16,9 +16,9 @@ Ties use the learners' tolerance: an entry is a maximizer when ``Q >= V - TIE_RT
 (:mod:`smfq_lib.learning.argmax`), with ``V`` the max over the rule's candidates. The maximizing
 ``zc`` of a pair with slack ``sigma = Q_best(p) - floor`` are the splits whose total deficiency
 ``(1/t) sum c_s (max_a w[p, s, :] - w[p, s, x_s])`` is at most ``sigma``; the lexicographically
-first of them (lowest rank, the order of :mod:`smfq_lib.combinatorics`) puts each state's agents,
-state by state, on the LARGEST action whose deficiency still fits (a lower cell left empty makes
-a composition lexicographically smaller), all agents of a state on one action. Hence:
+first of them (lowest rank, the order of :mod:`smfq_lib.model.combinatorics`) puts each state's
+agents, state by state, on the LARGEST action whose deficiency still fits (a lower cell left empty
+makes a composition lexicographically smaller), all agents of a state on one action. Hence:
 
 * ``"first"`` (:func:`first_reading`): the first maximizer in the order ``(rank(zc), a_1, a_g)``:
   over the candidate pairs, the lexicographically first split, then the lowest ``(a_1, a_g)``.
@@ -36,8 +36,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from smfq_lib.combinatorics import compositions
+from smfq_lib._utils.blas import one_blas_thread
 from smfq_lib.learning.argmax import TIE_RTOL
+from smfq_lib.model.combinatorics import compositions
 
 __all__ = [
     "closed_form_laws",
@@ -48,6 +49,7 @@ __all__ = [
 ]
 
 
+@one_blas_thread
 def split_tables(theta, features):
     """``(B, w, mw)`` of the model ``theta`` (shape ``(S_g, S_l, A_l, A_g, d)``) with affine
     ``features``: ``B[p] = theta[p] . b``, ``w[p] = theta[p] W`` reshaped ``(S_l, A_l)`` and
@@ -181,8 +183,8 @@ def coordinated_reading(B, w, sg, ck, scale, c, x, xb):
 @njit(cache=True)
 def closed_form_laws(B, w, k, rule, prob_g, prob_l):
     """Fill the law tables ``prob_g``, ``prob_l`` (``(S_g, S_l, Cs, A)``, as
-    :class:`smfq_lib.policy.ActionLaws`) of rule 0 ``"first"`` or 1 ``"coordinated"``, reading by
-    reading over every composition ``c`` of the ``k - 1`` others (rank order)."""
+    :class:`smfq_lib.learning.policy.ActionLaws`) of rule 0 ``"first"`` or 1 ``"coordinated"``,
+    reading by reading over every composition ``c`` of the ``k - 1`` others (rank order)."""
     S_g, S_l = B.shape[0], B.shape[1]
     scale = 1.0 / max(k - 1, 1)
     comps = compositions(k - 1, S_l)

@@ -27,9 +27,10 @@ import time
 import numba
 import numpy as np
 
-from smfq_lib.budget import check_budget, check_fits
-from smfq_lib.checks import check_int, check_seed, format_count, real_number
-from smfq_lib.combinatorics import compositions, n_compositions
+from smfq_lib._utils.blas import one_blas_thread
+from smfq_lib._utils.budget import check_budget, check_fits
+from smfq_lib._utils.checks import check_int, check_seed, format_count, real_number
+from smfq_lib._utils.rng import splitmix64
 from smfq_lib.learning.mean_field_exact import apply_exact_mean_field, exact_tables
 from smfq_lib.learning.mean_field_kernels import binom_table
 from smfq_lib.learning.reward_noise import add_mean_field_noise
@@ -39,8 +40,8 @@ from smfq_lib.linear.features import Features, linear_features
 from smfq_lib.linear.fitted import ALPHA_MAX, ALPHA_MIN, fitted_targets, polya_design
 from smfq_lib.linear.greedy import split_tables
 from smfq_lib.linear.result import LinearQ, tabulate_value
-from smfq_lib.rng import splitmix64
-from smfq_lib.system import CooperativeSystem
+from smfq_lib.model.combinatorics import compositions, n_compositions
+from smfq_lib.model.system import CooperativeSystem
 
 __all__ = ["learn_linear"]
 
@@ -48,6 +49,7 @@ __all__ = ["learn_linear"]
 _DESIGN_TAG = 0x11E_A2DE_5161
 
 
+@one_blas_thread
 def learn_linear(
     system: CooperativeSystem,
     k: int,

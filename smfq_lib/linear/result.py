@@ -19,14 +19,21 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from smfq_lib.budget import check_fits
-from smfq_lib.checks import format_count
-from smfq_lib.combinatorics import compositions, marginal_ranks, n_compositions
+from smfq_lib._utils.blas import one_blas_thread
+from smfq_lib._utils.budget import check_fits
+from smfq_lib._utils.checks import format_count
 from smfq_lib.learning.argmax import mf_argmax
+from smfq_lib.learning.policy import (
+    DEFAULT_RULE,
+    RULES,
+    ActionLaws,
+    validate_counts,
+    validate_index,
+)
 from smfq_lib.learning.tie_rules import action_laws
 from smfq_lib.linear.features import Features
 from smfq_lib.linear.greedy import closed_form_laws, first_reading, split_tables
-from smfq_lib.policy import DEFAULT_RULE, RULES, ActionLaws, validate_counts, validate_index
+from smfq_lib.model.combinatorics import compositions, marginal_ranks, n_compositions
 
 __all__ = ["LinearQ", "model_table", "tabulate_value"]
 
@@ -34,6 +41,7 @@ __all__ = ["LinearQ", "model_table", "tabulate_value"]
 CLOSED_RULES = {"first": 0, "coordinated": 1}
 
 
+@one_blas_thread
 def model_table(theta, features: Features, k: int, Phi_all=None) -> np.ndarray:
     """The model over every composition of the ``k - 1`` others, shaped like Algorithm 2's ``Q``:
     ``(S_g, S_l, Cz, A_l, A_g)`` (``Phi_all``: the features of ``compositions(k - 1, Z_l)``)."""
@@ -135,8 +143,9 @@ class LinearQ:
         return (int(a1), int(ag), float(V), xb) if full else (int(a1), int(ag), float(V))
 
     def action_laws(self, rule: str | None = None, memory_budget=None) -> ActionLaws:
-        """The :class:`~smfq_lib.policy.ActionLaws` of the greedy policy under ``rule`` (``None``:
-        ``DEFAULT_RULE``), over every state composition of a reading (module docstring)."""
+        """The :class:`~smfq_lib.learning.policy.ActionLaws` of the greedy policy under ``rule``
+        (``None``: ``DEFAULT_RULE``), over every state composition of a reading (module
+        docstring)."""
         rule = DEFAULT_RULE if rule is None else rule
         if rule not in RULES:
             raise ValueError(f"rule must be None or one of {RULES}; got {rule!r}.")

@@ -251,7 +251,8 @@ def run_sweep(task_fn: Callable, grid, *, store, client=None, progress: bool = T
 
 #: Environment variable naming a file to which every :func:`run_sweep` appends its summary, one
 #: JSON line (``store``, ``total``, ``computed``, ``reused``, ``failed``, ``seconds``):
-#: :mod:`smfq_lib.reproduce` sets it per notebook and reports the counts in its summary table.
+#: :mod:`smfq_lib.chapters.reproduce` sets it per notebook and reports the counts in its summary
+#: table.
 SWEEP_LOG_ENV = "SMFQ_SWEEP_LOG"
 
 

@@ -1,6 +1,6 @@
 """Figures of the studies of chapters 7 and 8: the exact gap against Theorem 0.11, learning time
 and speedup against ``k``, occupancy pictures of the grid world (re-exported by
-:mod:`smfq_lib.plotting`)."""
+:mod:`smfq_lib.chapters.plotting`)."""
 
 from __future__ import annotations
 

@@ -1,8 +1,8 @@
 """Figures of the model and its sizes (chapters 1 and 2), one function per kind.
 
 Each function draws on the axes it is given and returns the plotted numbers as columns (a dict
-for :func:`smfq_lib.plotting.save_figure`). Re-exported by :mod:`smfq_lib.plotting`; use that
-module's :func:`~smfq_lib.plotting.use_style` first.
+for :func:`smfq_lib.chapters.plotting.save_figure`). Re-exported by
+:mod:`smfq_lib.chapters.plotting`; use its :func:`~smfq_lib.chapters.plotting.use_style` first.
 """
 
 from __future__ import annotations
@@ -10,6 +10,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
+
+from smfq_lib.chapters.plotting.style import draw_grid
 
 __all__ = [
     "plot_exploration_boxes",
@@ -70,15 +72,14 @@ def plot_exploration_boxes(fig, axes, system, M: int, d: int, stay: int = 0) -> 
     box, an arrow to the likely next cell under local action ``stay``; the titles give
     ``r_g(s_g, stay)``, and one legend goes below ``fig``.
 
-    ``system``: a :func:`smfq_lib.examples.constrained_exploration` on an ``M x M`` grid with a
-    ``d x d`` box. Returns the columns ``s_g, cell, row, col, in_box, hazard,
+    ``system``: a :func:`smfq_lib.model.examples.constrained_exploration` on an ``M x M`` grid with
+    a ``d x d`` box. Returns the columns ``s_g, cell, row, col, in_box, hazard,
     next_cell_stay, r_g_stay, r_l_stay``.
     """
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
-    from smfq_lib.examples import box_cells, hazard_cells
-    from smfq_lib.plotting import draw_grid
+    from smfq_lib.model.examples import box_cells, hazard_cells
 
     H = hazard_cells(M)
     cols = ["s_g", "cell", "row", "col", "in_box", "hazard", "next_cell_stay", "r_g_stay"]

@@ -3,8 +3,8 @@ exploration).
 
 Each task is one grid point of :func:`smfq_lib.sweep.run_sweep`: it learns ``pi_k^est`` on the
 ``k``-agent subsystem (Algorithm 2 by default, exact operator) and runs Algorithm 3 on ``n``
-agents with the count-level executor, naming the tie rule of every number (``smfq_lib.policy``),
-returning a dict of scalars for the results store. They
+agents with the count-level executor, naming the tie rule of every number
+(``smfq_lib.learning.policy``), returning a dict of scalars for the results store. They
 live in the package, not in the notebooks, so that Dask workers import them by name and the
 notebooks hold no algorithm. :func:`seed_table` and :func:`mean_ci` read a store back for plots.
 Chapter 7's two-zone variant: :func:`two_zone_start` (its start state), :func:`two_zone_point`
@@ -20,10 +20,10 @@ import numpy as np
 from scipy import stats
 
 from smfq_lib.evaluate import policy_value
-from smfq_lib.examples import box_cells, gaussian_squeeze, two_zone_exploration
 from smfq_lib.execute import rollout_counts
 from smfq_lib.learning import learn
-from smfq_lib.policy import RULES
+from smfq_lib.learning.policy import RULES
+from smfq_lib.model.examples import box_cells, gaussian_squeeze, two_zone_exploration
 from smfq_lib.sweep import load_results
 
 __all__ = [
@@ -46,7 +46,7 @@ def _all_in(system, state: int, agents: int) -> np.ndarray:
 
 def squeeze_point(loads, mu, sigma, gamma, n, k, seed, rollouts, horizon, algorithm, exact=True):
     """Gaussian squeeze (Example 0.1): learn ``pi_k^est`` once and run it on ``n`` agents under
-    every tie rule (``smfq_lib.policy.RULES``).
+    every tie rule (``smfq_lib.learning.policy.RULES``).
 
     Every agent starts having sent load 0. Per rule ``r``: ``ret_r``, ``sem_r``, the mean
     discounted return (eq. 13) and its standard error over ``rollouts`` runs of ``horizon`` steps

@@ -1,19 +1,21 @@
-"""Chapter 10's figure panels, drawn from the rows of :mod:`~.experiments` (pandas DataFrames with
-columns ``k``, ``n``, ``ret``, ``ci95``, ``seconds``; docs/design.md §6, §10)."""
+"""Chapter 10's figure panels, drawn from the rows of :mod:`smfq_lib.chapters.linear_experiments`
+(pandas DataFrames with columns ``k``, ``n``, ``ret``, ``ci95``, ``seconds``; docs/design.md §6,
+§10)."""
 
 from __future__ import annotations
 
-from smfq_lib.plotting import plot_return_vs_k
+from smfq_lib.chapters.plotting.style import plot_return_vs_k
 
 __all__ = ["draw_gap_vs_M", "draw_learning_time", "draw_return_vs_k"]
 
 
 def draw_return_vs_k(axes, ns, lin, tab, *, rule, title, references=None, extra=None):
     """One panel per population size ``n`` in ``ns`` on ``axes``: the linear learner's Monte
-    Carlo returns ``lin`` (95% intervals, :func:`smfq_lib.plotting.plot_return_vs_k` in the
+    Carlo returns ``lin`` (95% intervals, :func:`smfq_lib.chapters.plotting.plot_return_vs_k` in the
     style of ``rule``, with ``references[n]``: ``(label, value)`` lines), ``extra`` (``{label:
     rows}``, triangles) and the tabular learner's ``tab`` (hollow black squares, nudged
-    right); titles ``f"{title}, n = {n}"``."""
+    right); titles ``f"{title}, n = {n}"``. ``lin``, ``tab`` and each ``extra`` value: rows of
+    :func:`~smfq_lib.chapters.linear_experiments.linear_vs_k` or ``tabular_vs_k``."""
     for ax, n in zip(axes, ns, strict=True):
         rows = lin[lin.n == n].set_index("k")
         refs = references[n] if references else ()
@@ -30,8 +32,8 @@ def draw_return_vs_k(axes, ns, lin, tab, *, rule, title, references=None, extra=
 
 
 def draw_learning_time(ax, lin, tab, lin_label):
-    """Learning seconds against ``k`` (log scale): the linear learner (``lin_label``) and the
-    tabular one."""
+    """Learning seconds against ``k`` (log scale) on ``ax``: the linear learner's rows ``lin``
+    (labelled ``lin_label``) and the tabular learner's rows ``tab``."""
     times = lin.drop_duplicates("k")
     ax.semilogy(times.k, times.seconds, "o-", color="C2", label=f"{lin_label} (s)")
     times = tab.drop_duplicates("k")
@@ -41,7 +43,8 @@ def draw_learning_time(ax, lin, tab, lin_label):
 
 def draw_gap_vs_M(ax, rows, ns):
     """The tabular return minus the linear one at ``k = 2`` against the design size ``M`` (log
-    scale), one curve per ``n`` in ``ns``, with the summed 95% half-widths."""
+    scale) on ``ax``, one curve per ``n`` in ``ns``, with the summed 95% half-widths; ``rows``:
+    columns ``n``, ``M``, ``gap_to_tabular``, ``gap_ci95``."""
     for n, marker in zip(ns, "oD", strict=False):
         sel = rows[rows.n == n]
         ax.errorbar(

@@ -70,8 +70,8 @@ from types import SimpleNamespace
 import numpy as np
 from numba import njit
 
-from smfq_lib.checks import check_int, validate_counts, validate_index
-from smfq_lib.combinatorics import compositions, n_compositions, rank
+from smfq_lib._utils.checks import check_int, validate_counts, validate_index
+from smfq_lib.model.combinatorics import compositions, n_compositions, rank
 
 __all__ = [
     "DEFAULT_RULE",

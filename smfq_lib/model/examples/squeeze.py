@@ -1,4 +1,5 @@
-"""Example 0.1 of the paper (Gaussian squeeze) as a :class:`~smfq_lib.system.CooperativeSystem`."""
+"""Example 0.1 of the paper (Gaussian squeeze) as a
+:class:`~smfq_lib.model.system.CooperativeSystem`."""
 
 from __future__ import annotations
 
@@ -7,9 +8,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from smfq_lib.checks import check_gamma
-from smfq_lib.examples._checks import float_arg, int_arg
-from smfq_lib.system import Aggregate, CooperativeSystem
+from smfq_lib._utils.checks import check_gamma
+from smfq_lib.model.examples._checks import float_arg, int_arg
+from smfq_lib.model.system import Aggregate, CooperativeSystem
 
 __all__ = ["GaussianSqueezeRho", "gaussian_squeeze"]
 
@@ -60,7 +61,7 @@ def gaussian_squeeze(
       Default ``p_hold = 0``: the example stays faithful (the load sent is the load chosen) and the
       dynamics are deterministic, so the empirical operator of eq. (8)-(9) equals the exact one for
       every ``m``; pass ``p_hold > 0`` for stochastic dynamics (non-zero Bellman noise).
-    * **Reward.** Only the aggregate term, through :class:`~smfq_lib.system.Aggregate`:
+    * **Reward.** Only the aggregate term, through :class:`~smfq_lib.model.system.Aggregate`:
       ``phi[s, a] = a`` (the load sent) and ``rho(s_g, a_g, xbar) = xbar exp(-(xbar-mu)^2/sigma^2)``
       of the mean load ``xbar = (1/n) sum_i a_i``. ``mu`` and ``sigma`` are PER AGENT (a mean
       load), so instances with different ``n`` are comparable. The paper's objective of the total

@@ -8,13 +8,15 @@ theorem's rate is the worst case over start states. Both come from the exact val
 the maximum over the joint states ``S_g x S_l^n``.
 
 * :func:`gap_table`: ``V* - V^{pi_k^est}`` at every count state, shape ``(S_g, C(n, S_l))``.
-* :func:`worst_case_gap`: its maximum and the count state ``(s_g, counts)`` attaining it (the
-  first in index order on exact ties).
+* :func:`worst_case_gap`: its maximum and a count state ``(s_g, counts)`` attaining it (the
+  first in index order among the states within :data:`~smfq_lib._utils.rounding.ROUNDOFF` of the
+  maximum, so that mirror-image states whose gaps differ only by round-off give one answer on
+  every processor).
 
 ``k_or_q`` is either the sample size ``k`` (the policy is then learned here:
 ``learn(system, k, None)``, the exact operator, eq. 12) or a learned policy (a ``SubsampledQ``,
-:class:`~smfq_lib.policy.ActionLaws`, or an object with integer ``k``, ``pi_g``, ``pi_l``), as
-:func:`smfq_lib.evaluate.policy_value` takes it.
+:class:`~smfq_lib.learning.policy.ActionLaws`, or an object with integer ``k``, ``pi_g``, ``pi_l``),
+as :func:`smfq_lib.evaluate.policy_value` takes it.
 """
 
 from __future__ import annotations
@@ -23,12 +25,13 @@ import numbers
 
 import numpy as np
 
-from smfq_lib.budget import check_budget
-from smfq_lib.checks import check_int
-from smfq_lib.combinatorics import unrank
-from smfq_lib.evaluate import optimal_value_table, policy_value_table
-from smfq_lib.policy import RULES, policy_laws
-from smfq_lib.system import CooperativeSystem
+from smfq_lib._utils.budget import check_budget
+from smfq_lib._utils.checks import check_int
+from smfq_lib._utils.rounding import canonical_argmax
+from smfq_lib.evaluate.values import optimal_value_table, policy_value_table
+from smfq_lib.learning.policy import RULES, policy_laws
+from smfq_lib.model.combinatorics import unrank
+from smfq_lib.model.system import CooperativeSystem
 
 __all__ = ["gap_table", "worst_case_gap"]
 
@@ -85,7 +88,7 @@ def gap_table(
     ``k_or_q``: the sample size ``k`` (``1 <= k <= n``; the policy is learned with
     ``learn(system, k, None, algorithm=algorithm, tol=tol)``) or a learned policy
     (``algorithm`` and ``tol`` must then keep their defaults); ``rule``: the tie rule
-    (``smfq_lib.policy.RULES``; None: the policy's own, "coordinated" for a SubsampledQ);
+    (``smfq_lib.learning.policy.RULES``; None: the policy's own, "coordinated" for a SubsampledQ);
     ``memory_budget``: bytes allowed to each
     solve (default half the available memory). Every argument is checked before any work.
     Values are exact to the solvers' tolerance: ``V*`` to 1e-12, the policy's value to rounding
@@ -108,11 +111,13 @@ def worst_case_gap(
 ) -> tuple[float, tuple[int, tuple[int, ...]]]:
     """``max_s V*(s) - V^{pi_k^est}(s)`` over every start state ``s`` of ``n`` agents, and the
     maximising state: ``(gap, (s_g, counts))`` with ``counts`` a tuple over ``S_l`` summing to
-    ``n`` (the first maximiser in index order). Arguments as in :func:`gap_table`.
+    ``n`` (canonical: the first state in index order whose gap is within
+    :data:`~smfq_lib._utils.rounding.ROUNDOFF` of the maximum). Arguments (``system``, ``n``,
+    ``k_or_q``, ``rule``, ``algorithm``, ``tol``, ``memory_budget``) as in :func:`gap_table`.
     """
     table = gap_table(
         system, n, k_or_q, rule=rule, algorithm=algorithm, tol=tol, memory_budget=memory_budget
     )
-    s_g, r = np.unravel_index(int(np.argmax(table)), table.shape)
+    s_g, r = np.unravel_index(canonical_argmax(table), table.shape)
     counts = unrank(int(r), n, system.S_l)
-    return float(table[s_g, r]), (int(s_g), tuple(int(c) for c in counts))
+    return float(table.max()), (int(s_g), tuple(int(c) for c in counts))

@@ -3,17 +3,17 @@
 Count states. A state of the n-agent system, up to a permutation of the homogeneous agents, is
 ``(s_g, counts)`` with ``counts`` a composition of ``n`` into ``S_l`` parts. There are
 ``N = S_g * C(n + S_l - 1, S_l - 1)`` of them, indexed ``s_g * C + rank(counts)`` (the rank order
-of :mod:`smfq_lib.combinatorics`). Values of eq. (13) are permutation invariant for the policies
-here, so they are functions of the count state.
+of :mod:`smfq_lib.model.combinatorics`). Values of eq. (13) are permutation invariant for the
+policies here, so they are functions of the count state.
 
 * :func:`policy_value`: ``V^{pi_k^est}`` (eq. 13) of the randomized policy of Algorithm 3 /
-  eq. (10), (11) under a tie rule (``rule=``, :mod:`smfq_lib.policy`). Under it the count state
-  is a Markov chain: given ``(s_g, counts)``, ``a_g ~ p_g`` and every agent in state ``s`` acts
-  i.i.d. ``~ p_l[s]`` under every rule (each agent's sample and its draw from its reading's law
-  are its own; :func:`smfq_lib.policy.action_distributions_into`), so its next state is i.i.d.
-  ``~ q_s = sum_a p_l[s, a] P_l[s, s_g, a, :]`` and the next counts are the convolution over ``s``
-  of ``Multinomial(counts[s], q_s)``; ``s_g' ~ sum_a p_g[a] P_g[s_g, a, :]``, independent of the
-  next counts (the global agent's sample is drawn independently of the local agents'). The
+  eq. (10), (11) under a tie rule (``rule=``, :mod:`smfq_lib.learning.policy`). Under it the count
+  state is a Markov chain: given ``(s_g, counts)``, ``a_g ~ p_g`` and every agent in state ``s``
+  acts i.i.d. ``~ p_l[s]`` under every rule (each agent's sample and its draw from its reading's law
+  are its own; :func:`smfq_lib.learning.policy.action_distributions_into`), so its next state is
+  i.i.d. ``~ q_s = sum_a p_l[s, a] P_l[s, s_g, a, :]`` and the next counts are the convolution
+  over ``s`` of ``Multinomial(counts[s], q_s)``; ``s_g' ~ sum_a p_g[a] P_g[s_g, a, :]``, independent
+  of the next counts (the global agent's sample is drawn independently of the local agents'). The
   expected stage reward is ``p_g . r_g[s_g] + (1/n) sum_s counts[s] p_l[s] . r_l[s, s_g]`` plus,
   with an aggregate term, ``E[rho(s_g, a_g, x / n)]`` with ``x = sum_i phi[s_i, a_i]`` (its
   exact law is the convolution of per-agent pmfs on the integer lattice, so ``phi`` must be
@@ -37,8 +37,8 @@ estimates it perturbs, and to the executors' realised rewards: see :mod:`smfq_li
 Caching. Each solve covers every count state at once and is cached, keyed on
 ``(id(system), id(policy), n, rule)`` (resp. ``(id(system), n)`` for ``V*``). An entry keeps a
 reference to the system (so its id cannot be recycled while cached; systems are immutable) and
-the policy's :class:`~smfq_lib.policy.ActionLaws` under that rule (read-only; not the policy
-object, whose Q table may be large); a hit is used only if ``k`` and the laws still match, so
+the policy's :class:`~smfq_lib.learning.policy.ActionLaws` under that rule (read-only; not the
+policy object, whose Q table may be large); a hit is used only if ``k`` and the laws still match, so
 mutating a policy's tables in place, or a new policy object that reuses a dead one's id, triggers
 a new solve (the value depends on the policy only through its laws). Only the value tables are
 kept (not the learned ``V*`` Q table). The caches hold the last 16 entries each;
@@ -49,7 +49,7 @@ default half the available memory), before any allocation: the policy chain's de
 matrices (message naming ``N``), and for ``V*`` the ``k = n`` learner's tables (``learn`` gets
 the same budget). Counts are exact Python integers, so the sizes in the messages are right at
 any ``n`` (up to ``2**63 - 1``, the kernels' int64). The chain's rows are computed by
-:func:`smfq_lib.count_chain.chain_rows`.
+:func:`smfq_lib.evaluate.count_chain.chain_rows`.
 
 Progress. ``progress=None`` (the default of :func:`policy_value`, :func:`optimal_value`,
 :func:`gap`) shows a bar only for solves whose tables exceed 256 MiB; the ``*_table`` functions,
@@ -62,14 +62,16 @@ from collections import OrderedDict
 
 import numpy as np
 
-from smfq_lib.budget import check_budget, check_fits
-from smfq_lib.checks import check_int, format_count, validate_counts, validate_index
-from smfq_lib.combinatorics import compositions, n_compositions, rank
-from smfq_lib.count_chain import chain_rows
-from smfq_lib.execute import count_state_weights, run_chunks
+from smfq_lib._utils.blas import one_blas_thread
+from smfq_lib._utils.budget import check_budget, check_fits
+from smfq_lib._utils.checks import check_int, format_count, validate_counts, validate_index
+from smfq_lib._utils.chunks import run_chunks
+from smfq_lib.evaluate.count_chain import chain_rows
+from smfq_lib.execute import count_state_weights
 from smfq_lib.learning.mean_field_kernels import add_tables
-from smfq_lib.policy import policy_laws, policy_tables
-from smfq_lib.system import CooperativeSystem
+from smfq_lib.learning.policy import policy_laws, policy_tables
+from smfq_lib.model.combinatorics import compositions, n_compositions, rank
+from smfq_lib.model.system import CooperativeSystem
 
 __all__ = [
     "clear_cache",
@@ -211,6 +213,7 @@ def _expect(table, w):
 # --------------------------------------------------------------------------------------------
 # public API
 # --------------------------------------------------------------------------------------------
+@one_blas_thread
 def policy_value_table(
     system: CooperativeSystem, policy, n: int, *, rule=None, memory_budget=None, progress=False
 ):
@@ -303,9 +306,9 @@ def policy_value(
 ) -> float:
     """Exact ``V^{pi_k^est}(s_0)`` (eq. 13) of Algorithm 3's randomized policy on ``n`` agents.
 
-    ``policy``: a ``SubsampledQ``, an :class:`~smfq_lib.policy.ActionLaws`, or an object with
-    integer ``k``, ``pi_g``, ``pi_l``, with ``k <= n``; ``rule``: the tie rule (``None``: the
-    policy's own, :func:`smfq_lib.policy.policy_laws`).
+    ``policy``: a ``SubsampledQ``, an :class:`~smfq_lib.learning.policy.ActionLaws`, or an object
+    with integer ``k``, ``pi_g``, ``pi_l``, with ``k <= n``; ``rule``: the tie rule (``None``: the
+    policy's own, :func:`smfq_lib.learning.policy.policy_laws`).
     ``s_0`` is the count state ``(s_g, counts)`` (``counts`` over ``S_l``, summing to ``n``) or,
     with ``initial=`` (and ``s_g = counts = None``), an :class:`smfq_lib.execute.IIDInitial` or
     weights over the count states ``(S_g, C(n, S_l))``; the value is then the expectation.
@@ -323,6 +326,7 @@ def policy_value(
     return _expect(policy_value_table(system, policy, n, **kw), w)
 
 
+@one_blas_thread
 def optimal_value_table(system: CooperativeSystem, n: int, *, memory_budget=None, progress=False):
     """``V*`` (eq. 4) at every count state, shape ``(S_g, C(n, S_l))``: Algorithm 2 with ``k = n``
     and the exact operator, read at ``s_1`` = lowest state present, others ``counts - e_{s_1}``.

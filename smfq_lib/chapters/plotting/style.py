@@ -2,7 +2,7 @@
 
 Usage in a notebook::
 
-    from smfq_lib.plotting import use_style, save_figure
+    from smfq_lib.chapters.plotting import use_style, save_figure
     use_style()
     fig, ax = plt.subplots()
     ax.plot(k, gap)
@@ -12,8 +12,8 @@ Usage in a notebook::
 Where figures go (:func:`figures_root`): ``$SMFQ_FIGURES`` if set, else ``<repo>/figures`` for
 the ``"full"`` profile (the committed, paper-scale figures) and ``<repo>/results/<profile>/figures``
 for any other profile, so quick runs never overwrite the committed figures. ``<repo>`` is the
-parent of the ``smfq_lib`` package directory. :mod:`smfq_lib.reproduce` sets ``SMFQ_FIGURES`` for
-the notebooks it runs by the same rule.
+parent of the ``smfq_lib`` package directory. :mod:`smfq_lib.chapters.reproduce` sets
+``SMFQ_FIGURES`` for the notebooks it runs by the same rule.
 
 Every figure is written as ``<root>/<notebook>/<name>.png`` (dpi 150) together with
 ``<root>/<notebook>/<name>.csv``: the plotted numbers, one column per key of ``data``.
@@ -22,10 +22,9 @@ Timing files. A figure of wall times (learning time, speedup, cost per step) cha
 run; it is named ``timing_<what>`` (PNG and CSV), and no other figure holds a wall time, so
 that after ``make reproduce`` only ``figures/*/timing_*`` files differ from the committed ones.
 
-Kinds of figures. Besides :func:`plot_return_vs_k` and :func:`draw_grid` here, one function per
-kind of figure the chapters draw, each returning the columns it plotted where it computes any:
-the model and its sizes (:mod:`smfq_lib.plotting_models`: chapters 1, 2) and runs of the
-learners and executors (:mod:`smfq_lib.plotting_runs`: chapters 3, 4, 5, 9), re-exported here.
+Besides the style and the files, the pieces several kinds of figures share: :func:`draw_grid`,
+:func:`plot_return_vs_k`, :func:`legend_below`, :data:`RULE_STYLE`. The kinds themselves are in the
+sibling modules (:mod:`smfq_lib.chapters.plotting`).
 """
 
 from __future__ import annotations
@@ -47,32 +46,16 @@ __all__ = [
     "draw_grid",
     "figures_root",
     "legend_below",
-    "plot_bellman_noise",
-    "plot_cost_per_step",
-    "plot_executors_vs_exact",
-    "plot_exploration_boxes",
-    "plot_gap_vs_bound",
-    "plot_occupancy_grid",
-    "plot_residuals",
-    "plot_return_histograms",
     "plot_return_vs_k",
-    "plot_return_vs_n",
-    "plot_reward_traces",
-    "plot_rule_vs_true_count",
-    "plot_squeeze_reward",
-    "plot_stochastic_reward_gaps",
-    "plot_table_sizes_vs_k",
-    "plot_table_sizes_vs_n",
-    "plot_time_and_speedup",
-    "plot_value_and_executors",
     "save_figure",
     "use_style",
 ]
 
 #: Resolution of saved figures.
 DPI = 150
-#: The repository: parent of the ``smfq_lib`` package directory.
-REPO = Path(__file__).resolve().parent.parent
+#: The repository: parent of the ``smfq_lib`` package directory (this file is
+#: ``smfq_lib/chapters/plotting/style.py``).
+REPO = Path(__file__).resolve().parents[3]
 
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 
@@ -271,7 +254,8 @@ def draw_grid(ax, M: int, *, box=(), hazard=(), arrows=(), values=None, fmt: str
     ax.set(xlabel="column", ylabel="row")
 
 
-#: Colour, marker and legend label of each tie rule (``smfq_lib.policy.RULES``) in every figure.
+#: Colour, marker and legend label of each tie rule (``smfq_lib.learning.policy.RULES``) in every
+#: figure.
 RULE_STYLE = {
     "first": ("C0", "o", "first"),
     "uniform": ("C1", "s", "uniform"),
@@ -334,29 +318,3 @@ def legend_below(fig, axes, ncol: int = 4) -> None:
         for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
             handles.setdefault(label, handle)
     fig.legend(handles.values(), handles.keys(), loc="outside lower center", ncol=ncol)
-
-
-# one function per kind of figure, by chapter (re-exported here: ``from smfq_lib.plotting import``)
-from smfq_lib.plotting_models import (  # noqa: E402
-    plot_exploration_boxes,
-    plot_rule_vs_true_count,
-    plot_squeeze_reward,
-    plot_table_sizes_vs_k,
-    plot_table_sizes_vs_n,
-)
-from smfq_lib.plotting_runs import (  # noqa: E402
-    plot_bellman_noise,
-    plot_cost_per_step,
-    plot_executors_vs_exact,
-    plot_residuals,
-    plot_return_histograms,
-    plot_return_vs_n,
-    plot_reward_traces,
-    plot_stochastic_reward_gaps,
-    plot_value_and_executors,
-)
-from smfq_lib.plotting_studies import (  # noqa: E402
-    plot_gap_vs_bound,
-    plot_occupancy_grid,
-    plot_time_and_speedup,
-)

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from smfq_lib.checks import check_gamma, real_array
+from smfq_lib._utils.checks import check_gamma, real_array
 
 ROW_TOL = 1e-9
 #: Largest bound ``(r~ + max |rho|) / (1 - gamma)`` on the values accepted: far below the float
@@ -74,7 +74,7 @@ def _check_stochastic(name: str, arr: np.ndarray, axes: str) -> None:
 def _check_noise(noise, r_g: np.ndarray, r_l: np.ndarray) -> RewardNoise:
     if not isinstance(noise, RewardNoise):
         raise ValueError(
-            "reward_noise must be an smfq_lib.system.RewardNoise(w_g, w_l) or None; "
+            "reward_noise must be an smfq_lib.model.system.RewardNoise(w_g, w_l) or None; "
             f"got {type(noise).__name__}."
         )
     widths = {}
@@ -289,7 +289,7 @@ class CooperativeSystem:
         if self.aggregate is not None:
             if not isinstance(self.aggregate, Aggregate):
                 raise ValueError(
-                    "aggregate must be an smfq_lib.system.Aggregate(phi, rho) or None; "
+                    "aggregate must be an smfq_lib.model.system.Aggregate(phi, rho) or None; "
                     f"got {type(self.aggregate).__name__}."
                 )
             if self.aggregate.phi.shape != (S_l, A_l):

@@ -3,8 +3,8 @@
 
 Row ``j`` of the chain is the count state ``(s_g, counts) = (j // C, comps_n[j % C])``. Given
 it, the policy's action distributions ``p_g``, ``p_l`` (eq. 10, 11, from its action laws
-``prob_g``, ``prob_l`` under a tie rule; :func:`smfq_lib.policy.action_distributions_into`) give
-the expected decomposed reward (3), the law of the next global state, and the law of the next
+``prob_g``, ``prob_l`` under a tie rule; :func:`smfq_lib.learning.policy.action_distributions_into`)
+give the expected decomposed reward (3), the law of the next global state, and the law of the next
 counts: the convolution over local states ``s`` of ``Multinomial(counts[s], q_s)`` with
 ``q_s = sum_a p_l[s, a] P_l[s, s_g, a, :]`` (the most populated state's multinomial, then the
 other agents added one at a time). With an aggregate term, the row also gets the exact
@@ -17,8 +17,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from smfq_lib.combinatorics import compositions, multinomial_pmf
-from smfq_lib.policy import action_distributions_into
+from smfq_lib.learning.policy import action_distributions_into
+from smfq_lib.model.combinatorics import compositions, multinomial_pmf
 
 __all__ = ["chain_rows"]
 

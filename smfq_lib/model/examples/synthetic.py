@@ -6,9 +6,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from smfq_lib.checks import check_gamma
-from smfq_lib.examples._checks import int_arg
-from smfq_lib.system import ROW_TOL, Aggregate, CooperativeSystem
+from smfq_lib._utils.checks import check_gamma
+from smfq_lib.model.examples._checks import int_arg
+from smfq_lib.model.system import ROW_TOL, Aggregate, CooperativeSystem
 
 __all__ = ["random_system", "with_types"]
 

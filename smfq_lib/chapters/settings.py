@@ -3,7 +3,7 @@
 Every chapter's parameters cell holds its knobs (``None`` meaning "the profile's value") and a
 ``PROFILES`` dict; :func:`settings` resolves them and refuses a misspelt or unknown knob,
 papermill-injected ones included (:func:`check_injected`). The whole notebook pattern is in the
-docstring of :mod:`smfq_lib.reproduce`, which re-exports these names.
+docstring of :mod:`smfq_lib.chapters.reproduce`, which re-exports these names.
 
 :data:`PARAMETERS` declares every chapter's parameters, knobs and plain ones (seeds), with what
 each value must be: ``settings(..., chapter=...)`` checks every value against it before any work
@@ -238,7 +238,7 @@ def _check_types(chapter: str, values: dict) -> None:
     if undeclared:
         raise ValueError(
             f"knob(s) {undeclared} of chapter {chapter} are not declared in "
-            "smfq_lib.settings.PARAMETERS; declare what their values must be there."
+            "smfq_lib.chapters.settings.PARAMETERS; declare what their values must be there."
         )
     for name, value in values.items():
         check_parameter(chapter, name, value)
@@ -265,8 +265,8 @@ def parameters_markdown(notebooks_dir) -> str:
     lines = [
         "# The chapters' parameters",
         "",
-        "Generated from `smfq_lib.settings.PARAMETERS` and the notebooks' parameters cells",
-        "(`tests/test_docs.py` checks that it is current). Every value, from the parameters",
+        "Generated from `smfq_lib.chapters.settings.PARAMETERS` and the notebooks' parameters",
+        "cells (`tests/test_docs.py` checks that it is current). Every value, from the parameters",
         "cell or from `papermill -p`, is checked against the second column before any work.",
     ]
     for chapter, specs in PARAMETERS.items():

@@ -1,4 +1,5 @@
-"""The paper's two examples as :class:`~smfq_lib.system.CooperativeSystem` s, plus test systems.
+"""The paper's two examples as :class:`~smfq_lib.model.system.CooperativeSystem` s, plus test
+systems.
 
 * :func:`gaussian_squeeze` -- Example 0.1 (traffic controllers sending loads onto a main road).
 * :func:`constrained_exploration` -- Example 0.2 (a global agent confines local agents to a
@@ -17,17 +18,17 @@ finite ``(P_g, P_l, r_g, r_l)`` arrays is listed in the docstring of the functio
 :func:`describe` renders that docstring as Markdown (chapter 1 shows all four examples).
 """
 
-from smfq_lib.examples.describe import describe
-from smfq_lib.examples.exploration import (
+from smfq_lib.model.examples.describe import describe
+from smfq_lib.model.examples.exploration import (
     ACTIONS,
     box_cells,
     constrained_exploration,
     hazard_cells,
     two_zone_exploration,
 )
-from smfq_lib.examples.majority import majority_mode
-from smfq_lib.examples.squeeze import GaussianSqueezeRho, gaussian_squeeze
-from smfq_lib.examples.synthetic import random_system, with_types
+from smfq_lib.model.examples.majority import majority_mode
+from smfq_lib.model.examples.squeeze import GaussianSqueezeRho, gaussian_squeeze
+from smfq_lib.model.examples.synthetic import random_system, with_types
 
 __all__ = [
     "ACTIONS",

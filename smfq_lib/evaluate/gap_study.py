@@ -2,7 +2,7 @@
 
 * :func:`gap_curves` -- for every ``k`` of a list: learn ``pi_k^est`` (exact operator, eq. 12)
   and, per tie rule, the exact gap at a start state and its worst case over start states
-  (:mod:`smfq_lib.worst_case`), with the bound of Theorem 0.11 (both readings,
+  (:mod:`smfq_lib.evaluate.worst_case`), with the bound of Theorem 0.11 (both readings,
   :func:`smfq_lib.theory.gap_bound`).
 * :func:`loglog_slope` -- least-squares slope of ``log y`` on ``log k`` over a stated range.
 * :func:`shape_constant` -- the one constant ``C`` that best fits ``y ~ C sqrt((n-k+1)/(nk))``,
@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from smfq_lib.checks import check_int
-from smfq_lib.evaluate import gap, optimal_value_table
-from smfq_lib.policy import RULES
+from smfq_lib._utils.checks import check_int
+from smfq_lib.evaluate.values import gap, optimal_value_table
+from smfq_lib.evaluate.worst_case import worst_case_gap
+from smfq_lib.learning.policy import RULES
 from smfq_lib.theory import gap_bound
-from smfq_lib.worst_case import worst_case_gap
 
 __all__ = ["GAP_FLOOR", "gap_curves", "loglog_slope", "shape", "shape_constant"]
 

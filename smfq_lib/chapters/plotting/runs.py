@@ -1,9 +1,9 @@
 """Figures of learning and execution runs (chapters 3, 4, 5 and 9), one function per kind.
 
 Each function draws on the axes it is given and returns the plotted numbers as columns (a dict
-for :func:`smfq_lib.plotting.save_figure`) where the figure has numbers beyond its inputs.
-Re-exported by :mod:`smfq_lib.plotting`; use that module's :func:`~smfq_lib.plotting.use_style`
-first.
+for :func:`smfq_lib.chapters.plotting.save_figure`) where the figure has numbers beyond its
+inputs. Re-exported by :mod:`smfq_lib.chapters.plotting`; use its
+:func:`~smfq_lib.chapters.plotting.use_style` first.
 """
 
 from __future__ import annotations

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from smfq_lib.checks import check_gamma
-from smfq_lib.examples._checks import float_arg, int_arg
-from smfq_lib.system import CooperativeSystem
+from smfq_lib._utils.checks import check_gamma
+from smfq_lib.model.examples._checks import float_arg, int_arg
+from smfq_lib.model.system import CooperativeSystem
 
 __all__ = ["majority_mode"]
 

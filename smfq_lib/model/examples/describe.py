@@ -38,7 +38,7 @@ def rst_to_markdown(text: str) -> str:
 def describe(example, heading_level: int = 3) -> str:
     """Markdown of an example function's docstring under a heading with its name: what it
     models, its sizes and every modelling choice. ``example``: a function of
-    :mod:`smfq_lib.examples` (any documented callable); ``heading_level``: the number of ``#``
+    :mod:`smfq_lib.model.examples` (any documented callable); ``heading_level``: the number of ``#``
     of the heading (1 to 6)."""
     if not callable(example) or not inspect.getdoc(example):
         raise ValueError(

@@ -1,9 +1,9 @@
-"""Exact binomial draws on the counter-based uniforms of :mod:`smfq_lib.rng`.
+"""Exact binomial draws on the counter-based uniforms of :mod:`smfq_lib._utils.rng`.
 
 The count-level executor draws every random quantity as binomials (multinomials by sequential
 binomials, the reward-noise signs as ``Binomial(m, 1/2)``), and its numbers must be a function of
 ``(seed, rollout)`` only, whatever the thread. :func:`binomial` draws ``X ~ Binomial(n, p)``
-from the stream ``state = [key, counter]`` (:func:`smfq_lib.rng.next_counter_uniform`), so it
+from the stream ``state = [key, counter]`` (:func:`smfq_lib._utils.rng.next_counter_uniform`), so it
 shares the generator's 128 bits of input per number and its thread independence.
 
 Algorithm (the two-regime design of the standard samplers: NumPy uses inversion and BTPE):
@@ -37,7 +37,7 @@ import math
 import numpy as np
 from numba import njit
 
-from smfq_lib.rng import next_counter_uniform
+from smfq_lib._utils.rng import next_counter_uniform
 
 __all__ = ["binomial"]
 

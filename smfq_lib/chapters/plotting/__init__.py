@@ -1,0 +1,82 @@
+"""The chapters' figures: one style, one way to save a figure with the numbers behind it, and one
+function per kind of figure (docs/design.md §6).
+
+* :mod:`~.style`: :func:`use_style`, :func:`save_figure` (PNG + CSV, where :func:`figures_root`
+  says), and the pieces several figures share (:func:`draw_grid`, :func:`plot_return_vs_k`,
+  :func:`legend_below`, :data:`RULE_STYLE`);
+* :mod:`~.models`: the model and its sizes (chapters 1, 2);
+* :mod:`~.runs`: runs of the learners and executors (chapters 3, 4, 5, 9);
+* :mod:`~.studies`: the gap against Theorem 0.11, learning time and speedup, occupancy (chapters
+  6, 7, 8);
+* :mod:`~.linear`: chapter 10's panels.
+
+Every name is re-exported here: ``from smfq_lib.chapters.plotting import save_figure, use_style``.
+"""
+
+from smfq_lib.chapters.plotting.linear import draw_gap_vs_M, draw_learning_time, draw_return_vs_k
+from smfq_lib.chapters.plotting.models import (
+    plot_exploration_boxes,
+    plot_rule_vs_true_count,
+    plot_squeeze_reward,
+    plot_table_sizes_vs_k,
+    plot_table_sizes_vs_n,
+)
+from smfq_lib.chapters.plotting.runs import (
+    plot_bellman_noise,
+    plot_cost_per_step,
+    plot_executors_vs_exact,
+    plot_residuals,
+    plot_return_histograms,
+    plot_return_vs_n,
+    plot_reward_traces,
+    plot_stochastic_reward_gaps,
+    plot_value_and_executors,
+)
+from smfq_lib.chapters.plotting.studies import (
+    plot_gap_vs_bound,
+    plot_occupancy_grid,
+    plot_time_and_speedup,
+)
+from smfq_lib.chapters.plotting.style import (
+    DPI,
+    REPO,
+    RULE_STYLE,
+    draw_grid,
+    figures_root,
+    legend_below,
+    plot_return_vs_k,
+    save_figure,
+    use_style,
+)
+
+__all__ = [
+    "DPI",
+    "REPO",
+    "RULE_STYLE",
+    "draw_gap_vs_M",
+    "draw_grid",
+    "draw_learning_time",
+    "draw_return_vs_k",
+    "figures_root",
+    "legend_below",
+    "plot_bellman_noise",
+    "plot_cost_per_step",
+    "plot_executors_vs_exact",
+    "plot_exploration_boxes",
+    "plot_gap_vs_bound",
+    "plot_occupancy_grid",
+    "plot_residuals",
+    "plot_return_histograms",
+    "plot_return_vs_k",
+    "plot_return_vs_n",
+    "plot_reward_traces",
+    "plot_rule_vs_true_count",
+    "plot_squeeze_reward",
+    "plot_stochastic_reward_gaps",
+    "plot_table_sizes_vs_k",
+    "plot_table_sizes_vs_n",
+    "plot_time_and_speedup",
+    "plot_value_and_executors",
+    "save_figure",
+    "use_style",
+]
