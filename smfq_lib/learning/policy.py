@@ -185,7 +185,7 @@ def check_system(policy, fingerprint: str) -> None:
             f"this policy was learned on another system (fingerprint {own}; this system's is "
             f"{fingerprint}): its Q describes other dynamics or rewards. Use it on the system it "
             "was learned on, or, to transfer it on purpose, pass "
-            "smfq_lib.policy.transfer(policy, system)."
+            "smfq_lib.learning.policy.transfer(policy, system)."
         )
 
 
