@@ -145,3 +145,8 @@ def values_task(i, m):
 def kinds_task(x):
     """An output that is a bool at x = 0 and an int elsewhere (the store refuses the mix)."""
     return {"v": True if x == 0 else x}
+
+
+def wide_task(n):
+    """``n`` outputs ``o0 .. o{n-1}`` (the store holds at most 2000 columns)."""
+    return {f"o{i}": i for i in range(n)}

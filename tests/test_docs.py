@@ -174,3 +174,13 @@ def test_figure_cells_are_short(number):
         if cell["cell_type"] == "code" and "plt.subplots" in source:
             lines = source.strip().count("\n") + 1
             assert lines <= 16, f"{path.name}: a figure cell of {lines} lines:\n{source[:200]}"
+
+
+def test_parameters_doc_is_generated_from_the_declaration():
+    """docs/parameters.md is what smfq_lib.chapters.settings.parameters_markdown makes of
+    PARAMETERS and the committed parameters cells (regenerate it with that function after
+    changing either)."""
+    from smfq_lib.chapters.settings import parameters_markdown
+
+    text = (REPO / "docs" / "parameters.md").read_text()
+    assert text == parameters_markdown(REPO / "notebooks")

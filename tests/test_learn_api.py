@@ -31,6 +31,8 @@ def system():
         ({"k": 2, "algorithm": "fast"}, "algorithm"),
         ({"k": 2, "tol": 0.0}, "tol"),
         ({"k": 2, "tol": "1e-8"}, "tol"),
+        ({"k": 2, "tol": 5e-324}, "tol"),  # its threshold tol (1 - gamma) / gamma underflowed to 0
+        ({"k": 2, "tol": float("inf")}, "tol"),
         ({"k": 2, "max_iter": 0}, "max_iter"),
         ({"k": 2, "seed": -1}, "seed"),
         ({"k": 2, "progress": "no"}, "progress"),
@@ -100,6 +102,18 @@ def test_auto_picks_the_smaller_table():
     system = tiny_system(1, 2, 1, 2, seed=2)
     assert learn(system, 3, None, progress=False).algorithm == "mean_field"
     assert learn(system, 2, None, progress=False).algorithm == "tabular"
+
+
+def test_auto_takes_algorithm_2_where_algorithm_1_has_too_many_axes():
+    """With |Z_l| = 1 both tables have the same size at every k, a tie that goes to Algorithm 1;
+    past k = 31 its 2k + 2 axes exceed NumPy's 64, so "auto" takes Algorithm 2 there."""
+    from smfq_lib.model.examples import random_system
+
+    system = random_system(2, 1, 2, 1, seed=0)  # S_l = A_l = 1
+    assert learn(system, 31, progress=False).algorithm == "tabular"
+    q = learn(system, 33, progress=False)
+    assert q.algorithm == "mean_field" and "2k + 2 axes" in q.reason
+    np.testing.assert_allclose(q.V, learn(system, 33, algorithm="mean_field", progress=False).V)
 
 
 def test_huge_k_is_refused_before_any_work():
@@ -177,7 +191,8 @@ def test_save_load_round_trip(system, tmp_path, m):
     with np.load(path, allow_pickle=False) as f:  # no pickle inside
         assert json.loads(str(f["meta"]))["m"] == m
     back = SubsampledQ.load(path)
-    fields = ("k", "m", "algorithm", "reason", "seconds", "seed")
+    fields = ("k", "m", "algorithm", "reason", "seconds", "seed", "system_fingerprint")
+    assert res.system_fingerprint == system.fingerprint
     solver_fields = ("solver", "sweeps", "solves", "solve_seconds")
     for name in fields + solver_fields:
         assert getattr(back, name) == getattr(res, name)
@@ -205,6 +220,19 @@ def test_save_load_round_trip(system, tmp_path, m):
     np.savez(old, meta=np.array(json.dumps(meta)), **arrays)
     with pytest.raises(ValueError, match="metadata solver = 'newton'"):
         SubsampledQ.load(old)
+    # a file written before fingerprints: loads, with a warning that nothing can be checked
+    del meta["solver"], meta["system_fingerprint"]
+    np.savez(old, meta=np.array(json.dumps(meta)), **arrays)
+    with pytest.warns(UserWarning, match="records no system fingerprint.*Learn it again"):
+        assert SubsampledQ.load(old).system_fingerprint is None
+    # tables in another byte order or integer width load as the kernels' native types
+    swapped = {name: a.astype(a.dtype.newbyteorder(">")) for name, a in arrays.items()}
+    swapped["pi_g"] = arrays["pi_g"].astype(np.int16)
+    np.savez(old, meta=np.array(json.dumps(meta | {"system_fingerprint": "0" * 16})), **swapped)
+    back = SubsampledQ.load(old)
+    for name in ("Q", "V", "pi_g", "pi_l", "residuals"):
+        a = getattr(back, name)
+        assert a.dtype.isnative and a.dtype.itemsize == 8 and np.array_equal(a, arrays[name])
 
 
 def test_progress_bar_on_and_off(system, capsys):

@@ -148,6 +148,27 @@ def test_stored_samples_equal_redrawn_ones_bit_for_bit(case, monkeypatch):
     assert np.array_equal(stored.residuals, redrawn.residuals)
 
 
+@pytest.mark.parametrize("alpha", [5e-324, 1e-100, 0.1, 1e100])
+def test_design_urn_stays_in_its_cells_at_every_alpha(alpha):
+    """Agent 0 of every design row takes a uniform cell (it has no earlier agent to copy), even
+    where ``u (Z_l alpha) < Z_l alpha`` fails in rounding (a subnormal ``Z_l alpha``): it read
+    an unset slot before. At the tiny end every row is one cell; at the huge end cells spread."""
+    from smfq_lib._utils.rng import stream_key, uniform
+    from smfq_lib.linear.fitted import polya_design
+
+    M, t, Z_l, key_seed = 400, 3, 4, np.uint64(12345)
+    out = np.zeros((M, Z_l), np.int64)
+    polya_design(M, t, Z_l, alpha, key_seed, out)
+    assert np.all(out >= 0) and np.all(out.sum(axis=1) == t)
+    keys = [np.uint64(stream_key(key_seed, i)) for i in range(M)]
+    first = [min(int(uniform(key, 1) * Z_l), Z_l - 1) for key in keys]
+    assert np.all(out[np.arange(M), first] >= 1)
+    if alpha <= 1e-100:
+        assert np.array_equal(out[np.arange(M), first], np.full(M, t))
+    if alpha >= 1e100:
+        assert np.mean(out.max(axis=1) == t) < 0.2  # i.i.d. uniform cells: 1/16 of rows
+
+
 _THREADS_SCRIPT = """
 import hashlib, numba
 import numpy as np
@@ -180,12 +201,15 @@ REFUSALS = [  # (kwargs of learn_linear, the argument the message names)
     (dict(m=None), "m=None"),
     (dict(alpha=0.0), "alpha"),
     (dict(alpha=float("nan")), "alpha"),
+    (dict(alpha=1e308), "alpha"),  # Z_l alpha overflowed: the urn wrote out of bounds
+    (dict(alpha=1e-300), "alpha"),
     (dict(ridge=-1.0), "ridge"),
     (dict(tol=0), "tol"),
     (dict(max_iter=0), "max_iter"),
     (dict(seed=-1), "seed"),
     (dict(memory_budget=0), "memory_budget"),
     (dict(M=10**9, memory_budget=2**20), "M"),
+    (dict(k=10**12, M=10, memory_budget=2**30), "k - 1 = 999999999999 agents"),
     (dict(k=40, features=one_hot_features(1, 4)), "k = 1"),
 ]
 
@@ -195,6 +219,16 @@ def test_bad_input_is_refused_naming_it(kwargs, name):
     args = dict(system=SYSTEM, k=2) | kwargs
     with pytest.raises(ValueError, match=name.replace("[", r"\[")):
         learn_linear(args.pop("system"), args.pop("k"), **args)
+
+
+def test_a_fraction_is_a_real_number():
+    """Python real numbers of any type are converted (``Fraction(1, 3)`` is ``1/3``); they gave
+    a raw TypeError in the ridge solve before."""
+    from fractions import Fraction
+
+    a = learn_linear(SYSTEM, 2, M=30, ridge=Fraction(1, 3), alpha=Fraction(1, 10), max_iter=20)
+    b = learn_linear(SYSTEM, 2, M=30, ridge=1 / 3, alpha=0.1, max_iter=20)
+    assert a.ridge == 1 / 3 and np.array_equal(a.theta, b.theta)
 
 
 def test_tabulating_non_affine_features_is_refused_with_the_size():

@@ -168,3 +168,30 @@ def test_large_population_matches_hypergeometric_formula():
             for r, c in enumerate(compositions(k - 1, S_l)):
                 e_l[pi_l[1, s, r]] += mv_hypergeometric_pmf(c, others)
             np.testing.assert_allclose(p_l[s], e_l, atol=1e-9)
+
+
+def test_transfer_is_the_explicit_override_of_the_system_check():
+    """A policy learned on one system is refused on another of the same sizes; ``transfer``
+    marks a copy for the other system, which then evaluates as its action laws do (laws carry
+    no fingerprint), and leaves the original as it was."""
+    from smfq_lib import learn
+    from smfq_lib.evaluate import policy_value
+    from smfq_lib.learning.policy import transfer
+    from smfq_lib.linear import learn_linear, rollout_linear
+    from smfq_lib.model.examples import random_system
+
+    home, other = random_system(2, 3, 2, 2, seed=0), random_system(2, 3, 2, 2, seed=1)
+    q = learn(home, 2, progress=False)
+    with pytest.raises(ValueError, match="learned on another system"):
+        policy_value(other, q, 4, 0, [2, 1, 1])
+    moved = transfer(q, other)
+    assert moved.system_fingerprint == other.fingerprint != q.system_fingerprint
+    assert moved.Q is q.Q  # the same table, marked for the other system
+    value = policy_value(other, moved, 4, 0, [2, 1, 1])
+    assert value == policy_value(other, q.action_laws(), 4, 0, [2, 1, 1])
+    lin = learn_linear(home, 2, M=20, max_iter=5)
+    with pytest.raises(ValueError, match="learned on another system"):
+        rollout_linear(other, lin, 4, 0, [2, 1, 1], 3, 2, 0)
+    rollout_linear(other, transfer(lin, other), 4, 0, [2, 1, 1], 3, 2, 0)
+    with pytest.raises(ValueError, match="policy must be a SubsampledQ or LinearQ"):
+        transfer(q.action_laws(), other)

@@ -19,6 +19,7 @@ import json
 import math
 import re
 import tracemalloc
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,15 +32,23 @@ import test_examples
 import test_learn_api
 import test_linear
 import test_policy
+import test_reproduce
 import test_theory
 from brute_force import random_policy, tiny_system
 
 from smfq_lib import Aggregate, CooperativeSystem, RewardNoise, SubsampledQ, learn
-from smfq_lib.chapters.reproduce import check_injected
+from smfq_lib.chapters.reproduce import check_injected, settings
 from smfq_lib.evaluate import gap, optimal_value, optimal_value_table, policy_value
+from smfq_lib.evaluate.worst_case import worst_case_gap
 from smfq_lib.execute import iid_initial, rollout_agents, rollout_counts
 from smfq_lib.learning.policy import action_distributions
-from smfq_lib.linear import learn_linear
+from smfq_lib.linear import (
+    affine_features,
+    custom_features,
+    learn_linear,
+    mean_features,
+    rollout_linear,
+)
 from smfq_lib.model.examples import constrained_exploration, random_system
 from smfq_lib.theory import gap_bound, gap_bound_log_argument, m_star, rule_choice, table_sizes
 
@@ -58,6 +67,25 @@ class Case:
     call: Callable  # call(fx), fx: the fixtures of :func:`fx`
     error: type
     match: str
+
+
+def f_sys() -> str:
+    """The fingerprint of the fixture's system, computed independently of the package."""
+    return _fingerprint(random_system(2, 3, 2, 2))
+
+
+def f_other() -> str:
+    return _fingerprint(random_system(2, 3, 2, 2, seed=1))
+
+
+def _fingerprint(system) -> str:
+    import hashlib
+
+    h = hashlib.sha256(b"smfq.CooperativeSystem/1")
+    for name in ("P_g", "P_l", "r_g", "r_l", "gamma"):
+        arr = np.ascontiguousarray(np.atleast_1d(getattr(system, name)), dtype="<f8")
+        h.update(f"{name}{arr.shape}".encode() + arr.tobytes())
+    return h.hexdigest()[:16]
 
 
 def _g(nbytes: int) -> str:
@@ -98,6 +126,7 @@ def _good_q() -> SubsampledQ:
         residuals=np.zeros(4),
         seconds=0.5,
         seed=0,
+        system_fingerprint="0123456789abcdef",
     )
 
 
@@ -148,6 +177,24 @@ def _damaged_files(tmp: Path) -> dict[str, str]:
     files["tabular"] = _write(tmp / "tabular.npz", meta={"algorithm": "tabular"})
     files["pi_code"] = _write(tmp / "pi_code.npz", pi_l=np.full((2, 3, 3), 2))
     files["Q_int"] = _write(tmp / "Q_int.npz", Q=np.zeros((2, 3, 6, 2, 2), np.int64))
+    nan_q = np.zeros((2, 3, 6, 2, 2))
+    nan_q[0, 0, 0, 0, 0] = np.nan  # at a maximizer: policy_value silently read the others
+    files["Q_nan"] = _write(tmp / "Q_nan.npz", Q=nan_q)
+    files["Q_f16"] = _write(tmp / "Q_f16.npz", Q=np.zeros((2, 3, 6, 2, 2), np.float16))
+    files["V_long"] = _write(tmp / "V_long.npz", V=np.zeros((2, 3, 3), np.longdouble))
+    files["deep"] = str(tmp / "deep.npz")
+    np.savez(files["deep"], **(arrays | {"meta": np.array("[" * 10**5 + "]" * 10**5)}))
+    files["bomb"] = str(tmp / "bomb.npz")  # 80 MB of residuals in a file of about 80 kB
+    np.savez_compressed(files["bomb"], **(arrays | {"residuals": np.zeros(10**7)}))
+    files["liar"] = str(tmp / "liar.npz")  # Q's header declares 8 TB, its member holds none
+    with zipfile.ZipFile(files["liar"], "w") as z:
+        for name, a in arrays.items():
+            with z.open(f"{name}.npy", "w") as fh:
+                if name == "Q":
+                    header = {"descr": "<f8", "fortran_order": False, "shape": (10**12,)}
+                    np.lib.format.write_array_header_1_0(fh, header)
+                else:
+                    np.lib.format.write_array(fh, a)
     return files
 
 
@@ -165,6 +212,7 @@ def fx(tmp_path_factory):
         iid=iid_initial(sys),
         ce=constrained_exploration(),
         wide=random_system(2, 2, 2, 10),  # few count states, a big k = n learner
+        z1=random_system(2, 1, 2, 1),  # Z_l = 1: both algorithms' tables are tiny at any k
         base=tiny_system(1, 2, 1, 2, seed=0),
         ones=ones,
         # finite on the 1025-point grid of [0, 1], NaN at xbar = 1/3 (first seen by learn, k = 3)
@@ -174,6 +222,10 @@ def fx(tmp_path_factory):
         files=_damaged_files(tmp_path_factory.mktemp("npz")),
         agg=tiny_system(1, 2, 1, 2, seed=0, aggregate=True),
         run=rollout_counts(sys, random_policy(sys, 2, 0), 3, 0, [3, 0, 0], 2, 2, 0, keep="returns"),
+        learned=learn(sys, 2, progress=False),
+        linear=learn_linear(sys, 2, M=20, max_iter=5),
+        same_sizes=random_system(2, 3, 2, 2, seed=1),  # another system of sys's sizes
+        p02=test_reproduce._parameters_cell("02_table_sizes")[1]["PROFILES"],
     )
 
 
@@ -200,6 +252,11 @@ OWN = [
     Case("gap 6 MB budget", lambda f: gap(f.wide, random_policy(f.wide, 2, 0), 5, 0, [5, 0], memory_budget=6e6), ValueError, r"^V\* .* memory budget of 0\.00559 GiB"),
     Case("policy_value budget 1000 bytes", lambda f: policy_value(f.sys, f.pol, 10, 0, [10, 0, 0], memory_budget=1000), ValueError, r"N = 132 count states .* pass memory_budget= \(bytes\) to raise the budget"),
     Case("optimal_value progress='yes'", lambda f: optimal_value(f.sys, 3, 0, [3, 0, 0], progress="yes"), ValueError, r"^progress must be True, False or None"),
+    # sizes at the edges: the layout's axes, the drawing threads' agents
+    Case("learn Z_l=1 k=40 tabular", lambda f: learn(f.z1, 40, algorithm="tabular", progress=False, memory_budget=SMALL), ValueError, r"^k = 40 is too large for Algorithm 1 \(requested by the caller \(algorithm='tabular'\)\): its Q has 2k \+ 2 axes \(S_g, S_l\^k, A_g, A_l\^k\) and NumPy arrays hold at most 64, so k <= 31\. Pass algorithm='mean_field' \(Algorithm 2, the same fixed point\) or 'auto'\.$"),
+    Case("learn Z_l=1 k=40 paper", lambda f: learn(f.z1, 40, algorithm="paper", progress=False, memory_budget=SMALL), ValueError, r"^k = 40 is too large for Algorithm 1 \(paper \(paper's rule\)"),
+    Case("learn Z_l=1 k=10**18", lambda f: learn(f.z1, 10**18, progress=False, memory_budget=SMALL), ValueError, r"^learn\(k=1000000000000000000, m=None, mean_field, .* over the memory budget of 0\.00391 GiB\. The largest k that would fit with algorithm='auto' is \d+\. \(auto: k = 1000000000000000000 > 31, Algorithm 1's Q would have 2k \+ 2 axes, more than NumPy's 64 -> Algorithm 2 \(mean-field\)\.\)"),
+    Case("learn Z_l=1 k=10**12 m=1 mean_field", lambda f: learn(f.z1, 10**12, 1, algorithm="mean_field", progress=False, memory_budget=SMALL), ValueError, r"^learn\(k=1000000000000, m=1, mean_field, .*the stored samples needs .* GiB, over the memory budget of 0\.00391 GiB"),
     # 4. values that would overflow, aggregate terms that are not finite
     Case("system rewards 1e308", lambda f: _system(r_g=np.full((1, 1), 1e308), r_l=np.full((2, 1, 2), 1e308)), ValueError, r"^rewards too large for gamma = 0\.9: .* = inf exceeds 1e\+300"),
     Case("system rewards 2e299 gamma 0.9", lambda f: _system(r_g=np.full((1, 1), 2e299)), ValueError, r"^rewards too large .* = \(2e\+299 \+ 0\) / 0\.1 = 2e\+300 exceeds 1e\+300"),
@@ -207,6 +264,17 @@ OWN = [
     Case("system rho -inf on its grid", lambda f: _system(aggregate=Aggregate(f.ones, lambda s, a, x: np.where(x < 1, x, -np.inf))), ValueError, r"^aggregate\.rho returned -inf at s_g=0, a_g=0, xbar=1\.0; rho must be finite"),
     Case("system rho NaN on its grid", lambda f: _system(aggregate=Aggregate(np.eye(2), lambda s, a, x: np.where(x < 0.5, np.nan, x))), ValueError, r"^aggregate\.rho returned nan at s_g=0, a_g=0, xbar=0\.0; rho must be finite .* \[0\.0, 1\.0\]"),
     Case("rho NaN off the grid, first seen by learn", lambda f: learn(f.third, 3, progress=False, memory_budget=SMALL), ValueError, r"^aggregate\.rho returned nan at s_g=0, a_g=0, xbar=0\.333"),
+    # coercion: what is not a real finite number is refused, never converted with a loss
+    Case("system r_l object array of strings", lambda f: _system(r_l=np.array([[["1", "2"]], [["3", "4"]]], dtype=object)), ValueError, r"^r_l must hold real numbers; got str values \(dtype object\)\. Pass real numbers"),
+    Case("system r_g masked array", lambda f: _system(r_g=np.ma.masked_array(np.zeros((1, 1)), mask=[[True]])), ValueError, r"^r_g must be a plain array of real numbers; got a masked array, whose mask would be lost\. Pass np\.ma\.filled"),
+    Case("system r_g of bools", lambda f: _system(r_g=np.ones((1, 1), bool)), ValueError, r"^r_g must hold real numbers; got bool values"),
+    Case("noise width as a string", lambda f: _system(reward_noise=RewardNoise(w_g=np.array(["0.1"], dtype=object))), ValueError, r"^reward_noise\.w_g must hold real numbers; got str values"),
+    Case("affine_features complex W", lambda f: affine_features(np.eye(4) + 0j), ValueError, r"^W must hold real numbers; got complex values \(dtype complex128\)"),
+    Case("mean_features object strings", lambda f: mean_features(np.array(["1", "2"], dtype=object)), ValueError, r"^v must hold real numbers; got str values"),
+    Case("custom features returning complex", lambda f: learn_linear(f.sys, 2, custom_features(lambda F: np.c_[np.ones(len(F)), F] + 0j, 7, 6), M=None, memory_budget=SMALL), ValueError, r"^features 'custom': fn\(F\) must hold real numbers; got complex values"),
+    Case("iid_initial p_l of strings", lambda f: iid_initial(f.sys, p_l=np.array(["0.5", "0.5", "0"], dtype=object)), ValueError, r"^p_l must hold real numbers; got str values"),
+    Case("learn_linear ridge=True", lambda f: learn_linear(f.sys, 2, ridge=True), ValueError, r"^ridge must be a finite float >= 0 \(0: least squares\); got True\.$"),
+    Case("rollout_linear rule=['first']", lambda f: rollout_linear(f.sys, f.linear, 3, 0, [3, 0, 0], 2, 2, 0, rule=["first"]), ValueError, r"^rule=\['first'\] with features '\[1, F\]': rollout_linear reads the policy in closed form"),
     # 5. SubsampledQ.load: one message per kind of damage
     Case("load: text file", lambda f: SubsampledQ.load(f.files["text"]), ValueError, NOT_VALID + r"not an npz archive"),
     Case("load: empty file", lambda f: SubsampledQ.load(f.files["empty"]), ValueError, NOT_VALID + r"not an npz archive"),
@@ -225,9 +293,24 @@ OWN = [
     Case("load: Q disagrees with algorithm", lambda f: SubsampledQ.load(f.files["tabular"]), ValueError, NOT_VALID + r"Q of shape \(2, 3, 6, 2, 2\) does not match tabular with k = 2"),
     Case("load: action code out of range", lambda f: SubsampledQ.load(f.files["pi_code"]), ValueError, NOT_VALID + r"pi_l holds action codes outside \[0, 2\)"),
     Case("load: Q of integers", lambda f: SubsampledQ.load(f.files["Q_int"]), ValueError, NOT_VALID + r"Q has dtype int64, expected float"),
+    Case("load: NaN in Q", lambda f: SubsampledQ.load(f.files["Q_nan"]), ValueError, NOT_VALID + r"Q holds 1 NaN or infinite values"),
+    Case("load: float16 Q", lambda f: SubsampledQ.load(f.files["Q_f16"]), ValueError, NOT_VALID + r"Q has dtype float16, expected float64"),
+    Case("load: longdouble V", lambda f: SubsampledQ.load(f.files["V_long"]), ValueError, NOT_VALID + r"V has dtype float128, expected float64"),
+    Case("load: meta nested 10**5 deep", lambda f: SubsampledQ.load(f.files["deep"]), ValueError, NOT_VALID + r"'meta' is nested too deeply"),
+    Case("load: 80 MB unpacked, 4 MiB budget", lambda f: SubsampledQ.load(f.files["bomb"], memory_budget=SMALL), ValueError, r"^\S*bomb\.npz unpacked needs 0\.0745 GiB, over the memory budget of 0\.00391 GiB\. Pass memory_budget="),
+    Case("load: header declares 8 TB", lambda f: SubsampledQ.load(f.files["liar"]), ValueError, NOT_VALID + r"array 'Q' declares shape \(1000000000000,\) of float64 \(8000000000000 bytes\) but its member holds \d+ bytes"),
     Case("load: no such file", lambda f: SubsampledQ.load(f.files["missing"]), FileNotFoundError, r"neither .*nothing_here nor .*nothing_here\.npz exists"),
+    # a policy used on a system other than the one it was learned on
+    Case("policy_value on another system", lambda f: policy_value(f.same_sizes, f.learned, 3, 0, [3, 0, 0], memory_budget=SMALL), ValueError, rf"^this policy was learned on another system \(fingerprint {f_sys()}; this system's is {f_other()}\): its Q describes other dynamics or rewards\. Use it on the system it was learned on, or, to transfer it on purpose, pass smfq_lib\.learning\.policy\.transfer\(policy, system\)\.$"),
+    Case("gap on another system", lambda f: gap(f.same_sizes, f.learned, 3, 0, [3, 0, 0], memory_budget=SMALL), ValueError, r"^this policy was learned on another system"),
+    Case("worst_case_gap on another system", lambda f: worst_case_gap(f.same_sizes, 3, f.learned, memory_budget=SMALL), ValueError, r"^this policy was learned on another system"),
+    Case("rollout_counts on another system", lambda f: rollout_counts(f.same_sizes, f.learned, 3, 0, [3, 0, 0], 2, 2, 0), ValueError, r"^this policy was learned on another system"),
+    Case("rollout_agents on another system", lambda f: rollout_agents(f.same_sizes, f.learned, 3, 0, [3, 0, 0], 2, 2, 0), ValueError, r"^this policy was learned on another system"),
+    Case("rollout_linear on another system", lambda f: rollout_linear(f.same_sizes, f.linear, 3, 0, [3, 0, 0], 2, 2, 0), ValueError, r"^this policy was learned on another system"),
     # 6. a papermill parameter the notebook does not have
     Case("papermill -p profil full", lambda f: check_injected({"n"}, ["profile = 'quick'\nn = None\nseed = 0", "# Parameters\nprofil = 'full'\n"]), ValueError, r"^papermill was given parameter\(s\) \['profil'\] that this notebook does not have; its parameters are \['n', 'profile', 'seed'\]"),
+    Case("papermill -p n_max True (chapter 02)", lambda f: settings("quick", f.p02, chapter="02_table_sizes", **(dict.fromkeys(f.p02["quick"]) | {"n_max": True})), ValueError, r"^parameter n_max of chapter 02_table_sizes must be an int >= 1; got True \(bool\)\. Fix it in the parameters cell, or pass e\.g\. papermill -p n_max <value> with such a value\.$"),
+    Case("papermill -p k_max -3 (chapter 02)", lambda f: settings("quick", f.p02, chapter="02_table_sizes", **(dict.fromkeys(f.p02["quick"]) | {"k_max": -3})), ValueError, r"^parameter k_max of chapter 02_table_sizes must be an int >= 1; got -3 \(int\)"),
     # 7. smaller ones
     Case("policy_value string counts", lambda f: policy_value(f.sys, f.pol, 3, 0, ["1", "1", "1"], memory_budget=SMALL), ValueError, r"^counts must hold whole numbers of agents; got \['1', '1', '1'\]"),
     Case("rollout_counts string counts", lambda f: rollout_counts(f.sys, f.pol, 3, 0, ["1", "1", "1"], 2, 2, 0), ValueError, r"^counts must hold whole numbers"),

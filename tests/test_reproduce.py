@@ -114,6 +114,33 @@ def test_failing_check_makes_reproduce_fail(tmp_path):
     assert "claim fails" in proc.stdout and "2/3" in proc.stdout
 
 
+_PROBE = (
+    "import os, pathlib\n"
+    "for var in ('SMFQ_FIGURES', 'SMFQ_RESULTS'):\n"
+    "    folder = pathlib.Path(os.environ[var])\n"
+    "    folder.mkdir(parents=True, exist_ok=True)\n"
+    "    (folder / 'probe.txt').write_text(var)\n"
+    "with open(os.environ['SMFQ_SWEEP_LOG'], 'a') as fh:\n"
+    "    fh.write('')"
+)
+
+
+def test_relative_paths_are_taken_from_the_callers_folder(tmp_path, monkeypatch):
+    """``--notebooks``, ``--results``, ``$SMFQ_FIGURES`` and ``$SMFQ_RESULTS`` given relative to
+    the caller's folder land there, not under the notebooks' folder where the kernel runs."""
+    (tmp_path / "nbs").mkdir()
+    _notebook(tmp_path / "nbs" / "01_probe.ipynb", 'profile = "quick"', _PROBE)
+    monkeypatch.setenv("SMFQ_RESULTS", "relstore")
+    args = ("--profile", "quick", "--notebooks", "nbs", "--results", "out")
+    proc = _reproduce(*args, figures=Path("relfig"), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert (tmp_path / "out" / "01_probe.ipynb").is_file()
+    assert (tmp_path / "relfig" / "probe.txt").read_text() == "SMFQ_FIGURES"
+    assert (tmp_path / "relstore" / "probe.txt").read_text() == "SMFQ_RESULTS"
+    assert sorted(p.name for p in (tmp_path / "nbs").iterdir()) == ["01_probe.ipynb"]
+    assert f"sweep results stores -> {tmp_path / 'relstore'}" in proc.stdout
+
+
 def test_only_unknown_chapter_is_an_error(tmp_path, capsys):
     """The command line's exit status 2 and message, in process: ``main`` refuses before it
     writes or starts anything (``python -m smfq_lib.reproduce`` is ``sys.exit(main())``)."""
@@ -260,6 +287,28 @@ def test_save_figure_writes_every_series_the_figure_shows(monkeypatch, tmp_path)
     plt.close(fig)
 
 
+def test_save_figure_replaces_a_symlink_instead_of_following_it(monkeypatch, tmp_path):
+    """A link planted as ``fig.csv`` / ``fig.png`` is replaced by the new file (written beside it,
+    then renamed over it); the file it pointed to, outside the figures folder, is untouched, and
+    no temporary file is left behind."""
+    monkeypatch.setenv("SMFQ_FIGURES", str(tmp_path / "figs"))
+    outside = tmp_path / "precious.txt"
+    outside.write_text("keep me")
+    folder = tmp_path / "figs" / "99_test"
+    folder.mkdir(parents=True)
+    for suffix in ("csv", "png"):
+        (folder / f"fig.{suffix}").symlink_to(outside)
+    fig, ax = plt.subplots()
+    ax.plot([1, 2], [3, 4])
+    ax.set(xlabel="k", ylabel="gap")
+    png, csv_path = plotting.save_figure(fig, "99_test", "fig", {"k": [1, 2]}, profile="quick")
+    plt.close(fig)
+    assert outside.read_text() == "keep me"
+    assert not png.is_symlink() and png.read_bytes()[:4] == b"\x89PNG"
+    assert not csv_path.is_symlink() and csv_path.read_text().splitlines() == ["k", "1", "2"]
+    assert sorted(p.name for p in folder.iterdir()) == ["fig.csv", "fig.png"]
+
+
 def test_committed_notebooks_follow_the_pattern():
     for path in sorted((REPO / "notebooks").glob("0[12]_*.ipynb")):
         book = json.loads(path.read_text())
@@ -341,6 +390,77 @@ def test_papermill_refuses_an_unknown_parameter_in_a_chapter(tmp_path):
         "parameters are ['A_g', 'A_l', 'S_g', 'S_l', 'gamma', 'k', 'm', 'profile', "
         "'sample_seed', 'system_seed', 'tol']"
     ) in " ".join(proc.stderr.split())
+
+
+def _parameters_cell(chapter: str) -> tuple[str, dict]:
+    """The committed parameters cell of ``chapter`` and the names it assigns, with values."""
+    book = nbformat.read(REPO / "notebooks" / f"{chapter}.ipynb", as_version=4)
+    (cell,) = [c for c in book.cells if "parameters" in c.metadata.get("tags", [])]
+    namespace: dict = {}
+    exec(cell.source, namespace)
+    return cell.source, {k: v for k, v in namespace.items() if not k.startswith("__")}
+
+
+def test_every_chapter_declares_each_parameter_and_its_values_fit():
+    """PARAMETERS covers exactly the names of each parameters cell (knobs and plain ones), every
+    committed chapter passes its name to settings, and both profiles' values fit."""
+    from smfq_lib.chapters.settings import PARAMETERS, check_parameter
+
+    books = sorted((REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    assert sorted(PARAMETERS) == [p.stem for p in books]
+    for path in books:
+        chapter = path.stem
+        _, names = _parameters_cell(chapter)
+        profiles = names.pop("PROFILES")
+        names.pop("profile")
+        assert set(PARAMETERS[chapter]) == set(names), chapter
+        for values in profiles.values():
+            for name, value in values.items():
+                check_parameter(chapter, name, value)
+        for name, value in names.items():
+            if name not in profiles["quick"]:
+                check_parameter(chapter, name, value)
+        cells = nbformat.read(path, as_version=4).cells
+        assert any(f'chapter="{chapter}"' in c.source for c in cells), chapter
+
+
+@pytest.mark.parametrize(
+    ("knob", "value", "must"),
+    [
+        ("n_max", True, "an int >= 1; got True (bool)"),
+        ("n_max", 10.5, "an int >= 1; got 10.5 (float)"),
+        ("n_max", "abc", "an int >= 1; got 'abc' (str)"),
+        ("k_max", -3, "an int >= 1; got -3 (int)"),
+        ("Z_max", 1.5, "an int >= 1; got 1.5 (float)"),
+    ],
+)
+def test_a_knob_of_the_wrong_type_or_range_is_refused(knob, value, must):
+    _, names = _parameters_cell("02_table_sizes")
+    knobs = dict.fromkeys(names["PROFILES"]["quick"]) | {knob: value}
+    with pytest.raises(ValueError) as err:
+        settings("quick", names["PROFILES"], chapter="02_table_sizes", **knobs)
+    assert str(err.value) == (
+        f"parameter {knob} of chapter 02_table_sizes must be {must}. Fix it in the parameters "
+        f"cell, or pass e.g. papermill -p {knob} <value> with such a value."
+    )
+    settings("quick", names["PROFILES"], **knobs)  # without chapter= nothing is typed
+
+
+@pytest.mark.parametrize(
+    ("chapter", "args", "message"),
+    [
+        ("02_table_sizes", ("-p", "n_max", "True"), "parameter n_max of chapter 02_table_sizes "
+         "must be an int >= 1; got True (bool)"),
+        ("03_learning", ("-p", "system_seed", "abc"), "parameter system_seed of chapter "
+         "03_learning must be an int >= 0; got 'abc' (str)"),
+    ],
+)  # fmt: skip
+def test_papermill_refuses_a_value_of_the_wrong_type_in_a_chapter(tmp_path, chapter, args, message):
+    """End to end: the chapter stops at its settings cell (a knob; a plain parameter, read from
+    the kernel) with the message, instead of running a meaningless chapter."""
+    proc = _papermill(REPO / "notebooks" / f"{chapter}.ipynb", tmp_path / "out.ipynb", *args)
+    assert proc.returncode != 0
+    assert message in proc.stderr
 
 
 def test_check_injected_reads_the_injected_cell():

@@ -252,3 +252,27 @@ def test_stage_reward_by_hand():
     np.testing.assert_allclose(system.aggregate_reward([0, 1], [1, 0], [1.0, 2.0]), [2.0, 8.0])
     assert "aggregate=sq" in repr(system)
     assert system.r_tilde == pytest.approx(4.0 + 10.0)  # decomposed part only
+
+
+def test_fingerprint_identifies_dynamics_and_rewards():
+    """The same arrays give the same fingerprint (labels aside); any entry, gamma, the noise or
+    the aggregate's rho changes it."""
+    from smfq_lib import RewardNoise
+    from smfq_lib.model.examples import random_system
+
+    base = random_system(2, 3, 2, 2, seed=0)
+    args = (base.P_g, base.P_l, base.r_g, base.r_l)
+    same = CooperativeSystem(*args, base.gamma, labels={"S_g": ["x", "y"]})
+    assert same.fingerprint == base.fingerprint and len(base.fingerprint) == 16
+    r_l = base.r_l.copy()
+    r_l[0, 0, 0] = np.nextafter(r_l[0, 0, 0], np.inf)
+    phi = np.ones((3, 2))
+    others = [
+        CooperativeSystem(base.P_g, base.P_l, base.r_g, r_l, base.gamma),
+        CooperativeSystem(*args, 0.95),
+        CooperativeSystem(*args, base.gamma, reward_noise=RewardNoise(w_g=0.1)),
+        CooperativeSystem(*args, base.gamma, aggregate=Aggregate(phi, lambda s, a, x: x)),
+        CooperativeSystem(*args, base.gamma, aggregate=Aggregate(phi, lambda s, a, x: 2 * x)),
+    ]
+    prints = [base.fingerprint] + [o.fingerprint for o in others]
+    assert len(set(prints)) == len(prints)

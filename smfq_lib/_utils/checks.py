@@ -10,6 +10,12 @@ live here, so that the same mistake reads the same everywhere:
   silently wrong size) by a message.
 * :func:`check_gamma` -- the discount factor of eq. (4), strictly between 0 and 1.
 * :func:`check_seed` -- a seed of the random streams, an integer in ``[0, 2**63)``.
+* :func:`real_array`, :func:`real_number` -- THE coercion of numbers entering the package: an
+  array (or a scalar) of real finite numbers as ``float64``. One behaviour everywhere: what is
+  not a real finite number is refused, never converted with a loss -- strings (also inside
+  object arrays, where NumPy would parse them), bools, complex values (even with zero
+  imaginary parts), masked arrays (their mask would be dropped), NaN and infinities. Python
+  numbers of any real type (``int``, ``float``, ``Fraction``, NumPy scalars) are converted.
 * :func:`format_count` -- an exact count of any size, printed readably in messages.
 * :func:`validate_counts`, :func:`validate_index` -- a population's state counts, an action or
   state code.
@@ -28,6 +34,8 @@ __all__ = [
     "check_int",
     "check_seed",
     "format_count",
+    "real_array",
+    "real_number",
     "validate_counts",
     "validate_index",
 ]
@@ -92,6 +100,60 @@ def check_seed(seed) -> int:
             "streams: pass e.g. seed=0, 1, 2, ... for independent runs."
         )
     return int(seed)
+
+
+def real_array(name: str, value, ndim: int | None = None) -> np.ndarray:
+    """``value`` as a new ``float64`` array of real finite numbers (module docstring), with
+    ``ndim`` dimensions if given; ``ValueError`` naming ``name`` otherwise."""
+    if isinstance(value, np.ma.MaskedArray):
+        raise ValueError(
+            f"{name} must be a plain array of real numbers; got a masked array, whose mask would "
+            "be lost. Pass np.ma.filled(x, fill_value) or x.data after deciding what masked "
+            "entries mean."
+        )
+    try:
+        raw = np.asarray(value)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(
+            f"{name} must be an array of real numbers; got {type(value).__name__} that is not "
+            f"a rectangular array ({exc})."
+        ) from None
+    kind = raw.dtype.kind
+    if kind == "O":  # Python objects: real numbers only (NumPy would parse strings)
+        bad = [x for x in raw.flat if isinstance(x, bool) or not isinstance(x, numbers.Real)]
+        kind = "f" if not bad else type(bad[0]).__name__
+    elif kind == "c":
+        kind = "complex"
+    elif kind == "b":
+        kind = "bool"
+    if kind not in "iuf":
+        raise ValueError(
+            f"{name} must hold real numbers; got {kind if len(kind) > 1 else raw.dtype} values "
+            f"(dtype {raw.dtype}). Pass real numbers (e.g. an array of float64)."
+        )
+    arr = np.array(raw, dtype=np.float64)
+    if ndim is not None and arr.ndim != ndim:
+        raise ValueError(f"{name} must have {ndim} dimensions; got shape {arr.shape}.")
+    bad_at = np.argwhere(~np.isfinite(arr))
+    if bad_at.size:
+        idx = tuple(int(i) for i in bad_at[0])
+        where = f"{name}{list(idx)}" if idx else name
+        raise ValueError(
+            f"{where} = {arr[idx]} is not finite; every entry must be a finite number."
+        )
+    return arr
+
+
+def real_number(name: str, value, lo: float, hi: float, what: str) -> float:
+    """``value`` as a float in ``[lo, hi]`` (:func:`real_array` on a scalar); ``ValueError``
+    naming ``name`` and saying ``what`` it must be otherwise."""
+    try:
+        x = float(real_array(name, value, 0))
+    except ValueError:
+        x = math.nan
+    if not lo <= x <= hi:
+        raise ValueError(f"{name} must be {what}; got {value!r}.")
+    return x
 
 
 def format_count(value) -> str:

@@ -42,13 +42,15 @@ Cell 3 (code): resolve the knobs, passing each one by name (every knob of the pr
 passed, so an override can never be silently ignored)::
 
     from smfq_lib.chapters.settings import settings
-    cfg = settings(profile, PROFILES, n_max=n_max, k_max=k_max)
+    cfg = settings(profile, PROFILES, chapter="NN_name", n_max=n_max, k_max=k_max)
     cfg  # shows the resolved values in the executed notebook
 
 then ``cfg.n_max``, ``cfg.profile`` etc. ``settings`` also refuses a papermill parameter that
 the parameters cell does not define (``-p profil full`` would otherwise run the quick profile
-and exit 0): see :func:`check_injected`. Further cells call ``smfq_lib`` (no algorithm is
-implemented in a notebook), draw with :func:`smfq_lib.chapters.plotting.use_style` and save with
+and exit 0): see :func:`check_injected`; and, with ``chapter``, a value that does not fit the
+chapter's declaration in :data:`smfq_lib.chapters.settings.PARAMETERS` (``-p n_max True``).
+Further cells call ``smfq_lib`` (no algorithm is implemented in a notebook), draw with
+:func:`smfq_lib.chapters.plotting.use_style` and save with
 :func:`smfq_lib.chapters.plotting.save_figure` (``profile=cfg.profile``). A cell whose first line is
 ``# NBVAL_CHECK_OUTPUT`` prints the chapter's key numbers, rounded so that they reproduce exactly
 (``pytest --nbval-lax`` compares that cell's output). The last cell holds explicit ``assert``
@@ -197,7 +199,9 @@ def run(
 
     ``profile`` is ``"quick"`` or ``"full"``; ``only`` a list of chapter numbers (all if
     ``None``); ``notebooks_dir`` the chapters' directory (default ``<repo>/notebooks``).
-    Executed copies go to ``results_dir`` (default ``<repo>/results/<profile>``). With
+    Executed copies go to ``results_dir`` (default ``<repo>/results/<profile>``). Relative
+    paths, these and ``$SMFQ_FIGURES``, ``$SMFQ_RESULTS``, are taken relative to the working
+    directory of the call (made absolute before any kernel starts in the notebooks' folder). With
     ``progress``, papermill's bar over the cells. Every notebook runs even if an earlier one
     fails.
     """
@@ -206,8 +210,12 @@ def run(
 
     if profile not in PROFILE_NAMES:
         raise ValueError(f"profile must be one of {PROFILE_NAMES}; got {profile!r}.")
-    notebooks_dir = Path(notebooks_dir) if notebooks_dir else REPO / "notebooks"
-    results_dir = Path(results_dir) if results_dir else REPO / "results" / profile
+    # every path against the caller's working directory: the kernels run in the notebooks' one
+    notebooks_dir = Path(notebooks_dir).absolute() if notebooks_dir else REPO / "notebooks"
+    results_dir = Path(results_dir).absolute() if results_dir else REPO / "results" / profile
+    for name in ("SMFQ_FIGURES", RESULTS_ENV):
+        if os.environ.get(name, "").strip():
+            os.environ[name] = str(Path(os.environ[name].strip()).absolute())
     notebooks = find_notebooks(notebooks_dir, only)
     results_dir.mkdir(parents=True, exist_ok=True)
     if not os.environ.get("SMFQ_FIGURES"):

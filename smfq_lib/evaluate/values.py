@@ -200,6 +200,10 @@ def _weights(system, n, s_g, counts, initial):
     return w
 
 
+def _sizes(system) -> tuple[int, int, int, int]:
+    return system.S_g, system.S_l, system.A_g, system.A_l
+
+
 def _expect(table, w):
     """``sum w * table`` using only the states with positive weight (exact for a point mass)."""
     nz = w > 0
@@ -222,7 +226,7 @@ def policy_value_table(
     256 MiB).
     """
     n, memory_budget = _check_args(system, n, memory_budget, progress)
-    laws = policy_laws(policy, rule, system.S_g, system.S_l, system.A_g, system.A_l, n)
+    laws = policy_laws(policy, rule, *_sizes(system), n, fingerprint=system.fingerprint)
     k = laws.k
     key = (id(system), id(policy), n, laws.rule)
     hit = _POLICY_CACHE.get(key)
@@ -315,7 +319,7 @@ def policy_value(
     ``system``: the :class:`~smfq_lib.CooperativeSystem` the policy runs on.
     """
     n, memory_budget = _check_args(system, n, memory_budget, progress)
-    policy_laws(policy, rule, system.S_g, system.S_l, system.A_g, system.A_l, n)
+    policy_laws(policy, rule, *_sizes(system), n, fingerprint=system.fingerprint)
     progress = _bar(progress, _chain_bytes(system, n, memory_budget))
     w = _weights(system, n, s_g, counts, initial)
     kw = dict(rule=rule, memory_budget=memory_budget, progress=progress)
@@ -419,7 +423,7 @@ def gap(
     ``s_0`` as in :func:`policy_value`; ``policy`` and ``rule`` the policy evaluated.
     """
     n, memory_budget = _check_args(system, n, memory_budget, progress)
-    policy_laws(policy, rule, system.S_g, system.S_l, system.A_g, system.A_l, n)
+    policy_laws(policy, rule, *_sizes(system), n, fingerprint=system.fingerprint)
     _chain_bytes(system, n, memory_budget)
     _star_bytes(system, n, memory_budget)
     _weights(system, n, s_g, counts, initial)

@@ -66,7 +66,8 @@ def _policy(system, n, k_or_q, rule, algorithm, tol, memory_budget):
             "algorithm= and tol= say how to learn the policy of a sample size k; with a learned "
             f"policy (k_or_q = {type(k_or_q).__name__}) leave them at their defaults."
         )
-    policy_laws(k_or_q, rule, system.S_g, system.S_l, system.A_g, system.A_l, n)  # checks k <= n
+    sizes = (system.S_g, system.S_l, system.A_g, system.A_l)
+    policy_laws(k_or_q, rule, *sizes, n, fingerprint=system.fingerprint)  # checks k <= n, system
     return n, k_or_q
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from smfq_lib._utils.checks import validate_counts, validate_index
+from smfq_lib._utils.checks import real_array, validate_counts, validate_index
 from smfq_lib.model.combinatorics import n_compositions, unrank
 from smfq_lib.model.system import CooperativeSystem
 
@@ -55,8 +55,8 @@ def iid_initial(system: CooperativeSystem, p_g=None, p_l=None) -> IIDInitial:
     for name, p, size in (("p_g", p_g, system.S_g), ("p_l", p_l, system.S_l)):
         if p is None:
             p = np.full(size, 1.0 / size)
-        p = np.asarray(p, dtype=np.float64)
-        if p.shape != (size,) or not np.all(np.isfinite(p)) or p.min() < 0:
+        p = real_array(name, p)
+        if p.shape != (size,) or p.min() < 0:
             raise ValueError(f"{name} must be a non-negative vector of length {size}; got {p!r}.")
         if abs(p.sum() - 1.0) > 1e-9:
             raise ValueError(f"{name} must sum to 1; got sum {p.sum()!r}. Normalise it.")
@@ -93,18 +93,18 @@ def count_state_weights(system: CooperativeSystem, n: int, initial) -> np.ndarra
         pc = np.array([multinomial_pmf(c, initial.p_l) for c in comps])
         return initial.p_g[:, None] * pc[None, :]
     try:
-        w = np.asarray(initial, dtype=np.float64)
-    except (TypeError, ValueError):
+        w = real_array("initial", initial)
+    except ValueError as exc:
         raise ValueError(
             "initial must be None, an IIDInitial (see iid_initial) or an array of weights over "
-            f"the count states; got {type(initial).__name__}."
+            f"the count states; {exc}"
         ) from None
     if w.shape not in ((system.S_g, C), (system.S_g * C,)):
         raise ValueError(
             f"initial weights must have shape (S_g, C(n, S_l)) = ({system.S_g}, {C}) or "
             f"({system.S_g * C},), indexed [s_g, rank(counts)]; got {w.shape}."
         )
-    if not np.all(np.isfinite(w)) or w.min() < 0 or abs(w.sum() - 1.0) > 1e-9:
+    if w.min() < 0 or abs(w.sum() - 1.0) > 1e-9:
         raise ValueError(f"initial weights must be non-negative and sum to 1; got sum {w.sum()!r}.")
     return (w / w.sum()).reshape(system.S_g, C)
 

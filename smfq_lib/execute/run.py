@@ -141,7 +141,8 @@ def validate_common(system, policy, n, horizon, rollouts, seed, rule, keep, reco
             "array: pass keep='steps' or record_counts=False."
         )
     budget = check_budget(budget)
-    laws = policy_laws(policy, rule, system.S_g, system.S_l, system.A_g, system.A_l, n)
+    sizes = (system.S_g, system.S_l, system.A_g, system.A_l)
+    laws = policy_laws(policy, rule, *sizes, n, fingerprint=system.fingerprint)
     return n, horizon, rollouts, seed, laws, budget
 
 

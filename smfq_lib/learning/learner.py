@@ -23,6 +23,7 @@ import numba
 import numpy as np
 
 from smfq_lib._utils.budget import check_budget, check_fits, default_budget
+from smfq_lib._utils.checks import format_count
 from smfq_lib.learning.registry import operator_class
 from smfq_lib.learning.result import SubsampledQ
 from smfq_lib.learning.solvers import SOLVERS, policy_iteration, value_iteration
@@ -42,6 +43,11 @@ _MAX_LOG2_BYTES = 60
 #: Policy iteration on Algorithm 1's exact operator up to this many joint states (its policy
 #: chain is a dense ``Ns x Ns`` matrix: 288 MB here); value iteration above.
 TABULAR_PI_MAX = 6000
+#: Algorithm 1 up to this ``k``: its ``Q`` has ``2k + 2`` axes and NumPy arrays hold at most 64.
+TABULAR_K_MAX = 31
+#: The smallest ``tol`` of :func:`learn`: its stopping threshold ``tol (1 - gamma) / gamma`` and
+#: the iteration count derived from it (a logarithm) stay finite and positive for every gamma.
+TOL_MIN = 1e-300
 
 
 @contextlib.contextmanager
@@ -79,11 +85,20 @@ def choose_algorithm(Z_l: int, k: int, algorithm: str = "auto") -> tuple[str, st
       Algorithm 1 where Algorithm 2 is up to ``~|Z_l|!`` times smaller.
     * ``"tabular"`` / ``"mean_field"``: the caller's choice.
 
+    Algorithm 1 runs only for ``k <= TABULAR_K_MAX`` (its ``Q`` has the ``2k + 2`` axes
+    ``(S_g, S_l^k, A_g, A_l^k)`` and NumPy arrays hold at most 64): ``"auto"`` takes Algorithm 2
+    beyond (only ``|Z_l| = 1`` ties there), and :func:`learn` refuses Algorithm 1 beyond.
+
     Exact integers while ``|Z_l|^(k-1)`` is below ``2^4096``, logarithms above (instant for any
     ``k``).
     """
     if algorithm not in ("auto", "paper"):
         return algorithm, f"requested by the caller (algorithm={algorithm!r})"
+    if k > TABULAR_K_MAX and algorithm == "auto":  # |Z_l| = 1: the sizes tie at every k
+        return "mean_field", (
+            f"auto: k = {k} > {TABULAR_K_MAX}, Algorithm 1's Q would have 2k + 2 axes, more than "
+            "NumPy's 64 -> Algorithm 2 (mean-field)"
+        )
     exact = (k - 1) * math.log2(max(Z_l, 1)) <= _EXACT_BITS
     lhs = _power_text(Z_l, k - 1)
     if algorithm == "paper":
@@ -173,6 +188,8 @@ def _largest_k(system, m, algorithm, solver, budget, k_from) -> int:
 
     def fits(kk):
         alg, _ = choose_algorithm(system.Z_l, kk, algorithm)
+        if alg == "tabular" and kk > TABULAR_K_MAX:
+            return False
         if _log2_table_bytes(system, kk, alg) > _MAX_LOG2_BYTES:
             return False
         return table_bytes(system, kk, m, alg, solver) <= budget
@@ -210,8 +227,8 @@ def _validate(system, k, m, algorithm, solver, tol, max_iter, seed, progress, me
         raise ValueError(f"algorithm must be one of {ALGORITHMS}; got {algorithm!r}.")
     if solver not in SOLVERS:
         raise ValueError(f"solver must be one of {SOLVERS}; got {solver!r}.")
-    if isinstance(tol, bool) or not isinstance(tol, numbers.Real) or not tol > 0:
-        raise ValueError(f"tol must be a float > 0 (e.g. 1e-8); got {tol!r}.")
+    if isinstance(tol, bool) or not isinstance(tol, numbers.Real) or not TOL_MIN <= tol < math.inf:
+        raise ValueError(f"tol must be a finite float >= {TOL_MIN:g} (e.g. 1e-8); got {tol!r}.")
     if max_iter is not None and (not is_int(max_iter) or max_iter < 1):
         raise ValueError(f"max_iter must be None (automatic) or an int >= 1; got {max_iter!r}.")
     if not is_int(seed) or not 0 <= seed < 2**63:
@@ -279,6 +296,13 @@ def learn(
     m = None if m is None else int(m)
     alg, reason = choose_algorithm(system.Z_l, k, algorithm)
     _refuse_astronomical(system, k, alg)
+    if alg == "tabular" and k > TABULAR_K_MAX:
+        raise ValueError(
+            f"k = {format_count(k)} is too large for Algorithm 1 ({reason}): its Q has 2k + 2 "
+            f"axes (S_g, S_l^k, A_g, A_l^k) and NumPy arrays hold at most 64, so k <= "
+            f"{TABULAR_K_MAX}. Pass algorithm='mean_field' (Algorithm 2, the same fixed point) "
+            "or 'auto'."
+        )
     budget = default_budget() if memory_budget is None else int(memory_budget)
     solver = _resolve_solver(system, k, m, alg, solver, budget)
     need = table_bytes(system, k, m, alg, solver)
@@ -346,4 +370,5 @@ def _run(system, k, m, alg, reason, solver, tol, max_iter, seed, progress, t0) -
         sweeps=stats.sweeps,
         solves=stats.solves,
         solve_seconds=stats.solve_seconds,
+        system_fingerprint=system.fingerprint,
     )

@@ -159,7 +159,8 @@ class MeanFieldOperator(Operator):
     @staticmethod
     def table_bytes(system, k, m):
         """Two Q buffers, R and its construction temporary, the greedy tables; the stored
-        samples (at most ``m`` (index, multiplicity) pairs per entry) or, for ``m=None``, the
+        samples (at most ``m`` (index, multiplicity) pairs per entry, and each drawing thread's
+        ``k - 1`` agents) or, for ``m=None``, the
         exact sweep's tables (the last two cells' laws: ``sum_T (T + 1) C(T + S_l - 1, S_l - 1)
         = S_l C(k + S_l, S_l + 1) - (S_l - 1) C(k - 1 + S_l, S_l)`` per ``s_g``) and per-thread
         buffers."""
@@ -172,8 +173,9 @@ class MeanFieldOperator(Operator):
             laws = S_l * math.comb(t + S_l + 1, S_l + 1) - (S_l - 1) * math.comb(t + S_l, S_l)
             depth = min(S_l * A_l, k + 1) + 1
             total += 8 * S_g * laws + 8 * Cs * S_g * S_l * depth * numba.get_num_threads()
-        else:
+        else:  # and each drawing thread's agents (two int64 vectors of the k - 1 others)
             total += sample_bytes(n_mf, m, S_g * S_l * Cs)
+            total += 16 * (k - 1) * numba.get_num_threads()
         return total
 
     @staticmethod

@@ -61,6 +61,7 @@ The laws of a learned ``Q`` come from :meth:`smfq_lib.SubsampledQ.action_laws`
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from functools import lru_cache
@@ -78,9 +79,11 @@ __all__ = [
     "ActionLaws",
     "action_distributions",
     "action_distributions_into",
+    "check_system",
     "policy_laws",
     "policy_tables",
     "scratch_for",
+    "transfer",
     "validate_policy",
 ]
 
@@ -169,7 +172,39 @@ class ActionLaws:
         return p_g, p_l
 
 
-def policy_laws(policy, rule, S_g: int, S_l: int, A_g: int, A_l: int, n=None) -> ActionLaws:
+def check_system(policy, fingerprint: str) -> None:
+    """``ValueError`` if ``policy`` was learned on a system other than the one whose
+    :attr:`~smfq_lib.CooperativeSystem.fingerprint` is ``fingerprint``.
+
+    Policies that carry no ``system_fingerprint`` (``ActionLaws``, bare tables, files saved
+    before fingerprints) are not checked. :func:`transfer` re-labels a policy for another system
+    on purpose."""
+    own = getattr(policy, "system_fingerprint", None)
+    if own is not None and own != fingerprint:
+        raise ValueError(
+            f"this policy was learned on another system (fingerprint {own}; this system's is "
+            f"{fingerprint}): its Q describes other dynamics or rewards. Use it on the system it "
+            "was learned on, or, to transfer it on purpose, pass "
+            "smfq_lib.learning.policy.transfer(policy, system)."
+        )
+
+
+def transfer(policy, system):
+    """A copy of ``policy`` (a ``SubsampledQ`` or ``LinearQ``) marked as meant for ``system``:
+    the explicit override of :func:`check_system`, for a deliberate transfer of a policy to a
+    system of the same sizes (its ``Q`` is unchanged)."""
+    if not (dataclasses.is_dataclass(policy) and hasattr(policy, "system_fingerprint")):
+        raise ValueError(f"policy must be a SubsampledQ or LinearQ; got {type(policy).__name__}.")
+    if not isinstance(getattr(system, "fingerprint", None), str):
+        raise ValueError(
+            f"system must be an smfq_lib.CooperativeSystem; got {type(system).__name__}."
+        )
+    return dataclasses.replace(policy, system_fingerprint=system.fingerprint)
+
+
+def policy_laws(
+    policy, rule, S_g: int, S_l: int, A_g: int, A_l: int, n=None, *, fingerprint=None
+) -> ActionLaws:
     """The :class:`ActionLaws` of ``policy`` under tie rule ``rule``, checked against the sizes
     of a system and against ``n`` (``k <= n``).
 
@@ -179,8 +214,12 @@ def policy_laws(policy, rule, S_g: int, S_l: int, A_g: int, A_l: int, n=None) ->
     own rule: ``DEFAULT_RULE`` for a SubsampledQ, ``laws.rule`` for ActionLaws, ``"first"`` for
     tables. Raises ``ValueError`` on an unknown rule or one the policy cannot honour.
 
-    ``S_g``, ``S_l``, ``A_g``, ``A_l``: the system's sizes; ``n``: agents, or ``None``.
+    ``S_g``, ``S_l``, ``A_g``, ``A_l``: the system's sizes; ``n``: agents, or ``None``;
+    ``fingerprint``: the system's :attr:`~smfq_lib.CooperativeSystem.fingerprint`, checked
+    against the policy's first (:func:`check_system`).
     """
+    if fingerprint is not None:
+        check_system(policy, fingerprint)
     if rule is not None and rule not in RULES:
         raise ValueError(f"rule must be None (the default) or one of {RULES}; got {rule!r}.")
     if isinstance(policy, ActionLaws):

@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
+import warnings
 import zipfile
 import zlib
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from smfq_lib._utils.budget import check_budget, check_fits
 from smfq_lib._utils.checks import format_count
 from smfq_lib.learning.policy import DEFAULT_RULE, RULES, ActionLaws
 from smfq_lib.learning.registry import operator_class
@@ -50,6 +53,10 @@ class SubsampledQ:
     sweeps : backups of the whole ``Q``; solves : policy evaluations (linear solves) and
     solve_seconds : their wall time (0 for value iteration). Files written before these fields
     existed load with the defaults (value iteration, ``sweeps = 0``).
+    system_fingerprint : the :attr:`~smfq_lib.CooperativeSystem.fingerprint` of the system it
+    was learned on; the evaluators and executors refuse it on another system
+    (:func:`smfq_lib.learning.policy.transfer` is the deliberate override). ``None`` for a file
+    saved before fingerprints (loaded with a warning: nothing can be checked).
 
     :meth:`action_laws` gives the policy's laws under each tie rule (``pi_g``, ``pi_l`` are rule
     ``"first"``), identically shaped for both algorithms.
@@ -70,6 +77,7 @@ class SubsampledQ:
     sweeps: int = 0
     solves: int = 0
     solve_seconds: float = 0.0
+    system_fingerprint: str | None = None
     _laws: dict = field(default_factory=dict, init=False, repr=False)
 
     # lookups ---------------------------------------------------------------------------------
@@ -134,26 +142,42 @@ class SubsampledQ:
             "sweeps": self.sweeps,
             "solves": self.solves,
             "solve_seconds": self.solve_seconds,
+            "system_fingerprint": self.system_fingerprint,
         }
         arrays = {name: getattr(self, name) for name in _ARRAYS}
         np.savez(path, meta=np.array(json.dumps(meta)), **arrays)
 
     @classmethod
-    def load(cls, path) -> SubsampledQ:
+    def load(cls, path, *, memory_budget=None) -> SubsampledQ:
         """Read a file written by :meth:`save` (``allow_pickle=False``), at ``path`` or, as
         :meth:`save` writes it, ``path + ".npz"``.
 
         The file is validated before a ``SubsampledQ`` is built: a missing file raises
         ``FileNotFoundError``; every kind of damage raises ``ValueError`` naming the file and
-        the fix: not an npz archive, a missing or unreadable array, metadata that is not JSON,
-        a wrong format tag, missing or mistyped fields, and tables whose shapes, dtypes or
-        action codes disagree with ``k`` and ``algorithm``.
+        the fix: not an npz archive, a missing or unreadable array, arrays whose declared size
+        exceeds what the archive holds or, unpacked, ``memory_budget`` (bytes; None: half the
+        available memory) -- checked from the archive's headers before anything is unpacked --,
+        metadata that is not JSON (or nested too deeply), a wrong format tag, missing or
+        mistyped fields, and tables whose shapes, dtypes (``float64`` and integers, either byte
+        order; stored natively) or action codes disagree with ``k`` and ``algorithm``, or that
+        hold NaN or infinite values. A file without a system fingerprint (saved before they
+        existed) loads with a warning: nothing can check the system it is used on.
         """
+        budget = check_budget(memory_budget)
         path = _existing_npz(path)
-        meta, arrays = _read_npz(path)
+        meta, arrays = _read_npz(path, budget)
         _check_meta(path, meta)
-        _check_tables(path, meta, arrays)
+        arrays = _check_tables(path, meta, arrays)
         del meta["format"]
+        if meta.get("system_fingerprint") is None:
+            warnings.warn(
+                f"{path} records no system fingerprint (saved before fingerprints, or from a "
+                "SubsampledQ made by hand): nothing checks that it is used on the system it "
+                "was learned on. Learn it again, or set q.system_fingerprint = "
+                "system.fingerprint and save it again.",
+                UserWarning,
+                stacklevel=2,
+            )
         return cls(**meta, **arrays)
 
     def __repr__(self) -> str:
@@ -167,8 +191,12 @@ class SubsampledQ:
 # -- validation of a stored file (SubsampledQ.load) --------------------------------------------
 _META = {"format", "k", "m", "algorithm", "reason", "seconds", "seed"}
 #: Written since the solver choice; optional so that older files still load (with the defaults).
-_META_SOLVER = {"solver", "sweeps", "solves", "solve_seconds"}
+_META_SOLVER = {"solver", "sweeps", "solves", "solve_seconds", "system_fingerprint"}
 _RUN_SOLVERS = ("value_iteration", "policy_iteration")
+
+
+def _is_fingerprint(x) -> bool:
+    return x is None or (isinstance(x, str) and re.fullmatch(r"[0-9a-f]{16}", x) is not None)
 
 
 def _bad(path, what: str) -> ValueError:
@@ -189,8 +217,32 @@ def _existing_npz(path) -> str:
     raise FileNotFoundError(f"no SubsampledQ file: neither {tried} exists.")
 
 
-def _read_npz(path):
-    """The metadata dict and the arrays of an npz file (``ValueError`` on any damage)."""
+def _member_bytes(path, f, name: str) -> int:
+    """Bytes array ``name`` of the open npz ``f`` unpacks to, from its ``.npy`` header (read
+    without unpacking the data); ``ValueError`` if it declares more than its member holds."""
+    info = f.zip.getinfo(f"{name}.npy")
+    try:
+        with f.zip.open(info) as fh:
+            version = np.lib.format.read_magic(fh)
+            read = np.lib.format.read_array_header_1_0
+            if version != (1, 0):
+                read = np.lib.format.read_array_header_2_0
+            shape, _, dtype = read(fh)
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+        raise _bad(path, f"array {name!r} is unreadable ({type(exc).__name__}: {exc})") from None
+    nbytes = math.prod(shape) * dtype.itemsize
+    if nbytes > info.file_size:
+        raise _bad(
+            path,
+            f"array {name!r} declares shape {shape} of {dtype} ({format_count(nbytes)} bytes) "
+            f"but its member holds {info.file_size} bytes",
+        )
+    return info.file_size
+
+
+def _read_npz(path, budget=None):
+    """The metadata dict and the arrays of an npz file (``ValueError`` on any damage, and when
+    the arrays unpacked would exceed ``budget`` bytes: checked before unpacking)."""
     try:
         f = np.load(path, allow_pickle=False)
     except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
@@ -202,6 +254,11 @@ def _read_npz(path):
         for name in ("meta",) + _ARRAYS:
             if name not in f.files:
                 raise _bad(path, f"array {name!r} is missing (it has {sorted(f.files)})")
+        unpacked = sum(_member_bytes(path, f, name) for name in ("meta",) + _ARRAYS)
+        check_fits(
+            f"{path} unpacked", unpacked, budget, hint="Pass memory_budget= (bytes) to raise it."
+        )
+        for name in ("meta",) + _ARRAYS:
             try:
                 arrays[name] = f[name]
             except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
@@ -214,6 +271,8 @@ def _read_npz(path):
         meta = json.loads(str(raw))
     except json.JSONDecodeError as exc:
         raise _bad(path, f"'meta' is not valid JSON ({exc})") from None
+    except RecursionError:
+        raise _bad(path, "'meta' is nested too deeply to be the metadata of save") from None
     if not isinstance(meta, dict):
         raise _bad(path, f"'meta' must be a JSON object; got {type(meta).__name__}")
     return meta, arrays
@@ -241,6 +300,7 @@ def _check_meta(path, meta) -> None:
         ("solver", meta.get("solver", "value_iteration") in _RUN_SOLVERS, str(_RUN_SOLVERS)),
         ("sweeps", is_int(meta.get("sweeps", 0), 0), "an int >= 0"),
         ("solves", is_int(meta.get("solves", 0), 0), "an int >= 0"),
+        ("system_fingerprint", _is_fingerprint(meta.get("system_fingerprint")), "16 hex digits"),
     )
     for name, ok, want in checks + solver:
         if not ok:
@@ -252,12 +312,20 @@ def _check_meta(path, meta) -> None:
             raise _bad(path, f"metadata {name} = {seconds!r}, expected a finite number >= 0")
 
 
-def _check_tables(path, meta, arrays) -> None:
-    """Dtypes and shapes of the tables against ``k`` and ``algorithm``; action codes in range."""
+def _check_tables(path, meta, arrays) -> dict:
+    """The tables, checked against ``k`` and ``algorithm`` (dtypes, shapes, finite values,
+    action codes in range) and returned in native ``float64`` / ``int64``, what the kernels
+    take."""
     k, algorithm = meta["k"], meta["algorithm"]
+    arrays = dict(arrays)
     for name in ("Q", "V", "residuals"):
-        if arrays[name].dtype.kind != "f":
-            raise _bad(path, f"{name} has dtype {arrays[name].dtype}, expected float")
+        dtype = arrays[name].dtype
+        if dtype.kind != "f" or dtype.itemsize != 8:
+            raise _bad(path, f"{name} has dtype {dtype}, expected float64")
+        arrays[name] = arrays[name].astype(np.float64)  # native byte order, exact
+        bad = int(np.count_nonzero(~np.isfinite(arrays[name])))
+        if bad:
+            raise _bad(path, f"{name} holds {bad} NaN or infinite values")
     for name in ("pi_g", "pi_l"):
         if arrays[name].dtype.kind not in "iu":
             raise _bad(path, f"{name} has dtype {arrays[name].dtype}, expected integer")
@@ -285,3 +353,5 @@ def _check_tables(path, meta, arrays) -> None:
         table = arrays[name]
         if table.size and (table.min() < 0 or table.max() >= A):
             raise _bad(path, f"{name} holds action codes outside [0, {A})")
+        arrays[name] = table.astype(np.int64)
+    return arrays

@@ -42,7 +42,7 @@ from smfq_lib.execute.run import (
     run_rollouts,
     validate_common,
 )
-from smfq_lib.learning.policy import DEFAULT_RULE, RULES, ActionLaws
+from smfq_lib.learning.policy import DEFAULT_RULE, RULES, ActionLaws, check_system
 from smfq_lib.linear.greedy import coordinated_reading, first_reading, split_tables
 from smfq_lib.linear.result import CLOSED_RULES, LinearQ
 
@@ -170,7 +170,7 @@ def rollout_linear(
             f"{type(policy).__name__}. Tables go to smfq_lib.execute.rollout_agents."
         )
     rule = DEFAULT_RULE if rule is None else rule
-    if rule not in CLOSED_RULES or not policy.features.affine:
+    if not isinstance(rule, str) or rule not in CLOSED_RULES or not policy.features.affine:
         raise ValueError(
             f"rule={rule!r} with features {policy.features.name!r}: rollout_linear reads the "
             f"policy in closed form, for affine features under rule 'first' or 'coordinated' "
@@ -182,6 +182,7 @@ def rollout_linear(
             f"policy was learned on (S_g, S_l, A_g, A_l) = {policy.sizes}; this system has "
             f"{(system.S_g, system.S_l, system.A_g, system.A_l)}."
         )
+    check_system(policy, system.fingerprint)
     # the arguments every executor checks, with the laws of a one-agent stand-in (the model's
     # own laws may not fit: that is why this executor exists)
     stand_in = ActionLaws(

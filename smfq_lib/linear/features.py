@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-from smfq_lib._utils.checks import check_int
+from smfq_lib._utils.checks import check_int, real_array
 from smfq_lib.model.combinatorics import n_compositions, rank
 
 __all__ = [
@@ -69,8 +69,8 @@ class Features:
         F = zc / max(t, 1)
         if self.affine:
             return self.b[None, :] + F @ self.W.T
-        out = np.asarray(self.fn(F), dtype=np.float64)
-        if out.shape != (zc.shape[0], self.d) or not np.all(np.isfinite(out)):
+        out = real_array(f"features {self.name!r}: fn(F)", self.fn(F))
+        if out.shape != (zc.shape[0], self.d):
             raise ValueError(
                 f"features {self.name!r} returned shape {out.shape} (or non-finite values) for "
                 f"{zc.shape[0]} distributions; fn(F) must map (N, Z_l) to finite (N, d = {self.d})."
@@ -79,13 +79,8 @@ class Features:
 
 
 def _matrix(name: str, value, shape: tuple[int, ...]) -> np.ndarray:
-    try:
-        arr = np.array(value, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise ValueError(
-            f"{name} must be a numeric array of shape {shape}; got {value!r}."
-        ) from None
-    if arr.shape != shape or not np.all(np.isfinite(arr)):
+    arr = real_array(name, value)
+    if arr.shape != shape:
         raise ValueError(f"{name} must be a finite array of shape {shape}; got shape {arr.shape}.")
     arr.setflags(write=False)
     return arr
@@ -94,7 +89,7 @@ def _matrix(name: str, value, shape: tuple[int, ...]) -> np.ndarray:
 def affine_features(W, b=None, name: str = "affine") -> Features:
     """``phi(F) = b + W F``: ``W`` of shape ``(d, Z_l)``, ``b`` of length ``d`` (default: a
     constant feature 1 in front, i.e. ``phi = [1, W F]`` with ``d = rows of W + 1``)."""
-    W = np.array(W, dtype=np.float64) if not isinstance(W, np.ndarray) else W
+    W = real_array("W", W)
     if W.ndim != 2 or 0 in W.shape:
         raise ValueError(f"W must be a 2-D array (d, Z_l) of feature weights; got shape {W.shape}.")
     if b is None:
@@ -114,7 +109,7 @@ def mean_features(v) -> Features:
     """``phi(F) = [1, sum_z v_z F_z]`` (``d = 2``): a constant and the others' mean of a per-cell
     quantity ``v`` (shape ``(S_l, A_l)`` or ``(Z_l,)``), e.g. the Gaussian squeeze's load
     ``system.aggregate.phi``: the model is then linear in the others' mean load."""
-    v = np.asarray(v, dtype=np.float64).ravel()
+    v = real_array("v", v).ravel()
     return affine_features(v[None, :], name="[1, mean]")
 
 

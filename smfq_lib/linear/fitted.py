@@ -4,7 +4,10 @@ the design compositions and the regression targets of eq. (9).
 Design. The ``M`` compositions ``zc`` of the ``t = k - 1`` others at which the model is fitted
 are drawn once (:func:`polya_design`) from the Dirichlet-multinomial law with concentration
 ``alpha`` per cell, by a Polya urn: agent ``j`` (``j = 0 .. t - 1``) takes a uniform cell with
-probability ``Z_l alpha / (Z_l alpha + j)``, else the cell of a uniformly chosen earlier agent.
+probability ``Z_l alpha / (Z_l alpha + j)`` (agent 0 always: it has no earlier agent), else the
+cell of a uniformly chosen earlier agent. ``learn_linear`` keeps ``alpha`` in
+``[ALPHA_MIN, ALPHA_MAX]``, so ``Z_l alpha + j`` is finite and positive and every cell index
+drawn is in ``[0, Z_l)``.
 Small ``alpha`` gives concentrated profiles (most others in few cells, as the populations that
 execution visits), ``alpha = 1`` is uniform over the simplex of distributions. Every design
 composition is combined with every ``(s_g, s_1, a_1, a_g)``: ``S_g S_l A_l A_g M`` subsystem
@@ -36,6 +39,8 @@ from smfq_lib.linear.greedy import model_value
 from smfq_lib.model.combinatorics import expand_cells, n_compositions, unrank
 
 __all__ = [
+    "ALPHA_MAX",
+    "ALPHA_MIN",
     "draw_fixed_samples",
     "fitted_targets",
     "polya_design",
@@ -43,6 +48,11 @@ __all__ = [
     "stored_values",
     "unrank_states",
 ]
+
+#: The range of the design's concentration ``alpha``: beyond it the urn's odds ``Z_l alpha /
+#: (Z_l alpha + j)`` would overflow to inf or underflow to 0 (and the urn is indistinguishable
+#: from ``alpha`` = the bound anyway: all agents in one cell, or i.i.d. uniform cells).
+ALPHA_MIN, ALPHA_MAX = 1e-100, 1e100
 
 #: Design rows per parallel block of :func:`fitted_targets` (scratch arrays once per block).
 _ROWS = 64
@@ -56,7 +66,7 @@ def polya_design(M, t, Z_l, alpha, key_seed, out):
     for i in range(M):
         key = stream_key(key_seed, i)
         for j in range(t):
-            if uniform(key, 2 * j) * (Z_l * alpha + j) < Z_l * alpha:
+            if j == 0 or uniform(key, 2 * j) * (Z_l * alpha + j) < Z_l * alpha:
                 z = min(np.int64(uniform(key, 2 * j + 1) * Z_l), Z_l - 1)
             else:
                 z = cells[min(np.int64(uniform(key, 2 * j + 1) * j), j - 1)]

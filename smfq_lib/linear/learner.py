@@ -22,14 +22,14 @@ the same ``seed`` and ``m``, ``Q_{k,m}^est``: the samples are the tabular learne
 from __future__ import annotations
 
 import math
-import numbers
 import time
 
+import numba
 import numpy as np
 
 from smfq_lib._utils.blas import one_blas_thread
 from smfq_lib._utils.budget import check_budget, check_fits, default_budget
-from smfq_lib._utils.checks import check_int, check_seed, format_count
+from smfq_lib._utils.checks import check_int, check_seed, format_count, real_number
 from smfq_lib._utils.rng import splitmix64
 from smfq_lib.learning.mean_field_exact import apply_exact_mean_field, exact_tables
 from smfq_lib.learning.mean_field_kernels import binom_table
@@ -38,6 +38,8 @@ from smfq_lib.learning.rewards import mean_field_reward
 from smfq_lib.learning.sampled import cdf_tables
 from smfq_lib.linear.features import Features, linear_features
 from smfq_lib.linear.fitted import (
+    ALPHA_MAX,
+    ALPHA_MIN,
     draw_fixed_samples,
     fitted_targets,
     polya_design,
@@ -83,7 +85,8 @@ def learn_linear(
         every composition of ``k - 1`` into ``Z_l`` parts once (small ``k`` only).
     m : int >= 1, next-state samples per subsystem state (eq. 9), or None: the exact expectation
         (eq. 12; needs ``M=None``).
-    alpha : float > 0, the design's Dirichlet concentration per cell.
+    alpha : float in ``[1e-100, 1e100]`` (:data:`~.fitted.ALPHA_MIN`, ``ALPHA_MAX``), the
+        design's Dirichlet concentration per cell.
     ridge : float >= 0, the ridge penalty ``lambda`` of ``(Phi^T Phi + lambda I)``; 0: least
         squares (minimum-norm ``theta`` where ``Phi`` has dependent columns).
     tol : float > 0; stop when the fitted values at the design move by at most
@@ -98,7 +101,7 @@ def learn_linear(
     LinearQ
     """
     t0 = time.perf_counter()
-    features, M, design_size, budget = _validate(
+    features, M, design_size, budget, alpha, ridge, tol = _validate(
         system, k, features, M, m, alpha, ridge, tol, max_iter, seed, memory_budget
     )
     S_g, S_l, A_l, A_g, Z_l = system.S_g, system.S_l, system.A_l, system.A_g, system.Z_l
@@ -178,6 +181,7 @@ def learn_linear(
         converged=converged, seconds=time.perf_counter() - t0, seed=seed, ridge=float(ridge),
         alpha=float(alpha), sizes=(S_g, S_l, A_g, A_l),
         fit_rmse=float(np.sqrt(np.mean((fit - last) ** 2))),
+        system_fingerprint=system.fingerprint,
     )  # fmt: skip
 
 
@@ -211,7 +215,8 @@ def _design_values(Phi, theta):
 
 
 def _validate(system, k, features, M, m, alpha, ridge, tol, max_iter, seed, budget):
-    """Checked ``(features, M, design size)``; ``ValueError`` naming the argument."""
+    """Checked ``(features, M, design size, memory budget, alpha, ridge, tol)`` (numbers as floats);
+    ``ValueError`` naming the argument."""
     if not isinstance(system, CooperativeSystem):
         raise ValueError(
             f"system must be an smfq_lib.CooperativeSystem; got {type(system).__name__}."
@@ -242,13 +247,16 @@ def _validate(system, k, features, M, m, alpha, ridge, tol, max_iter, seed, budg
             "design); pass an int m for a sampled design."
         )
 
-    def real(name, x, ok, what):
-        if isinstance(x, bool) or not isinstance(x, numbers.Real) or not ok(float(x)):
-            raise ValueError(f"{name} must be {what}; got {x!r}.")
-
-    real("alpha", alpha, lambda x: 0 < x < math.inf, "a finite float > 0 (Dirichlet concentration)")
-    real("ridge", ridge, lambda x: 0 <= x < math.inf, "a finite float >= 0 (0: least squares)")
-    real("tol", tol, lambda x: 0 < x < math.inf, "a finite float > 0 (e.g. 1e-6)")
+    alpha = real_number(
+        "alpha",
+        alpha,
+        ALPHA_MIN,
+        ALPHA_MAX,
+        f"a float in [{ALPHA_MIN:g}, {ALPHA_MAX:g}] (the design's Dirichlet concentration per "
+        "cell; e.g. 0.1)",
+    )
+    ridge = real_number("ridge", ridge, 0, math.inf, "a finite float >= 0 (0: least squares)")
+    tol = real_number("tol", tol, 5e-324, math.inf, "a finite float > 0 (e.g. 1e-6)")
     check_int("max_iter", max_iter, 1)
     check_seed(seed)
     budget = check_budget(budget)
@@ -257,8 +265,10 @@ def _validate(system, k, features, M, m, alpha, ridge, tol, max_iter, seed, budg
     size = Cz if M is None else M
     blocks = S_g * S_l * A_l * A_g
     nbytes = 8 * (4 * size * blocks + 2 * size * features.d + Z_l * size)
+    nbytes += 16 * (k - 1) * numba.get_num_threads()  # each thread's agents (design, targets)
     what = (
         f"the fit at M = {format_count(size)} design compositions x {blocks} (s_g, s_1, a_1, a_g)"
+        f" and each thread's k - 1 = {format_count(k - 1)} agents"
     )
     check_fits(what, nbytes, budget, hint="Pass a smaller M (or k).")
     if not features.affine or M is None:  # the model tabulated over every composition
@@ -270,4 +280,4 @@ def _validate(system, k, features, M, m, alpha, ridge, tol, max_iter, seed, budg
             hint="Use affine features (linear_features, mean_features, affine_features), whose "
             "greedy step is in closed form, with an int M; or a smaller k.",
         )
-    return features, M, int(size), budget
+    return features, M, int(size), budget, alpha, ridge, tol

@@ -75,7 +75,9 @@ class LinearQ:
     the design per iteration; ``converged``: whether it fell below the stopping rule;
     ``fit_rmse``: the root-mean-square of the last least-squares residual (the projection error
     at the design); ``seconds``, ``seed``, ``ridge``, ``alpha``; ``sizes``: ``(S_g, S_l, A_g,
-    A_l)``; ``_laws``: the law tables computed so far, by rule (a cache of :meth:`action_laws`).
+    A_l)``; ``system_fingerprint``: the :attr:`~smfq_lib.CooperativeSystem.fingerprint` of the
+    system it was learned on (the executors refuse another); ``_laws``: the law tables computed
+    so far, by rule (a cache of :meth:`action_laws`).
     """
 
     k: int
@@ -92,6 +94,7 @@ class LinearQ:
     alpha: float
     sizes: tuple[int, int, int, int]
     fit_rmse: float
+    system_fingerprint: str | None = None
     _laws: dict = field(default_factory=dict, init=False, repr=False)
 
     def q_table(self, memory_budget=None) -> np.ndarray:

@@ -21,12 +21,14 @@ decomposition (3)) cover the decomposed part only; ``r_tilde`` is computed from 
 
 from __future__ import annotations
 
+import functools
+import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from smfq_lib._utils.checks import check_gamma
+from smfq_lib._utils.checks import check_gamma, real_array
 
 ROW_TOL = 1e-9
 #: Largest bound ``(r~ + max |rho|) / (1 - gamma)`` on the values accepted: far below the float
@@ -40,44 +42,11 @@ __all__ = ["Aggregate", "CooperativeSystem", "ROW_TOL", "RewardNoise", "VALUE_BO
 
 
 def _as_float_array(name: str, value, ndim: int) -> np.ndarray:
-    hint = f"{name} must be a numeric array with {ndim} dimensions"
-    try:
-        raw = np.asarray(value)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(
-            f"{hint}; got {type(value).__name__} that is not a rectangular array ({exc}). "
-            "Pass a NumPy array of real numbers."
-        ) from None
-    if raw.dtype.kind == "c":
-        raise ValueError(f"{name} must be real-valued; got a complex array. Pass real numbers.")
-    if raw.dtype.kind not in "biufO":
-        # strings, bytes, datetimes, structured: not numbers, even when they parse as numbers
-        raise ValueError(
-            f"{hint}; got dtype {raw.dtype}, which is not numeric. Pass a NumPy array of real "
-            "numbers (e.g. np.asarray(x, dtype=float) after checking x)."
-        )
-    try:
-        arr = np.array(raw, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(
-            f"{hint}; got {type(value).__name__} that cannot be converted to float64 ({exc}). "
-            "Pass a NumPy array of real numbers."
-        ) from None
-    if arr.ndim != ndim:
-        raise ValueError(
-            f"{name} must have {ndim} dimensions; got shape {arr.shape}. "
-            f"See the shape table in smfq_lib.model.system."
-        )
+    arr = real_array(name, value, ndim)  # the package's one coercion of numbers
     if 0 in arr.shape:
         raise ValueError(
             f"{name} has an empty axis (shape {arr.shape}); every state and action space "
             f"needs at least one element."
-        )
-    bad = np.argwhere(~np.isfinite(arr))
-    if bad.size:
-        idx = tuple(int(i) for i in bad[0])
-        raise ValueError(
-            f"{name}{list(idx)} = {arr[idx]} is not finite; every entry must be a finite number."
         )
     arr.setflags(write=False)
     return arr
@@ -110,7 +79,7 @@ def _check_noise(noise, r_g: np.ndarray, r_l: np.ndarray) -> RewardNoise:
         )
     widths = {}
     for name, w, like in (("w_g", noise.w_g, r_g), ("w_l", noise.w_l, r_l)):
-        arr = np.asarray(w, dtype=np.float64)
+        arr = real_array(f"reward_noise.{name}", w)
         try:
             arr = np.broadcast_to(arr, like.shape).copy()
         except ValueError:
@@ -207,13 +176,16 @@ class Aggregate:
             )
         return out
 
-    def check_range(self, S_g: int, A_g: int) -> float:
-        """Evaluate ``rho`` on the grid described in the class docstring (raising ``ValueError``
-        on a NaN or infinite value); return its largest ``|rho|`` there."""
+    def grid_values(self, S_g: int, A_g: int) -> np.ndarray:
+        """``rho`` on the grid described in the class docstring, shape ``(S_g, A_g, points)``
+        (``ValueError`` on a NaN or infinite value)."""
         lo, hi = float(self.phi.min()), float(self.phi.max())
         xbar = np.unique(np.concatenate([np.linspace(lo, hi, RHO_GRID), self.phi.ravel()]))
-        grid = np.meshgrid(np.arange(S_g), np.arange(A_g), xbar, indexing="ij")
-        return float(np.max(np.abs(self(*grid))))
+        return self(*np.meshgrid(np.arange(S_g), np.arange(A_g), xbar, indexing="ij"))
+
+    def check_range(self, S_g: int, A_g: int) -> float:
+        """Evaluate ``rho`` on its grid (:meth:`grid_values`); return its largest ``|rho|``."""
+        return float(np.max(np.abs(self.grid_values(S_g, A_g))))
 
 
 @dataclass(frozen=True, eq=False)
@@ -335,6 +307,29 @@ class CooperativeSystem:
             object.__setattr__(self, name, val)
         object.__setattr__(self, "gamma", gamma)
         object.__setattr__(self, "labels", labels)
+
+    @functools.cached_property
+    def fingerprint(self) -> str:
+        """The identity of this system's dynamics and rewards: 16 hex digits of the sha256 of
+        ``P_g``, ``P_l``, ``r_g``, ``r_l``, ``gamma``, the aggregate's ``phi`` and its ``rho``
+        on the grid it is checked on, and the noise widths (``labels`` are not part of it).
+
+        A learned policy records it (``system_fingerprint``), and the evaluators and executors
+        refuse a policy learned on another system (docs/design.md §4)."""
+        h = hashlib.sha256(b"smfq.CooperativeSystem/1")
+        parts = [("P_g", self.P_g), ("P_l", self.P_l), ("r_g", self.r_g), ("r_l", self.r_l)]
+        parts.append(("gamma", np.array([self.gamma])))
+        if self.aggregate is not None:
+            parts.append(("phi", self.aggregate.phi))
+            parts.append(("rho", self.aggregate.grid_values(self.S_g, self.A_g)))
+        if self.reward_noise is not None:
+            parts.append(("w_g", np.broadcast_to(self.reward_noise.w_g, self.r_g.shape)))
+            parts.append(("w_l", np.broadcast_to(self.reward_noise.w_l, self.r_l.shape)))
+        for name, arr in parts:
+            arr = np.ascontiguousarray(arr, dtype="<f8")
+            h.update(f"{name}{arr.shape}".encode())
+            h.update(arr.tobytes())
+        return h.hexdigest()[:16]
 
     # sizes -------------------------------------------------------------------------------
     @property

@@ -28,7 +28,10 @@ META_COLUMNS = (
 )
 """Columns of the results store beside the parameters and outputs (names a task cannot use)."""
 
-_RESERVED = frozenset(META_COLUMNS)
+#: Names SQLite gives the row id of every table: a column of that name would hide it, and the
+#: store reads rows in row-id order.
+_ROWID_NAMES = ("rowid", "oid", "_rowid_")
+_RESERVED = frozenset(META_COLUMNS + _ROWID_NAMES)
 _KEY_HEX = 16  # 64 bits of sha256: collisions are negligible for any sweep
 _INT64 = (-(2**63), 2**63 - 1)
 
@@ -70,10 +73,16 @@ def check_name(name, where: str) -> None:
         raise ValueError(
             f"{where}: names must be non-empty strings without NUL characters; got {name!r}."
         )
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError(
+            f"{where}: the name {name!r} is not valid Unicode text (a lone surrogate); rename it."
+        ) from None
     if name.lower() in _RESERVED:
         raise ValueError(
             f"{where}: the name {name!r} is reserved by the results store "
-            f"({', '.join(META_COLUMNS)}; case is ignored); rename it."
+            f"({', '.join(META_COLUMNS + _ROWID_NAMES)}; case is ignored); rename it."
         )
 
 

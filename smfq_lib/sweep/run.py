@@ -228,6 +228,8 @@ def run_sweep(task_fn: Callable, grid, *, store, client=None, progress: bool = T
         stored = st.statuses()
         todo = [(point_key(p), p) for p in points]
         todo = [(k, p) for k, p in todo if stored.get(k) != "ok"]
+        if todo and not st.writable:
+            raise st.read_only_error(f"{len(todo)} of the {len(points)} points are not stored yet")
         summary = SweepSummary(store=st.path, total=len(points), reused=len(points) - len(todo))
         if todo:
             _compute(st, task_fn, summary, todo, client, progress)

@@ -11,9 +11,11 @@ text, ``None`` NULL; a bool column (its kind is ``bool``) holds 0 and 1 and read
 so a column cannot mix bools with other values. Every write is one transaction (``BEGIN
 IMMEDIATE`` ... ``COMMIT``) in WAL mode: a killed process loses only what it had not committed,
 and several processes can write one store at once (each waits for the other's commit, up to
-:data:`BUSY_SECONDS`). ``synchronous=NORMAL`` (no fsync per commit: 0.7 ms a point, against
-5-11 ms with ``FULL``, measured here): a commit survives the process being killed; a power cut
-may roll back the last commits, never damage the file, and the sweep recomputes those points.
+:data:`BUSY_SECONDS`; several may also create the same new store at once: the first open
+retries while another process holds the file). ``synchronous=NORMAL`` (no fsync per commit:
+0.7 ms a point, against 5-11 ms with ``FULL``, measured here): a commit survives the process
+being killed; a power cut may roll back the last commits, never damage the file, and the sweep
+recomputes those points.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import math
 import os
 import sqlite3
 import struct
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -48,6 +51,8 @@ _SCHEMA = (
     "attempts INTEGER NOT NULL, wall_time REAL, version TEXT, task TEXT, finished_at TEXT)",
 )
 _NAN = struct.Struct(">d")
+#: SQLite's default limit on the columns of a table (``SQLITE_MAX_COLUMN``).
+MAX_COLUMNS = 2000
 
 
 def store_path(store) -> Path:
@@ -116,6 +121,13 @@ def plan_columns(columns: dict, role: str, values: dict) -> dict:
             raise ValueError(f"{role} {name!r} is a {old_role} in this store; rename it.")
         out[name] = (role, _merge(kind, _kind(value), name))
         folded[name.lower()] = name
+    if len(out) + len(META_COLUMNS) > MAX_COLUMNS:
+        raise ValueError(
+            f"the store would need {len(out)} parameter and output columns (with "
+            f"{len(META_COLUMNS)} of its own), over SQLite's limit of {MAX_COLUMNS} columns; "
+            "return fewer outputs (e.g. summaries), or save large ones to a file and return its "
+            "path."
+        )
     return out
 
 
@@ -139,7 +151,9 @@ class Store:
     """An open results store (``create=True``: made if missing, for a sweep; else it must exist).
 
     ``path`` is the real file: symlinks and ``..`` are resolved, so one store reached by two
-    spellings is one database.
+    spellings is one database. ``writable``: opened for writing (``create=True`` and the file and
+    its folder writable by this process); otherwise read-only (``mode=ro``), so that reading
+    results never needs write access.
     """
 
     def __init__(self, store, *, create: bool):
@@ -149,16 +163,82 @@ class Store:
             raise ValueError(f"store {given} is not a file; pass another store.")
         if not create and not self.path.exists():
             raise ValueError(f"store {given} does not exist; run the sweep first (run_sweep).")
-        if create:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        uri = f"{self.path.as_uri()}?mode={'rwc' if create else 'rw'}"
+        if create and not self.path.exists():
+            self._make_folder()
+        self.writable = create and all(
+            os.access(p, os.W_OK) for p in (self.path.parent, self.path) if p.exists()
+        )
+        uri = self.path.as_uri() + ("?mode=rwc" if self.writable else self._read_only_query())
         self.db = sqlite3.connect(uri, uri=True, timeout=BUSY_SECONDS, isolation_level=None)
         try:
             with self._errors():
-                self._open(create)
+                self._open_waiting(self.writable)
         except BaseException:
             self.db.close()
             raise
+
+    def _make_folder(self) -> None:
+        """The folder of a new store, made if missing; ValueError if the store cannot be made."""
+        folder = self.path.parent
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ValueError(
+                f"cannot create store {self.path}: its folder cannot be made ({exc.strerror}); "
+                "pass a store in a folder you can write."
+            ) from None
+        if not os.access(folder, os.W_OK):
+            raise ValueError(
+                f"cannot create store {self.path}: its folder {folder} is not writable; pass a "
+                "store in a folder you can write (a finished store can be read from a read-only "
+                "folder)."
+            )
+
+    def _read_only_query(self) -> str:
+        """The URI query that opens this store for reading only.
+
+        ``mode=ro`` needs the WAL index (``-shm``) beside the file, or a folder where SQLite can
+        create it. In a read-only folder without one, no process has the store open (SQLite
+        removes both files when the last connection closes), so the file is read as it is
+        (``immutable=1``: no locks, no index). A non-empty ``-wal`` there holds commits that are
+        not in the file yet, which cannot be read without write access: ValueError.
+        """
+        folder = self.path.parent
+        shm, wal = (folder / f"{self.path.name}-{x}" for x in ("shm", "wal"))
+        if os.access(folder, os.W_OK) or shm.exists():
+            return "?mode=ro"
+        if wal.exists() and wal.stat().st_size > 0:
+            raise ValueError(
+                f"store {self.path} cannot be read in its read-only folder: {wal.name} holds "
+                "commits not yet in the file (a sweep on it is running or was killed). Open it "
+                "once with write access (e.g. load_results as its owner), or copy the folder."
+            )
+        return "?mode=ro&immutable=1"
+
+    def read_only_error(self, what: str) -> ValueError:
+        """The error of a write this process cannot make; ``what`` says what needed it."""
+        return ValueError(
+            f"store {self.path} is read-only to this process (the file or its folder is not "
+            f"writable) and {what}; make both writable (chmod u+w), or copy the store to a "
+            "folder you can write and pass that. A complete store is read without write access."
+        )
+
+    def _open_waiting(self, create: bool) -> None:
+        """:meth:`_open`, retried while another process holds the file (up to
+        :data:`BUSY_SECONDS` in all). Needed on first open: SQLite's busy timeout does not cover
+        the switch to WAL mode, which fails at once while another process creates the same new
+        store (issue 22: 5 of 160 calls when four sweeps started together)."""
+        deadline = time.monotonic() + BUSY_SECONDS
+        pause = 0.001
+        while True:
+            try:
+                return self._open(create)
+            except sqlite3.OperationalError as exc:
+                busy = getattr(exc, "sqlite_errorcode", 0) & 0xFF == sqlite3.SQLITE_BUSY
+                if not busy or time.monotonic() + pause > deadline:
+                    raise
+            time.sleep(pause)
+            pause = min(2 * pause, 0.05)
 
     def _open(self, create: bool) -> None:
         if create:
@@ -180,6 +260,29 @@ class Store:
                     f"(format {row[0] if row else 'unknown'!r}, expected {FORMAT!r}); move it "
                     "away or pass another store."
                 )
+            problem = self._schema_problem()
+            if problem:
+                raise ValueError(
+                    f"{self.path} has the format tag of an smfq results store but not its schema "
+                    f"({problem}); it was written by another program or damaged: move it away or "
+                    "pass another store."
+                )
+
+    def _schema_problem(self) -> str | None:
+        """What differs from the schema this module writes (tables and their columns), or None."""
+        kinds = dict(self.db.execute("SELECT name, type FROM sqlite_master"))
+        for statement in _SCHEMA:
+            table = statement.split()[2]
+            if kinds.get(table) != "table":
+                return f"{table!r} is {'missing' if table not in kinds else 'a ' + kinds[table]}"
+            have = {r[1] for r in self.db.execute(f"PRAGMA table_info({table})")}
+            want = [c.split()[0] for c in statement.split("(", 1)[1].split(", ")]
+            if table == "points":
+                want += list(self.columns())
+            missing = [c for c in want if c not in have]
+            if missing:
+                return f"table {table!r} lacks columns {missing}"
+        return None
 
     @contextlib.contextmanager
     def _errors(self):
@@ -188,6 +291,13 @@ class Store:
             yield
         except sqlite3.DatabaseError as exc:
             name = getattr(exc, "sqlite_errorname", "")
+            if name.startswith("SQLITE_READONLY"):
+                raise self.read_only_error(f"SQLite refused a write ({exc})") from None
+            if name.startswith("SQLITE_CANTOPEN"):
+                raise ValueError(
+                    f"store {self.path} cannot be opened ({exc}); check that it and its folder "
+                    "are readable (and writable, to add points)."
+                ) from None
             if name in ("SQLITE_NOTADB", "SQLITE_CORRUPT"):
                 raise ValueError(
                     f"{self.path} is not an smfq results store ({exc}: not an SQLite database, "
@@ -227,9 +337,14 @@ class Store:
 
     def claim(self, task: str) -> None:
         """Bind the store to ``task`` (one store holds the results of one task function)."""
-        with self._errors(), self.transaction():
-            self.db.execute("INSERT OR IGNORE INTO smfq_meta VALUES ('task', ?)", (task,))
-            (owner,) = self.db.execute("SELECT value FROM smfq_meta WHERE name='task'").fetchone()
+        query = "SELECT value FROM smfq_meta WHERE name='task'"
+        with self._errors(), self.transaction(write=self.writable):
+            row = self.db.execute(query).fetchone()
+            if row is None and not self.writable:
+                raise self.read_only_error(f"holds no results of {task} yet")
+            if row is None:
+                self.db.execute("INSERT INTO smfq_meta VALUES ('task', ?)", (task,))
+            owner = task if row is None else row[0]
         if owner != task:
             raise ValueError(
                 f"store {self.path} holds results of {owner}, not of {task}; give this sweep its "

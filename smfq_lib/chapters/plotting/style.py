@@ -31,9 +31,11 @@ sibling modules (:mod:`smfq_lib.chapters.plotting`).
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import os
 import re
+import secrets
 from pathlib import Path
 
 import matplotlib as mpl
@@ -367,8 +369,9 @@ def save_figure(
     out_dir.mkdir(parents=True, exist_ok=True)
     png = out_dir / f"{name}.png"
     csv_path = out_dir / f"{name}.csv"
-    fig.savefig(png, dpi=DPI)
-    with open(csv_path, "w", newline="") as fh:
+    with _replaced(png, "wb") as fh:
+        fig.savefig(fh, format="png", dpi=DPI)
+    with _replaced(csv_path, "w", newline="") as fh:
         writer = csv.writer(fh)
         writer.writerow([*used, *table])
         pad = [""] * len(table)
@@ -378,6 +381,23 @@ def save_figure(
         for values in zip(*table.values(), strict=True):
             writer.writerow([lead.get(c, "") for c in used] + [_cell(v) for v in values])
     return png, csv_path
+
+
+@contextlib.contextmanager
+def _replaced(path: Path, mode: str, **kw):
+    """A file object whose content replaces ``path`` atomically when the block ends: written to a
+    temporary file beside it, then renamed over it (``os.replace``). A reader never sees half a
+    file, a crash leaves the old one, and a symlink at ``path`` is replaced, not followed (so a
+    link planted in the figures folder cannot make the write land elsewhere)."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # new, mode as by open()
+    try:
+        with open(fd, mode, **kw) as fh:
+            yield fh
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def draw_grid(ax, M: int, *, box=(), hazard=(), arrows=(), values=None, fmt: str = "{:g}"):
