@@ -299,13 +299,16 @@ def test_save_figure_replaces_a_symlink_instead_of_following_it(monkeypatch, tmp
     for suffix in ("csv", "png"):
         (folder / f"fig.{suffix}").symlink_to(outside)
     fig, ax = plt.subplots()
-    ax.plot([1, 2], [3, 4])
+    ax.plot([1, 2], [3, 4], label="gap (exact)")
     ax.set(xlabel="k", ylabel="gap")
     png, csv_path = plotting.save_figure(fig, "99_test", "fig", {"k": [1, 2]}, profile="quick")
     plt.close(fig)
     assert outside.read_text() == "keep me"
     assert not png.is_symlink() and png.read_bytes()[:4] == b"\x89PNG"
-    assert not csv_path.is_symlink() and csv_path.read_text().splitlines() == ["k", "1", "2"]
+    rows = csv_path.read_text().splitlines()
+    assert not csv_path.is_symlink() and rows[0] == "panel,series,kind,x,y,k"
+    line = "[panel 1],gap (exact),line"
+    assert rows[1:] == [f"{line},1.0,3.0,", f"{line},2.0,4.0,", ",,table,,,1", ",,table,,,2"]
     assert sorted(p.name for p in folder.iterdir()) == ["fig.csv", "fig.png"]
 
 

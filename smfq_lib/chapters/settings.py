@@ -61,7 +61,7 @@ PARAMETERS: dict[str, dict[str, str]] = {
         "n": "int >= 1", "rollouts": "int >= 1", "horizon": "int >= 1", "seed": "int >= 0",
         "algorithm": "str in {auto, paper, tabular, mean_field}", "paper_loads": "int >= 1",
         "paper_mu": "float >= 0", "paper_sigma": "float > 0", "paper_ns": "ints >= 1",
-        "paper_k_max": "int >= 1", "k_explain": "int >= 1",
+        "paper_k_max": "int >= 1", "k_explain": "int >= 1", "repeats": "int >= 1",
     },
     "07_constrained_exploration": {
         "slip": _SHARE, "gamma": _GAMMA, "n_exact": "int >= 1", "mc_ns": "ints >= 1",
