@@ -132,3 +132,19 @@ def test_nudged_series_stay_in_view():
     (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
     plt.close(fig)
     assert x0 < 1 and x1 > 3 and y0 <= 34.8 and y1 >= 38.2
+
+
+def test_the_install_warm_up_runs_every_step():
+    """``make install`` runs ``python -m smfq_lib.chapters.warmup``: every step must run on the
+    library as it is (a refusal added to an entry point must not break the installation)."""
+    import io
+
+    from smfq_lib.chapters.warmup import warm_up
+
+    out = io.StringIO()
+    warm_up(out)
+    lines = out.getvalue().splitlines()
+    assert [line.split("]")[0] for line in lines[:-1]] == [
+        f"smfq warm-up [{i}/5" for i in range(1, 6)
+    ]
+    assert lines[-1].startswith("smfq warm-up: Numba kernels compiled and cached in")

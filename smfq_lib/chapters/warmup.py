@@ -28,7 +28,7 @@ def steps():
     from smfq_lib.evaluate.worst_case import worst_case_gap
     from smfq_lib.execute import iid_initial, rollout_agents, rollout_counts
     from smfq_lib.learning import learn
-    from smfq_lib.learning.policy import RULES
+    from smfq_lib.learning.policy import RULES, transfer
     from smfq_lib.linear import (
         learn_linear,
         linear_features,
@@ -68,7 +68,7 @@ def steps():
             run(s, q["mean_field", None], 6, 0, c, 3, 2, 0, keep="returns")
             run(s, q["mean_field", None], 6, 0, c, 3, 2, 0, record_counts=True)
             run(s, q["mean_field", None], 6, None, None, 3, 2, 0, initial=iid_initial(s))
-            run(noisy, q["mean_field", None], 6, 0, c, 3, 2, 0)
+            run(noisy, transfer(q["mean_field", None], noisy), 6, 0, c, 3, 2, 0)
             run(sq, q["sq"], 6, 0, np.array([2, 2, 2]), 3, 2, 0, record_counts=True)
         local = np.array([0, 0, 0, 1, 1, 1])
         rollout_agents(s, q["mean_field", None], 6, 0, None, 3, 2, 0, local_states=local)
@@ -96,7 +96,7 @@ def steps():
             lin[1].action_laws(rule)
         rollout_linear(s, lin[1], 6, 0, c, 3, 2, 0, keep="returns")
         rollout_linear(s, lin[1], 6, 0, c, 3, 2, 0, record_counts=True)
-        rollout_linear(noisy, lin[1], 6, 0, c, 3, 2, 0)
+        rollout_linear(noisy, transfer(lin[1], noisy), 6, 0, c, 3, 2, 0)
 
     return [
         ("learn: Algorithms 1 and 2, exact and sampled, both solvers", learners),
