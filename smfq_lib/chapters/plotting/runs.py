@@ -9,8 +9,6 @@ inputs. Re-exported by :mod:`smfq_lib.chapters.plotting`; use its
 from __future__ import annotations
 
 import numpy as np
-from matplotlib.legend import Legend
-from matplotlib.legend_handler import HandlerLine2D
 
 from smfq_lib.chapters.plotting.style import keep_in_view, nudged
 
@@ -110,12 +108,6 @@ def plot_bellman_noise(ax, ax_ext, ms, eps: dict, fits: dict, m_star: dict, m_fi
     return data
 
 
-def _short_bar(handle, original) -> None:
-    """Legend handle of a bar drawn as a wide ``_`` marker: the same line, a 14-point marker."""
-    handle.update_from(original)
-    handle.set_markersize(14)
-
-
 def plot_executors_vs_exact(ax, ks, exact: dict, mc: dict) -> None:
     """Monte Carlo estimates of both executors beside the exact value, per ``k`` (chapter 5).
 
@@ -126,9 +118,10 @@ def plot_executors_vs_exact(ax, ks, exact: dict, mc: dict) -> None:
     ``ax``: the matplotlib axes drawn on.
     """
     kk = np.asarray(ks, dtype=float)
-    (bar,) = ax.plot(kk, [exact[k] for k in ks], "k_", ms=40, mew=2.5, label="exact (count chain)")
-    # in a legend the 40-point bar would run into its label: draw its handle at 14 points
-    Legend.update_default_handler_map({bar: HandlerLine2D(update_func=_short_bar)})
+    # the bar is a horizontal error bar of half-width 0.15 around an invisible marker at
+    # (k, exact): its legend handle is an ordinary short bar and its CSV rows hold (k, exact)
+    ax.errorbar(kk, [exact[k] for k in ks], xerr=0.15, fmt="k_", ms=0, elinewidth=2.5,
+                capsize=0, label="exact (count chain)")  # fmt: skip
     names = sorted({name for _, name in mc})
     for j, name in enumerate(names):
         mean, sem = (np.array([mc[k, name][i] for k in ks]) for i in (0, 1))
