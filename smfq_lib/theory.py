@@ -8,6 +8,8 @@ Everything here is closed-form arithmetic on the problem sizes; nothing is learn
 * :func:`table_sizes` -- entries of the Q-tables of tabular Q-learning and mean-field value
   iteration on ``n`` agents (Problem Formulation, Remark 0.7) and of SUBSAMPLE-MFQ's
   Algorithms 1 and 2 on ``k`` agents (Discussion 0.12), with the algorithm the paper's rule picks.
+* :func:`oracle_calls` -- the generative-oracle draws (global and local) that the sampled learner
+  (eq. 8, 9) spends on ``k`` agents with ``m`` samples per entry: its sample complexity.
 * :func:`rule_choice` -- the paper's rule between Algorithm 1 (tabular) and Algorithm 2
   (mean field): ``|Z_l|^(k-1) <= k^|Z_l|`` picks Algorithm 1 (the rule
   ``smfq_lib.learning.choose_algorithm`` applies).
@@ -31,6 +33,7 @@ __all__ = [
     "m_star",
     "rule_choice",
     "table_sizes",
+    "oracle_calls",
     "TABLE_NAMES",
 ]
 
@@ -296,3 +299,33 @@ def table_sizes(S_g, S_l, A_g, A_l, n, k) -> dict:
     out["smaller"] = "tabular" if k <= 2 or Z == 1 else "mean_field"
     out["log10"] = log10
     return out
+
+
+def oracle_calls(S_g, S_l, A_g, A_l, k, m, algorithm) -> dict:
+    """Draws from the generative oracle that the sampled learner makes (its sample complexity).
+
+    The empirical operators (eq. 8, 9) draw ``m`` next states for every entry of ``Q_k`` once:
+    each sample is one global draw ``s_g' ~ P_g(.|s_g, a_g)`` and ``k`` local draws ``s_i' ~
+    P_l(.|s_i, s_g, a_i)`` (agent 1 and the ``k - 1`` others). So with ``E`` the entries of the
+    algorithm's table (:func:`table_sizes`: ``"alg1"`` = ``|S_g||A_g||Z_l|^k`` for
+    ``algorithm="tabular"``, ``"alg2"`` = ``|S_g||S_l||A_l||A_g| C(k-1+Z-1, Z-1)`` for
+    ``"mean_field"``), the calls are ``{"global": E m, "local": E m k}``, exact Python integers.
+    With ``k = n`` and ``algorithm="mean_field"`` this is mean-field value iteration on all ``n``
+    agents fed the same oracle (Remark 0.7's comparator).
+
+    ``S_g, S_l, A_g, A_l, k, m`` are integers ``>= 1``; ``algorithm`` is ``"tabular"`` or
+    ``"mean_field"`` (resolved, as :func:`smfq_lib.learning.choose_algorithm` returns it); bad
+    input raises ``ValueError`` naming the argument.
+    """
+    S_g, S_l, A_g, A_l, k, m = _sizes(S_g=S_g, S_l=S_l, A_g=A_g, A_l=A_l, k=k, m=m)
+    if algorithm not in ("tabular", "mean_field"):
+        raise ValueError(
+            f"algorithm must be 'tabular' or 'mean_field' (the algorithm that ran); got "
+            f"{algorithm!r}."
+        )
+    Z = S_l * A_l
+    if algorithm == "tabular":
+        entries = S_g * A_g * Z**k
+    else:
+        entries = S_g * A_g * Z * binom(k + Z - 2, Z - 1)
+    return {"global": entries * m, "local": entries * m * k}

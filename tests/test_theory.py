@@ -3,6 +3,7 @@
 import itertools
 import math
 
+import numpy as np
 import pytest
 
 from smfq_lib.theory import (
@@ -10,6 +11,7 @@ from smfq_lib.theory import (
     gap_bound,
     gap_bound_log_argument,
     m_star,
+    oracle_calls,
     rule_choice,
     table_sizes,
 )
@@ -294,3 +296,27 @@ def test_table_sizes_smaller_is_the_multiset_count():
         for k in range(1, 30):
             exact = "tabular" if Z ** (k - 1) <= math.comb(k + Z - 2, Z - 1) else "mean_field"
             assert table_sizes(1, Z, 1, 1, 40, k)["smaller"] == exact, (Z, k)
+
+
+@pytest.mark.parametrize("S_g, S_l, A_g, A_l", [(1, 2, 1, 2), (2, 3, 2, 2), (2, 2, 3, 1)])
+@pytest.mark.parametrize("k", [1, 2, 3, 4])
+def test_oracle_calls_count_every_entry_and_agent(S_g, S_l, A_g, A_l, k):
+    """Every entry of the learned Q table (its real shape) draws one global and k local next
+    states per sample: counted by enumerating the entries, not by the formula."""
+    from brute_force import tiny_system
+
+    from smfq_lib.learning import learn
+
+    system = tiny_system(S_g, S_l, A_g, A_l, seed=1)
+    for algorithm in ("tabular", "mean_field"):
+        q = learn(system, k, 3, algorithm=algorithm, progress=False)
+        entries = sum(1 for _ in np.ndindex(q.Q.shape))
+        calls = oracle_calls(S_g, S_l, A_g, A_l, k, 3, algorithm)
+        assert calls == {"global": entries * 3, "local": entries * 3 * k}
+
+
+def test_oracle_calls_refuses_bad_input():
+    with pytest.raises(ValueError, match="algorithm"):
+        oracle_calls(2, 2, 2, 2, 3, 5, "auto")
+    with pytest.raises(ValueError, match="m"):
+        oracle_calls(2, 2, 2, 2, 3, 0, "tabular")
