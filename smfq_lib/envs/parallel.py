@@ -38,8 +38,10 @@ def local_name(i: int) -> str:
 class CooperativeParallelEnv(ParallelEnv):
     """The PettingZoo ``ParallelEnv`` of :func:`parallel_env` (see there and :mod:`smfq_lib.envs`).
 
-    Attributes besides PettingZoo's: ``dynamics`` (:class:`~.dynamics.Dynamics`), ``n``,
-    ``horizon``, ``initial`` (the default start law), ``t`` (steps taken in the episode).
+    Built by :func:`parallel_env`, which checks its arguments: ``dynamics`` (a checked
+    :class:`~.dynamics.Dynamics`), ``n`` local agents, ``horizon`` steps per episode, ``seed`` of
+    the generator, ``initial`` (the default start law, an ``IIDInitial``), ``render_mode``. They
+    are attributes too (``seed`` aside), with ``t``, the steps taken in the episode.
     """
 
     metadata = {"name": "smfq_cooperative_v0", "render_modes": ["ansi"], "is_parallelizable": True}

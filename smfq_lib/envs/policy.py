@@ -44,7 +44,8 @@ class AgentPolicy:
 
     Call it with the observations dict of a step and a :class:`numpy.random.Generator`: it
     returns the actions dict of the same agents (module docstring). :meth:`action` is one
-    agent's action from its own observation. ``laws`` (:class:`ActionLaws`), ``k``, ``rule``.
+    agent's action from its own observation. Built by :func:`agent_policy` from the policy's
+    ``laws`` (:class:`ActionLaws`, checked against ``env``); attributes ``laws``, ``k``, ``rule``.
     """
 
     def __init__(self, laws: ActionLaws, env: CooperativeParallelEnv):
