@@ -17,8 +17,9 @@ import numpy as np
 import pytest
 from brute_force import composition_rank, tiny_system
 from brute_force_ties import two_zone_system
-from pettingzoo.test import parallel_api_test, parallel_seed_test
+from pettingzoo.test import api_test, parallel_api_test, parallel_seed_test
 from pettingzoo.test.state_test import test_parallel_env as _pettingzoo_state_check
+from pettingzoo.utils.conversions import parallel_to_aec
 from scipy.stats import chi2
 
 from smfq_lib import CooperativeSystem, RewardNoise, learn, learn_linear
@@ -73,6 +74,12 @@ def test_chi2_check_can_fail():
 
 
 # -- PettingZoo's own checks ---------------------------------------------------------------------
+# The AEC api_test's recommendations, not failures: the global agent's observation is shorter than
+# a local agent's, observations are MultiDiscrete, and the agent "global" has no number.
+@pytest.mark.filterwarnings("ignore:Agents have different observation space sizes")
+@pytest.mark.filterwarnings("ignore:Observations are different shapes")
+@pytest.mark.filterwarnings("ignore:Observation space for each agent probably should be")
+@pytest.mark.filterwarnings("ignore:We recommend agents to be named in the format")
 @pytest.mark.parametrize(
     "make", [lambda: random_system(2, 3, 2, 2, seed=1), TableOracle], ids=["system", "oracle"]
 )
@@ -82,6 +89,7 @@ def test_pettingzoo_api_seed_and_state(make):
     parallel_api_test(env, num_cycles=20)
     parallel_seed_test(lambda: parallel_env(source, 5, horizon=7, seed=3), num_cycles=20)
     _pettingzoo_state_check(env)
+    api_test(parallel_to_aec(parallel_env(source, 5, horizon=7, seed=3)), num_cycles=20)  # AEC
     assert env.possible_agents == ["global"] + [f"local_{i}" for i in range(5)]
     assert (
         env.observation_space("local_3").nvec.tolist()
