@@ -124,7 +124,9 @@ class CooperativeParallelEnv(ParallelEnv):
             self._s_g = validate_index("options['s_g']", start["s_g"], d.S_g)
             self._s = _local_states(start["local_states"], self.n, d.S_l)
         else:
-            law = _initial(start.get("initial", self.initial), d, "options['initial']")
+            law = self.initial
+            if "initial" in start:
+                law = _initial(start["initial"], d, "options['initial']")
             self._s_g = int(self._rng.choice(d.S_g, p=law.p_g))
             self._s = self._rng.choice(d.S_l, size=self.n, p=law.p_l).astype(np.int64)
         self.t = 0
