@@ -18,6 +18,7 @@ from smfq_lib.chapters.sample_complexity import (
     gap_point,
     instance,
     predicted_calls,
+    settled_m,
     summarize,
 )
 from smfq_lib.evaluate.worst_case import worst_case_gap
@@ -160,3 +161,15 @@ def test_calls_per_sample_below_the_o_forms():
                                      c["form_tabular"], strict=True):  # fmt: skip
         assert t == (k + 1) * g and g <= f_min
         assert c["algorithm"][k - 1] == "mean_field" or g == f_tab  # Algorithm 1: the O-form
+
+
+def test_settled_m_by_hand():
+    points = pd.DataFrame({
+        "k": [1] * 6 + [2] * 4,
+        "m": [1, 1, 2, 2, 4, 4, 1, 1, 2, 2],
+        "gap": [0.5, 0.7, 0.5, 0.5, 0.5, 0.5 + 1e-12, 0.5, 0.5, 0.4, 0.5],
+    })  # fmt: skip
+    assert settled_m(points, 1, 0.5) == 2  # m = 1 has a seed at 0.7; from m = 2 on all at 0.5
+    assert settled_m(points, 2, 0.5) is None  # the largest m has a seed at 0.4
+    assert settled_m(points, 3, 0.5) is None  # no points
+    assert settled_m(points.assign(gap=0.5), 1, 0.5) == 1

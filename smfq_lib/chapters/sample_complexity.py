@@ -13,8 +13,9 @@ agents fed the same oracle: Remark 0.7's comparator, the baseline.
 Then, on the table of means over learning seeds (:func:`summarize`): the Pareto frontier of
 calls against gap (:func:`frontier`), the best ``(k, m)`` under a call budget
 (:func:`best_under_budget`), SUBSAMPLE-MFQ against the baseline budget by budget
-(:func:`compare`), and the paper's O-forms of the calls beside the exact count
-(:func:`predicted_calls`). Means are compared with the round-off tolerance
+(:func:`compare`), the ``m`` from which the gap no longer moves (:func:`settled_m`), and the
+paper's O-forms of the calls beside the exact count (:func:`predicted_calls`,
+:func:`calls_per_sample`). Means are compared with the round-off tolerance
 :data:`~smfq_lib._utils.rounding.ROUNDOFF`: a point improves on another only by more than it.
 """
 
@@ -44,6 +45,7 @@ __all__ = [
     "gap_point",
     "instance",
     "predicted_calls",
+    "settled_m",
     "summarize",
 ]
 
@@ -125,6 +127,20 @@ def summarize(results: pd.DataFrame) -> pd.DataFrame:
         gap_max=("gap", "max"),
     )
     return out.reset_index()
+
+
+def settled_m(results: pd.DataFrame, k, limit, atol: float = ROUNDOFF):
+    """The smallest ``m`` of the sweep points ``results`` (columns ``k, m, gap``) from which on
+    every seed's gap at sample size ``k`` is within ``atol`` of ``limit`` (the gap of
+    ``pi_k^est`` with the exact operator, :func:`exact_gaps`) at this ``m`` and every larger one
+    measured; ``None`` if not even the largest ``m`` is there (or ``k`` has no points)."""
+    rows = results[results["k"] == k]
+    settled = None
+    for m in sorted(set(rows["m"]), reverse=True):
+        if not np.all(np.abs(rows.loc[rows["m"] == m, "gap"] - limit) <= atol):
+            break
+        settled = int(m)
+    return settled
 
 
 def _check_table(table: pd.DataFrame) -> None:

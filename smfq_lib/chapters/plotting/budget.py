@@ -45,7 +45,8 @@ def plot_gap_vs_calls(ax, table, exact: dict, front, *, n: int, title: str = "",
     ax.set_xscale("log")
     ax.set_yscale("symlog", linthresh=linthresh, linscale=0.3)
     ax.set(xlabel="generative-oracle calls (global + local draws)",
-           ylabel=r"worst-case gap $\max_s V^*(s) - V^{\hat\pi}(s)$", title=title)  # fmt: skip
+           ylabel=r"worst-case gap $\max_s V^*(s) - V^{\hat\pi}(s)$ (linear below "
+           f"{linthresh:g})", title=title)  # fmt: skip
     ax.set_ylim(bottom=0.0)
     ax.axhspan(0.0, linthresh, color="0.93", zorder=-1)
     return ax
