@@ -87,6 +87,11 @@ PARAMETERS: dict[str, dict[str, str]] = {
         "explore_M": "int >= 1", "explore_m": "int >= 1", "explore_Ms": "ints >= 1",
         "rollouts": "int >= 2", "horizon": "int >= 1", "tol": "float > 0", "seed": "int >= 0",
     },
+    "11_sample_complexity": {
+        "mm_n": "int >= 2", "mm_ks": "ints >= 1", "mm_ms": "ints >= 1", "mm_base_ms": "ints >= 1",
+        "rs_n": "int >= 2", "rs_ks": "ints >= 1", "rs_ms": "ints >= 1", "rs_base_ms": "ints >= 1",
+        "seeds": "int >= 1",
+    },
 }  # fmt: skip
 
 _NUMBER_SPEC = re.compile(r"^(int|float)(s?) (?:(>=|>) (\S+)|in ([\[(])(\S+), (\S+)([\])]))$")

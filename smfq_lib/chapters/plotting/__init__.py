@@ -9,11 +9,13 @@ function per kind of figure (docs/design.md §6).
 * :mod:`~.runs`: runs of the learners and executors (chapters 3, 4, 5, 9);
 * :mod:`~.studies`: the gap against Theorem 0.11, learning time and speedup, occupancy (chapters
   6, 7, 8);
-* :mod:`~.linear`: chapter 10's panels.
+* :mod:`~.linear`: chapter 10's panels;
+* :mod:`~.budget`: chapter 11's gap against oracle calls, and the calls' formulas against ``k``.
 
 Every name is re-exported here: ``from smfq_lib.chapters.plotting import save_figure, use_style``.
 """
 
+from smfq_lib.chapters.plotting.budget import plot_calls_vs_k, plot_gap_vs_calls
 from smfq_lib.chapters.plotting.linear import draw_gap_vs_M, draw_learning_time, draw_return_vs_k
 from smfq_lib.chapters.plotting.models import (
     plot_exploration_boxes,
@@ -69,10 +71,12 @@ __all__ = [
     "legend_below",
     "nudged",
     "plot_bellman_noise",
+    "plot_calls_vs_k",
     "plot_cost_per_step",
     "plot_executors_vs_exact",
     "plot_exploration_boxes",
     "plot_gap_vs_bound",
+    "plot_gap_vs_calls",
     "plot_occupancy_grid",
     "plot_residuals",
     "plot_return_histograms",
