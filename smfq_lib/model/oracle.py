@@ -280,13 +280,13 @@ def _checked(name: str, out, n: int, S: int) -> np.ndarray:
         bad = np.flatnonzero(~np.isfinite(arr) | (arr != np.round(arr)))
         if bad.size:
             raise ValueError(
-                f"{what} the non-integral value {arr[bad[0]]!r} at query {bad[0]}; next states "
-                "are integer codes."
+                f"{what} the non-integral value {arr[bad[0]].item()!r} at query {bad[0]}; next "
+                "states are integer codes."
             )
     bad = np.flatnonzero((arr < 0) | (arr >= S))
     if bad.size:
         raise ValueError(
-            f"{what} the state {arr[bad[0]]!r} at query {bad[0]}, outside [0, {S}); next states "
-            f"are codes 0..{S - 1}."
+            f"{what} the state {arr[bad[0]].item()!r} at query {bad[0]}, outside [0, {S}); next "
+            f"states are codes 0..{S - 1}."
         )
     return arr.astype(np.int64, copy=False)
