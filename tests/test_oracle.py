@@ -363,3 +363,28 @@ register("oracle", _THREADS_SCRIPT)
 def test_same_seed_same_q_on_one_and_two_threads():
     runs = outputs_by_thread_count("oracle")
     assert runs["1"] == runs["2"]
+
+
+def test_from_systems_inverse_cdf_is_the_kernels_categorical_also_at_the_edges():
+    """Rows whose cumulative sum ends below 1 (rounding) or whose tail has no mass, and uniforms
+    at 0, at the CDF's steps and just below 1: the NumPy inverse CDF of ``from_system`` draws
+    what the kernels' ``categorical`` draws (the last outcome of positive mass past the end)."""
+    from smfq_lib._utils.rng import categorical
+
+    rows = np.full((3, 10), 0.1)  # cumsum ends at 0.9999999999999999
+    rows[1] = [0.5, 0.5] + [0.0] * 8  # mass on 0, 1 only
+    rows[2] = [0.0] * 9 + [1.0]
+    P_l = np.broadcast_to(rows, (10, 1, 3, 10))
+    system = CooperativeSystem(np.ones((1, 1, 1)), P_l, np.zeros((1, 1)), np.zeros((10, 1, 3)), 0.9)
+    cdf = np.cumsum(rows, axis=-1)
+    assert cdf[0, -1] < 1.0
+    edges = np.concatenate([cdf.ravel(), np.nextafter(cdf.ravel(), 0), [0.0, 1 - 2**-53]])
+    u = np.tile(edges, 3)
+    a = np.repeat(np.arange(3), edges.size)
+    s_i = np.arange(a.size) % 10
+    got = GenerativeOracle.from_system(system).sample_local(s_i, np.zeros_like(a), a, u)
+    last = np.array([9, 1, 9])
+    want = [categorical(cdf[b], last[b], x) for b, x in zip(a, u, strict=True)]
+    np.testing.assert_array_equal(got, want)
+    past = u >= cdf[a, -1]
+    assert past.any() and (got[past] == last[a[past]]).all()  # the fallback ran

@@ -13,7 +13,7 @@ kernels. Only where the next states come from differs.
 The samplers' third argument:
 
 * uniforms mode: the uniforms of the built-in kernels, same keys and counters
-  (:func:`~.sampled.entry_uniforms`), so an inverse-CDF sampler on ``P_g``, ``P_l``
+  (:func:`~.sampled.entry_queries`), so an inverse-CDF sampler on ``P_g``, ``P_l``
   (``GenerativeOracle.from_system``) gives the built-in samples bit for bit;
 * Generator mode: ``numpy.random.Generator(Philox(SeedSequence([seed, ORACLE_TAG, algorithm,
   block])))``, one per block (blocks depend on ``k``, ``m`` and the sizes only), used for the
@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from smfq_lib.learning.sampled import draw_samples, entry_uniforms
+from smfq_lib.learning.sampled import draw_samples, entry_queries
 
 __all__ = ["ORACLE_DRAWS", "ORACLE_TAG", "block_bytes", "block_generator", "oracle_samples"]
 
@@ -74,18 +74,19 @@ def oracle_samples(op, algorithm: str, n_rows: int, per_row: int, stride: int):
     def draw(lo, hi, out):
         s_g, a_g, s, a = op._queries(lo, hi)
         E = s_g.shape[0]
-        q_g = _frozen(np.repeat(s_g, m), np.repeat(a_g, m))
-        q_l = _frozen(
-            np.repeat(s, m, axis=0).ravel(), np.repeat(s_g, m * k), np.repeat(a, m, axis=0).ravel()
+        g_s, g_a = np.empty(E * m, np.int64), np.empty(E * m, np.int64)
+        l_s, l_g, l_a = (np.empty(E * m * k, np.int64) for _ in range(3))
+        n_u = E * m if oracle.uniforms else 0
+        u_g, u_l = np.empty(n_u), np.empty(n_u * k)
+        entry_queries(
+            seed, lo * per_row, m, stride, s_g, a_g, s, a, g_s, g_a, l_s, l_g, l_a, u_g, u_l
         )
         if oracle.uniforms:
-            u_g, u_l = np.empty(E * m), np.empty(E * m * k)
-            entry_uniforms(seed, lo * per_row, m, k, stride, u_g, u_l)
             rng_g, rng_l = _frozen(u_g, u_l)
         else:
             rng_g = rng_l = block_generator(seed, algorithm, lo // rows_per)
-        next_g = oracle.draw_global(*q_g, rng_g)
-        next_l = oracle.draw_local(*q_l, rng_l)
+        next_g = oracle.draw_global(*_frozen(g_s, g_a), rng_g)
+        next_l = oracle.draw_local(*_frozen(l_s, l_g, l_a), rng_l)
         calls["global"] += E * m
         calls["local"] += E * m * k
         op._next_index(next_g, next_l, out)

@@ -30,7 +30,7 @@ __all__ = [
     "apply_sampled",
     "cdf_tables",
     "draw_samples",
-    "entry_uniforms",
+    "entry_queries",
     "index_dtype",
     "sample_bytes",
 ]
@@ -155,21 +155,34 @@ def draw_samples(
 
 
 @njit(cache=True, nogil=True)
-def entry_uniforms(seed, e_lo, m, k, stride, u_g, u_l):
-    """The uniforms of the built-in sampling kernels for the entries ``e_lo, e_lo + 1, ...``
-    (``u_g.shape[0] // m`` of them), sample ``j``, agent ``i``: ``u_g[e m + j] = uniform(key,
-    j stride)`` (the global draw) and ``u_l[(e m + j) k + i] = uniform(key, j stride + 1 + i)``
-    (local agent ``i``), ``key = stream_key(seed, e_lo + e)``: the keys and counters of
-    :func:`~.tabular_kernels.sample_tabular` (``stride = k + 1``) and of
-    :func:`~.mean_field_kernels.draw_next` (``stride`` = its ``sample_base(1, k - 1)``)."""
-    n = u_g.shape[0] // m
-    for e in range(n):
+def entry_queries(seed, e_lo, m, stride, s_g, a_g, s, a, g_s, g_a, l_s, l_g, l_a, u_g, u_l):
+    """The oracle's queries of ``E`` consecutive entries ``e_lo, e_lo + 1, ...`` whose current
+    global state and action are ``s_g[e]``, ``a_g[e]`` and whose ``k`` local agents' states and
+    actions are ``s[e]``, ``a[e]`` (shape ``(E, k)``): for sample ``j``, position ``p = e m + j``,
+    the global query ``g_s[p], g_a[p]`` and the local queries ``l_s[q], l_g[q], l_a[q]`` of
+    agents ``q = p k + i``. If ``u_g`` is not empty, also the uniforms of the built-in sampling
+    kernels, same keys and counters: ``u_g[p] = uniform(key, j stride)`` (the global draw) and
+    ``u_l[q] = uniform(key, j stride + 1 + i)``, ``key = stream_key(seed, e_lo + e)``
+    (:func:`~.tabular_kernels.sample_tabular`: ``stride = k + 1``;
+    :func:`~.mean_field_kernels.draw_next`: ``stride = sample_base(1, k - 1)``)."""
+    E, k = s.shape
+    uniforms = u_g.shape[0] > 0
+    for e in range(E):
         key = stream_key(seed, e_lo + e)
         for j in range(m):
+            p = e * m + j
+            g_s[p] = s_g[e]
+            g_a[p] = a_g[e]
             base = j * stride
-            u_g[e * m + j] = uniform(key, base)
+            if uniforms:
+                u_g[p] = uniform(key, base)
             for i in range(k):
-                u_l[(e * m + j) * k + i] = uniform(key, base + 1 + i)
+                q = p * k + i
+                l_s[q] = s[e, i]
+                l_g[q] = s_g[e]
+                l_a[q] = a[e, i]
+                if uniforms:
+                    u_l[q] = uniform(key, base + 1 + i)
 
 
 @njit(cache=True, nogil=True)

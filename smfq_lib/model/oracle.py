@@ -164,14 +164,17 @@ class GenerativeOracle:
                 "rewards are r_g + mean r_l, eq. 3); an oracle of the other terms would learn "
                 "another problem. Learn from the system itself: learn(system, k, m)."
             )
-        cdf_g, last_g = cdf_rows(system.P_g)
-        cdf_l, last_l = cdf_rows(system.P_l)
+        S_g, A_g, A_l = system.S_g, system.A_g, system.A_l
+        cols_g, last_g = _columns(system.P_g)
+        cols_l, last_l = _columns(system.P_l)
 
         def sample_global(s_g, a_g, u):
-            return _invert(cdf_g[s_g, a_g], last_g[s_g, a_g], u)
+            s_g, a_g = np.asarray(s_g, dtype=np.int64), np.asarray(a_g, dtype=np.int64)
+            return _invert(cols_g, last_g, s_g * A_g + a_g, u)
 
         def sample_local(s_i, s_g, a_i, u):
-            return _invert(cdf_l[s_i, s_g, a_i], last_l[s_i, s_g, a_i], u)
+            s_i, s_g, a_i = (np.asarray(x, dtype=np.int64) for x in (s_i, s_g, a_i))
+            return _invert(cols_l, last_l, (s_i * S_g + s_g) * A_l + a_i, u)
 
         oracle = cls(
             S_g=system.S_g,
@@ -249,14 +252,28 @@ def cdf_rows(P):
     return np.cumsum(P, axis=-1), last.astype(np.int64)
 
 
-def _invert(cdf, last, u):
-    """Inverse CDF per row of ``cdf`` (shape ``(N, S)``): the first ``s`` with ``u < cdf[s]``
-    (the number of ``s`` with ``u >= cdf[s]``: the rows are non-decreasing), ``last`` when none."""
+def _columns(P):
+    """The cumulative rows of ``P`` as columns over the flat row index (each contiguous), and
+    each row's last outcome of positive mass (:func:`cdf_rows`)."""
+    cdf, last = cdf_rows(P)
+    S = P.shape[-1]
+    return np.ascontiguousarray(cdf.reshape(-1, S).T), last.ravel()
+
+
+def _invert(cols, last, row, u):
+    """Inverse CDF of the flat rows ``row``: the first ``s`` with ``u < cdf[row, s]``, or
+    ``last[row]`` when rounding leaves ``cdf[row, -1] <= u`` (``rng.categorical``). The rows are
+    non-decreasing, so that ``s`` is the number of ``s < S - 1`` with ``u >= cdf[row, s]``,
+    except where all of them hold: there the last column decides."""
     u = np.asarray(u, dtype=np.float64)
-    below = np.zeros(u.shape[0], dtype=np.int64)
-    for s in range(cdf.shape[1]):
-        below += u >= cdf[:, s]
-    return np.where(below < cdf.shape[1], below, last)
+    below = np.zeros(row.shape[0], dtype=np.int64)
+    for col in cols[:-1]:
+        np.add(below, u >= col[row], out=below)
+    top = np.flatnonzero(below == cols.shape[0] - 1)
+    r = row[top]
+    over = u[top] >= cols[-1][r]
+    below[top[over]] = last[r[over]]
+    return below
 
 
 def _checked(name: str, out, n: int, S: int) -> np.ndarray:
@@ -283,8 +300,8 @@ def _checked(name: str, out, n: int, S: int) -> np.ndarray:
                 f"{what} the non-integral value {arr[bad[0]].item()!r} at query {bad[0]}; next "
                 "states are integer codes."
             )
-    bad = np.flatnonzero((arr < 0) | (arr >= S))
-    if bad.size:
+    if n and (arr.min() < 0 or arr.max() >= S):
+        bad = np.flatnonzero((arr < 0) | (arr >= S))
         raise ValueError(
             f"{what} the state {arr[bad[0]].item()!r} at query {bad[0]}, outside [0, {S}); next "
             f"states are codes 0..{S - 1}."
