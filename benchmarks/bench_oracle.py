@@ -90,7 +90,9 @@ def main(argv=None):
         times, results = {}, {}
         for name, source in sources.items():
             times[name], results[name] = best(
-                lambda s=source: learn(s, k, args.m, algorithm=alg, seed=0, progress=False),
+                lambda s=source, k=k, a=alg: learn(
+                    s, k, args.m, algorithm=a, seed=0, progress=False
+                ),
                 args.repeat,
             )
         assert np.array_equal(results["built-in"].Q, results["oracle (uniforms)"].Q)

@@ -1,4 +1,4 @@
-"""Learning from a black-box generative oracle (``smfq_lib.GenerativeOracle``, docs/design.md
+"""Learning from a black-box generative oracle (``smfq_lib.GenerativeOracle``, docs/design.md §3,
 "Learning from a generative oracle").
 
 * Two paths: a system and its oracle (``GenerativeOracle.from_system``, inverse CDF in NumPy in
@@ -388,3 +388,17 @@ def test_from_systems_inverse_cdf_is_the_kernels_categorical_also_at_the_edges()
     np.testing.assert_array_equal(got, want)
     past = u >= cdf[a, -1]
     assert past.any() and (got[past] == last[a[past]]).all()  # the fallback ran
+
+
+def test_the_readme_example_runs_and_says_what_it_prints():
+    """README's "Bring your own simulator": its code block, executed as written."""
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme.split("## Bring your own simulator", 1)[1]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    namespace = {}
+    exec(compile(code.replace("print(", "_ = ("), "README", "exec"), namespace)
+    q = namespace["q"]
+    assert q.greedy(s_g=0, s_1=1, counts=[2, 1]) == (0, 1)  # the README's comment
+    assert q.oracle_calls == oracle_calls(2, 2, 2, 2, 4, 50, q.algorithm)

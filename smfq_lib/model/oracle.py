@@ -19,7 +19,7 @@ is accepted only when every value is integral. ``ValueError`` names the sampler 
 wrong. The query arrays are passed read-only.
 
 ``smfq_lib.learn(oracle, k, m)`` runs the empirical operators (eq. 8, 9) with their fixed samples
-drawn through the oracle (docs/design.md, "Learning from a generative oracle"); the exact
+drawn through the oracle (docs/design.md §3, "Learning from a generative oracle"); the exact
 operator (``m=None``, eq. 12) needs the transition model itself and is refused.
 """
 
