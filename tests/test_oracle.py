@@ -260,6 +260,7 @@ def test_the_queries_are_read_only():
         ({"A_g": 2.0}, r"A_g must be an integer"),
         ({"sample_local": np.zeros(3)}, r"sample_local must be a callable"),
         ({"uniforms": 1}, r"uniforms must be True or False"),
+        ({"thread_safe": None}, r"thread_safe must be True or False"),
         ({"r_g": np.full((2, 2), 1e300)}, r"rewards too large"),
         ({"reward_noise": RewardNoise(w_g=-1.0)}, r"noise half-widths must be finite and >= 0"),
     ],
@@ -346,7 +347,9 @@ _THREADS_SCRIPT = textwrap.dedent(
     draws, O.ORACLE_DRAWS = O.ORACLE_DRAWS, 200  # several blocks
     s = random_system(2, 3, 2, 2, seed=12)
     out = [str(numba.get_num_threads())]
-    for oracle in (GenerativeOracle.from_system(s), T.numpy_oracle(s)):
+    for oracle in (
+        GenerativeOracle.from_system(s), T.numpy_oracle(s), T.numpy_oracle(s, thread_safe=True)
+    ):
         for alg, k in (("tabular", 2), ("mean_field", 4)):
             r = L.learn(oracle, k, 5, algorithm=alg, seed=3, progress=False)
             h = hashlib.sha256()

@@ -20,8 +20,9 @@ The samplers' third argument:
   global call, then the local call.
 
 Blocks hold about ``ORACLE_DRAWS`` local draws (so a call's Python overhead is negligible and its
-arrays stay small) and are drawn in order on the calling thread: the samplers need not be
-thread-safe, and the samples do not depend on the thread count.
+arrays stay small) and are drawn in order on the calling thread, or, for an oracle declared
+``thread_safe`` (``from_system``'s), on ``numba.get_num_threads()`` threads; the samples do not
+depend on the thread count either way.
 """
 
 from __future__ import annotations
@@ -62,14 +63,15 @@ def _frozen(*arrays):
 def oracle_samples(op, algorithm: str, n_rows: int, per_row: int, stride: int):
     """The fixed samples of operator ``op`` (``op.system`` a ``GenerativeOracle``) and the oracle
     calls they took, ``{"global": int, "local": int}``: the total lengths of the arrays passed
-    to ``sample_global`` and ``sample_local``.
+    to ``sample_global`` and ``sample_local`` (``E m`` and ``E m k`` over the ``E`` entries the
+    blocks drew).
 
     ``n_rows``, ``per_row``: the rows of ``Q`` and the entries per row (as for the built-in
     kernel); ``stride``: the counter step between two samples of an entry (uniforms mode).
     """
     oracle, k, m, seed = op.system, op.k, op.m, op.seed
     rows_per = max(1, ORACLE_DRAWS // (per_row * m * (k + 1)))
-    calls = {"global": 0, "local": 0}
+    drawn = {}  # block -> entries (blocks may run on threads)
 
     def draw(lo, hi, out):
         s_g, a_g, s, a = op._queries(lo, hi)
@@ -87,9 +89,10 @@ def oracle_samples(op, algorithm: str, n_rows: int, per_row: int, stride: int):
             rng_g = rng_l = block_generator(seed, algorithm, lo // rows_per)
         next_g = oracle.draw_global(*_frozen(g_s, g_a), rng_g)
         next_l = oracle.draw_local(*_frozen(l_s, l_g, l_a), rng_l)
-        calls["global"] += E * m
-        calls["local"] += E * m * k
+        drawn[lo] = E
         op._next_index(next_g, next_l, out)
 
-    samples = draw_samples(draw, n_rows, per_row, m, op.n_values, rows_per=rows_per, serial=True)
-    return samples, calls
+    serial = not oracle.thread_safe
+    samples = draw_samples(draw, n_rows, per_row, m, op.n_values, rows_per=rows_per, serial=serial)
+    entries = sum(drawn.values())
+    return samples, {"global": entries * m, "local": entries * m * k}

@@ -90,6 +90,10 @@ class GenerativeOracle:
         inverts the CDF of ``P_g``, ``P_l`` reproduces ``learn(system, ...)`` bit for bit.
     reward_noise : optional :class:`~smfq_lib.model.system.RewardNoise`, the bounded noise of
         Theorem 0.13 on the rewards, drawn by the learner exactly as for a system.
+    thread_safe : the samplers may run on several threads at once (on different blocks of
+        queries), e.g. pure NumPy functions of their arguments: the learner then draws blocks on
+        ``numba.get_num_threads()`` threads. Default ``False``: one call at a time, in order.
+        The samples are the same either way (each block has its own uniforms or Generator).
 
     The oracle carries no :class:`~smfq_lib.model.system.Aggregate` term: its rewards are of the
     decomposed form (3). It exposes ``Z_l``, ``r_tilde`` (Assumption 0.4) and a ``fingerprint``
@@ -120,6 +124,7 @@ class GenerativeOracle:
         sample_local,
         uniforms=False,
         reward_noise=None,
+        thread_safe=False,
     ):
         self.S_g = check_int("S_g", S_g, 1)
         self.S_l = check_int("S_l", S_l, 1)
@@ -133,8 +138,10 @@ class GenerativeOracle:
                 raise ValueError(
                     f"{name} must be a callable (see GenerativeOracle); got {type(fn).__name__}."
                 )
-        if not isinstance(uniforms, bool):
-            raise ValueError(f"uniforms must be True or False; got {uniforms!r}.")
+        for name, flag in (("uniforms", uniforms), ("thread_safe", thread_safe)):
+            if not isinstance(flag, bool):
+                raise ValueError(f"{name} must be True or False; got {flag!r}.")
+        self.thread_safe = thread_safe
         self.sample_global = sample_global
         self.sample_local = sample_local
         self.uniforms = uniforms
@@ -149,7 +156,8 @@ class GenerativeOracle:
         """The oracle of ``system``: its rewards, noise and ``gamma``, and samplers that invert
         the CDF of its rows in NumPy, in uniforms mode (the first ``s`` with ``u < cdf[s]``, the
         row's last outcome of positive mass if rounding leaves ``cdf[-1] <= u``: the built-in
-        kernels' ``categorical`` on the same cumulative rows). ``learn(oracle, k, m, seed=s)``
+        kernels' ``categorical`` on the same cumulative rows; pure functions, so
+        ``thread_safe``). ``learn(oracle, k, m, seed=s)``
         then equals ``learn(system, k, m, seed=s)`` bit for bit, and its fingerprint is the
         system's. A system with an :class:`~smfq_lib.model.system.Aggregate` reward is refused
         (``ValueError``): the oracle's rewards are decomposed (eq. 3)."""
@@ -188,6 +196,7 @@ class GenerativeOracle:
             sample_local=sample_local,
             uniforms=True,
             reward_noise=system.reward_noise,
+            thread_safe=True,
         )
         oracle._fingerprint = system.fingerprint
         return oracle
