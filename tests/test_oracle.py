@@ -20,6 +20,7 @@ from brute_force import tiny_system
 from threads import outputs_by_thread_count, register
 
 import smfq_lib
+import smfq_lib.learning as L
 from smfq_lib import CooperativeSystem, GenerativeOracle, RewardNoise, SubsampledQ, learn
 from smfq_lib.evaluate import policy_value
 from smfq_lib.learning import oracle_samples
@@ -405,3 +406,17 @@ def test_the_readme_example_runs_and_says_what_it_prints():
     q = namespace["q"]
     assert q.greedy(s_g=0, s_1=1, counts=[2, 1]) == (0, 1)  # the README's comment
     assert q.oracle_calls == oracle_calls(2, 2, 2, 2, 4, 50, q.algorithm)
+
+
+def test_the_memory_guard_refuses_before_any_oracle_call():
+    def never(*args):
+        raise AssertionError("called")
+
+    oracle = _oracle(sample_global=never, sample_local=never)
+    with pytest.raises(ValueError, match="budget"):
+        learn(oracle, 6, 10, memory_budget=1e5)
+    system = random_system(2, 3, 2, 2, seed=0)
+    extra = L.table_bytes(
+        GenerativeOracle.from_system(system), 3, 4, "mean_field", "value_iteration"
+    )
+    assert extra > L.table_bytes(system, 3, 4, "mean_field", "value_iteration")

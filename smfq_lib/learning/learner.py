@@ -150,8 +150,8 @@ def table_bytes(system, k: int, m: int | None, algorithm: str, solver: str = "au
         _refuse_astronomical(system, k, algorithm)
     cls = operator_class(algorithm)
     total = cls.table_bytes(system, k, m)
-    if isinstance(system, GenerativeOracle):  # the query arrays of one block
-        total += block_bytes(k, m)
+    if isinstance(system, GenerativeOracle) and m is not None:  # the blocks of queries
+        total += block_bytes(system, k, m)
     if _resolve_solver(system, k, m, algorithm, solver) == "policy_iteration":
         total += cls.chain_bytes(system, k, m)
     return total

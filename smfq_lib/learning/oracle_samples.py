@@ -27,6 +27,7 @@ depend on the thread count either way.
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 
 from smfq_lib.learning.sampled import draw_samples, entry_queries
@@ -38,14 +39,17 @@ ORACLE_DRAWS = 1 << 19
 #: Second word of the seed of the Generator-mode streams (apart from the other streams).
 ORACLE_TAG = 0x0_0AC1E
 _ALG_CODE = {"tabular": 1, "mean_field": 2}
-#: Bytes per local draw of a block: four int64 query arrays (the global ones are smaller), the
-#: uniforms, the sampler's answer and its checked copy, the indices.
-_BYTES_PER_DRAW = 64
+#: Bytes per local draw of a block: three int64 query arrays and the uniforms (the global ones
+#: are ``k`` times fewer), the answer, and room for a NumPy sampler's temporaries (an
+#: inverse CDF: a row index, a gathered column, a comparison, a count).
+_BYTES_PER_DRAW = 96
 
 
-def block_bytes(k: int, m: int) -> int:
-    """Upper bound on the bytes of one oracle block's arrays (``table_bytes`` adds it)."""
-    return _BYTES_PER_DRAW * max(ORACLE_DRAWS, m * (k + 1))
+def block_bytes(oracle, k: int, m: int) -> int:
+    """Upper bound on the bytes of the oracle blocks in flight (one, or one per thread for a
+    ``thread_safe`` oracle); :func:`~.learner.table_bytes` adds it."""
+    blocks = numba.get_num_threads() if oracle.thread_safe else 1
+    return blocks * _BYTES_PER_DRAW * max(ORACLE_DRAWS, m * (k + 1))
 
 
 def block_generator(seed: int, algorithm: str, block: int) -> np.random.Generator:
