@@ -34,8 +34,10 @@ from smfq_lib.learning.sampled import draw_samples, entry_queries
 
 __all__ = ["ORACLE_DRAWS", "ORACLE_TAG", "block_bytes", "block_generator", "oracle_samples"]
 
-#: Local draws per block (per call of ``sample_local``), about.
-ORACLE_DRAWS = 1 << 19
+#: Local draws per block (per call of ``sample_local``), about: large enough that a call's Python
+#: overhead is negligible, small enough that the block's arrays stay in cache (measured: 2^16
+#: learned 2.6x faster than 2^19, mean-field k = 16, m = 50 on random_system(2, 2, 2, 2)).
+ORACLE_DRAWS = 1 << 16
 #: Second word of the seed of the Generator-mode streams (apart from the other streams).
 ORACLE_TAG = 0x0_0AC1E
 _ALG_CODE = {"tabular": 1, "mean_field": 2}

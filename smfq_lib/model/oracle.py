@@ -177,12 +177,16 @@ class GenerativeOracle:
         cols_l, last_l = _columns(system.P_l)
 
         def sample_global(s_g, a_g, u):
-            s_g, a_g = np.asarray(s_g, dtype=np.int64), np.asarray(a_g, dtype=np.int64)
-            return _invert(cols_g, last_g, s_g * A_g + a_g, u)
+            row = np.multiply(s_g, A_g, dtype=np.int64)
+            row += a_g
+            return _invert(cols_g, last_g, row, u)
 
         def sample_local(s_i, s_g, a_i, u):
-            s_i, s_g, a_i = (np.asarray(x, dtype=np.int64) for x in (s_i, s_g, a_i))
-            return _invert(cols_l, last_l, (s_i * S_g + s_g) * A_l + a_i, u)
+            row = np.multiply(s_i, S_g, dtype=np.int64)  # (s_i S_g + s_g) A_l + a_i
+            row += s_g
+            row *= A_l
+            row += a_i
+            return _invert(cols_l, last_l, row, u)
 
         oracle = cls(
             S_g=system.S_g,
@@ -273,15 +277,18 @@ def _invert(cols, last, row, u):
     """Inverse CDF of the flat rows ``row``: the first ``s`` with ``u < cdf[row, s]``, or
     ``last[row]`` when rounding leaves ``cdf[row, -1] <= u`` (``rng.categorical``). The rows are
     non-decreasing, so that ``s`` is the number of ``s < S - 1`` with ``u >= cdf[row, s]``,
-    except where all of them hold: there the last column decides."""
+    except where ``u`` reaches the last column (only possible when ``u`` reaches the smallest
+    ``cdf[:, -1]``, a row sum rounded below 1): there ``last`` decides."""
     u = np.asarray(u, dtype=np.float64)
-    below = np.zeros(row.shape[0], dtype=np.int64)
-    for col in cols[:-1]:
-        np.add(below, u >= col[row], out=below)
-    top = np.flatnonzero(below == cols.shape[0] - 1)
-    r = row[top]
-    over = u[top] >= cols[-1][r]
-    below[top[over]] = last[r[over]]
+    if cols.shape[0] == 1:
+        below = np.zeros(row.shape[0], dtype=np.int64)
+    else:
+        below = (u >= cols[0][row]).astype(np.int64)
+        for col in cols[1:-1]:
+            np.add(below, u >= col[row], out=below)
+    if u.size and u.max() >= cols[-1].min():
+        top = np.flatnonzero(u >= cols[-1][row])
+        below[top] = last[row[top]]
     return below
 
 
