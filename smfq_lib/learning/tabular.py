@@ -101,6 +101,8 @@ class TabularOperator(Operator):
             )
 
     def _queries(self, row_lo, row_hi):
+        """The digits of each flat entry ``(s_g, s_1..s_k, a_g, a_1..a_k)``, as
+        :func:`sample_tabular` decodes them."""
         k = self.k
         e = np.arange(row_lo * self.Na, row_hi * self.Na)
         idx = np.unravel_index(e, self.shape)
