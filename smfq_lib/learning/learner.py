@@ -150,11 +150,16 @@ def table_bytes(system, k: int, m: int | None, algorithm: str, solver: str = "au
         _refuse_astronomical(system, k, algorithm)
     cls = operator_class(algorithm)
     total = cls.table_bytes(system, k, m)
-    if isinstance(system, GenerativeOracle) and m is not None:  # the blocks of queries
+    if _is_oracle(system, m):  # the blocks of queries in flight
         total += block_bytes(system, k, m)
     if _resolve_solver(system, k, m, algorithm, solver) == "policy_iteration":
         total += cls.chain_bytes(system, k, m)
     return total
+
+
+def _is_oracle(system, m) -> bool:
+    """Sampled learning from a :class:`~smfq_lib.GenerativeOracle` (its blocks of queries)."""
+    return isinstance(system, GenerativeOracle) and m is not None
 
 
 def _refuse_astronomical(system, k, algorithm) -> None:
@@ -343,7 +348,8 @@ def learn(
             budget,
             hint=fit + f" ({reason}.) Pass memory_budget= to raise the budget.",
         )
-    with _threads_for(need // 8):
+    work = need - (block_bytes(system, k, m) if _is_oracle(system, m) else 0)  # tables only
+    with _threads_for(work // 8):
         return _run(system, k, m, alg, reason, solver, tol, max_iter, int(seed), progress, t0)
 
 
