@@ -16,11 +16,13 @@ __version__ = "0.1.0"
 
 from smfq_lib.learning import SubsampledQ, learn  # noqa: E402
 from smfq_lib.linear import LinearQ, learn_linear  # noqa: E402
+from smfq_lib.model.oracle import GenerativeOracle  # noqa: E402
 from smfq_lib.model.system import Aggregate, CooperativeSystem, RewardNoise  # noqa: E402
 
 __all__ = [
     "Aggregate",
     "CooperativeSystem",
+    "GenerativeOracle",
     "LinearQ",
     "RewardNoise",
     "SubsampledQ",

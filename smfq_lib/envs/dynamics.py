@@ -10,11 +10,14 @@ The protocol (the generative oracle's, ``smfq_lib.GenerativeOracle``): integer s
 * ``sample_local(s_i, s_g, a_i, rng)``: next local states, ``s_i' ~ P_l(. | s_i, s_g, a_i)``
   (eq. 2), independently per entry.
 
-A ``CooperativeSystem`` is viewed through the same protocol by :func:`_system_as_oracle`
-(inverse CDF on its rows of ``P_g``, ``P_l``), and keeps its own stage reward: eq. (3) with its
-aggregate term (:meth:`~smfq_lib.CooperativeSystem.stage_reward`) and, if it has one, its reward
-noise (Theorem 0.13: ``w_g xi + (1/n) sum_i w_l xi_i``, signs ``xi = +-1`` with probability 1/2).
-An oracle's stage reward is ``r_g[s_g, a_g] + (1/n) sum_i r_l[s_i, s_g, a_i]``.
+A sampler may take uniforms instead of a Generator (a ``GenerativeOracle`` with ``uniforms=True``):
+the environment then passes ``rng.random(len)``. A ``CooperativeSystem`` is viewed through the same
+protocol by :func:`smfq_lib.model.oracle.inverse_cdf_samplers` (inverse CDF on its rows of ``P_g``,
+``P_l``, in uniforms mode), and keeps its own stage reward: eq. (3) with its aggregate term
+(:meth:`~smfq_lib.CooperativeSystem.stage_reward`) and, if it has one, its reward noise (Theorem
+0.13: ``w_g xi + (1/n) sum_i w_l xi_i``, signs ``xi = +-1`` with probability 1/2). An oracle's stage
+reward is ``r_g[s_g, a_g] + (1/n) sum_i r_l[s_i, s_g, a_i]``, plus the same noise if it has a
+``reward_noise``.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from smfq_lib._utils.checks import check_gamma, check_int, real_array
+from smfq_lib.model.oracle import check_draws, inverse_cdf_samplers
 from smfq_lib.model.system import CooperativeSystem
 
 __all__ = ["PROTOCOL", "Dynamics", "as_dynamics"]
@@ -33,32 +37,13 @@ __all__ = ["PROTOCOL", "Dynamics", "as_dynamics"]
 PROTOCOL = ("S_g", "S_l", "A_g", "A_l", "gamma", "r_g", "r_l", "sample_global", "sample_local")
 
 
-# MERGE: replace by the oracle module's view of a CooperativeSystem (smfq_lib/model/oracle.py,
-# ``smfq_lib.GenerativeOracle``) when both branches are merged; nothing else here changes.
-def _system_as_oracle(system: CooperativeSystem):
-    """``system`` as a generative oracle: its samplers draw by inverse CDF on the rows of
-    ``P_g`` (eq. 1) and ``P_l`` (eq. 2), one ``rng.random`` number per entry."""
-    cdf_g = np.cumsum(system.P_g, axis=-1)
-    cdf_g /= cdf_g[..., -1:]
-    cdf_l = np.cumsum(system.P_l, axis=-1)
-    cdf_l /= cdf_l[..., -1:]
-
-    def sample_global(s_g, a_g, rng):
-        u = rng.random(len(s_g))
-        return (cdf_g[s_g, a_g] <= u[:, None]).sum(axis=1)
-
-    def sample_local(s_i, s_g, a_i, rng):
-        u = rng.random(len(s_i))
-        return (cdf_l[s_i, s_g, a_i] <= u[:, None]).sum(axis=1)
-
-    return sample_global, sample_local
-
-
 @dataclass(frozen=True, eq=False)
 class Dynamics:
     """A checked system or oracle (:func:`as_dynamics`): sizes, ``gamma``, ``r_g``, ``r_l``, the
-    two samplers, and ``system`` (the :class:`~smfq_lib.CooperativeSystem`, or ``None`` for an
-    oracle: its stage reward, aggregate term and noise included, and its fingerprint)."""
+    two samplers (``uniforms``: they take uniforms, not a Generator), the reward noise (or
+    ``None``), the ``fingerprint`` a policy must match (``None``: sizes only), and ``system``
+    (the :class:`~smfq_lib.CooperativeSystem`, or ``None`` for an oracle: its stage reward,
+    aggregate term included)."""
 
     S_g: int
     S_l: int
@@ -69,6 +54,9 @@ class Dynamics:
     r_l: np.ndarray
     sample_global: Callable
     sample_local: Callable
+    uniforms: bool
+    reward_noise: object
+    fingerprint: str | None
     system: CooperativeSystem | None
 
     def reward(self, s_g: int, a_g: int, s: np.ndarray, a: np.ndarray, rng) -> float:
@@ -76,37 +64,22 @@ class Dynamics:
         docstring); draws ``n + 1`` uniforms from ``rng`` when the system has reward noise."""
         system = self.system
         if system is None:
-            return float(self.r_g[s_g, a_g] + self.r_l[s, s_g, a].mean())
-        out = system.stage_reward(s_g, a_g, s, a)
-        if system.reward_noise is not None:
+            out = float(self.r_g[s_g, a_g] + self.r_l[s, s_g, a].mean())
+        else:
+            out = system.stage_reward(s_g, a_g, s, a)
+        if self.reward_noise is not None:
             xi = np.where(rng.random(len(s) + 1) < 0.5, 1.0, -1.0)
-            w = system.reward_noise
+            w = self.reward_noise
             out += float(w.w_g[s_g, a_g] * xi[0] + (w.w_l[s, s_g, a] * xi[1:]).mean())
         return out
 
     def step(self, s_g: int, a_g: int, s: np.ndarray, a: np.ndarray, rng):
         """``(s_g', s')``: one call of each sampler (eq. 1, 2), outputs checked."""
-        nxt_g = self.sample_global(np.array([s_g]), np.array([a_g]), rng)
-        nxt_g = _checked("sample_global", nxt_g, 1, self.S_g)
-        nxt = self.sample_local(s, np.full(len(s), s_g), a, rng)
-        return int(nxt_g[0]), _checked("sample_local", nxt, len(s), self.S_l)
-
-
-def _checked(name: str, out, count: int, size: int) -> np.ndarray:
-    """A sampler's output as an int64 vector of ``count`` codes in ``[0, size)``, else
-    ``ValueError`` naming the sampler and what it returned."""
-    arr = np.asarray(out)
-    ok = arr.shape == (count,) and arr.dtype.kind in "iu"
-    if ok and count:
-        ok = int(arr.min()) >= 0 and int(arr.max()) < size
-    if not ok:
-        shown = np.array2string(arr.ravel()[:8], threshold=8) if arr.size else "[]"
-        raise ValueError(
-            f"{name} returned {shown} (dtype {arr.dtype}, shape {arr.shape}) for {count} "
-            f"entries; it must return an integer array of shape ({count},) with states in "
-            f"[0, {size}) (the module docstring of smfq_lib.envs.dynamics states the protocol)."
-        )
-    return arr.astype(np.int64, copy=False)
+        draw = (lambda size: rng.random(size)) if self.uniforms else (lambda size: rng)
+        nxt_g = self.sample_global(np.array([s_g]), np.array([a_g]), draw(1))
+        nxt_g = check_draws("sample_global", nxt_g, 1, self.S_g)
+        nxt = self.sample_local(s, np.full(len(s), s_g), a, draw(len(s)))
+        return int(nxt_g[0]), check_draws("sample_local", nxt, len(s), self.S_l)
 
 
 def as_dynamics(source) -> Dynamics:
@@ -114,10 +87,19 @@ def as_dynamics(source) -> Dynamics:
     :data:`PROTOCOL`) as checked :class:`Dynamics`; ``ValueError`` naming what is missing or
     wrong otherwise."""
     if isinstance(source, CooperativeSystem):
-        sample_global, sample_local = _system_as_oracle(source)
+        samplers = inverse_cdf_samplers(source.P_g, source.P_l)
         sizes = (source.S_g, source.S_l, source.A_g, source.A_l)
+        noise, fingerprint = source.reward_noise, source.fingerprint
         return Dynamics(
-            *sizes, source.gamma, source.r_g, source.r_l, sample_global, sample_local, source
+            *sizes,
+            source.gamma,
+            source.r_g,
+            source.r_l,
+            *samplers,
+            True,
+            noise,
+            fingerprint,
+            source,
         )
     missing = [name for name in PROTOCOL if not hasattr(source, name)]
     if missing:
@@ -139,6 +121,12 @@ def as_dynamics(source) -> Dynamics:
     for name in PROTOCOL[-2:]:
         if not callable(getattr(source, name)):
             raise ValueError(f"oracle.{name} must be callable (module docstring's protocol).")
+    uniforms = getattr(source, "uniforms", False)
+    if not isinstance(uniforms, bool):
+        raise ValueError(f"oracle.uniforms must be True or False when present; got {uniforms!r}.")
+    noise = getattr(source, "reward_noise", None)
+    fingerprint = getattr(source, "fingerprint", None)  # a GenerativeOracle's: its policies pass
+    samplers = (source.sample_global, source.sample_local)
     return Dynamics(
-        S_g, S_l, A_g, A_l, gamma, r_g, r_l, source.sample_global, source.sample_local, None
+        S_g, S_l, A_g, A_l, gamma, r_g, r_l, *samplers, uniforms, noise, fingerprint, None
     )

@@ -141,7 +141,8 @@ def agent_policy(policy, env, *, rule=None) -> AgentPolicy:
     policy : SubsampledQ, LinearQ, ActionLaws, or an object with ``k``, ``pi_g``, ``pi_l``
         What :func:`smfq_lib.execute.rollout_agents` accepts; ``policy.k <= env.n``. A policy
         learned on a :class:`~smfq_lib.CooperativeSystem` is refused on an environment of
-        another system (its fingerprint); an oracle's environment checks the sizes only.
+        another system or oracle (its fingerprint); a duck-typed oracle without a ``fingerprint``
+        checks the sizes only.
     env : CooperativeParallelEnv
         From :func:`smfq_lib.envs.parallel_env`.
     rule : str or None
@@ -158,6 +159,5 @@ def agent_policy(policy, env, *, rule=None) -> AgentPolicy:
             f"env must come from smfq_lib.envs.parallel_env; got {type(env).__name__}."
         )
     d = env.dynamics
-    fingerprint = None if d.system is None else d.system.fingerprint
-    laws = policy_laws(policy, rule, d.S_g, d.S_l, d.A_g, d.A_l, env.n, fingerprint=fingerprint)
+    laws = policy_laws(policy, rule, d.S_g, d.S_l, d.A_g, d.A_l, env.n, fingerprint=d.fingerprint)
     return AgentPolicy(laws, env)

@@ -4,7 +4,8 @@
 ``SubsampledQ`` (:mod:`~.result`). Algorithm 1 is :mod:`~.tabular`, Algorithm 2
 :mod:`~.mean_field`; both implement :class:`~.operator.Operator`. Their Numba kernels:
 :mod:`~.tabular_kernels`, :mod:`~.mean_field_kernels`, :mod:`~.sampled` (the fixed samples'
-gather, shared), :mod:`~.argmax` (greedy tables, shared), :mod:`~.tie_rules` (the laws of
+gather, shared; :mod:`~.oracle_samples`: the same samples drawn through a
+``GenerativeOracle``), :mod:`~.argmax` (greedy tables, shared), :mod:`~.tie_rules` (the laws of
 each tie rule, ``SubsampledQ.action_laws``); reward tables of eq. (6): :mod:`~.rewards`,
 :mod:`~.reward_noise`.
 """

@@ -24,9 +24,11 @@ import numpy as np
 
 from smfq_lib._utils.budget import check_budget, check_fits, default_budget
 from smfq_lib._utils.checks import format_count
+from smfq_lib.learning.oracle_samples import block_bytes
 from smfq_lib.learning.registry import operator_class
 from smfq_lib.learning.result import SubsampledQ
 from smfq_lib.learning.solvers import SOLVERS, policy_iteration, value_iteration
+from smfq_lib.model.oracle import GenerativeOracle
 from smfq_lib.model.system import CooperativeSystem
 
 __all__ = ["learn", "choose_algorithm", "table_bytes"]
@@ -140,15 +142,24 @@ def table_bytes(system, k: int, m: int | None, algorithm: str, solver: str = "au
     ``MeanFieldOperator.table_bytes``). Algorithm 1 past ``2^60`` bytes is refused
     (``ValueError``) without computing the exact size (``|S_l|^k`` for a huge ``k``).
 
-    ``system``: the :class:`~smfq_lib.CooperativeSystem` to learn on.
+    ``system``: the :class:`~smfq_lib.CooperativeSystem` or
+    :class:`~smfq_lib.GenerativeOracle` to learn on (an oracle adds one block of query arrays,
+    :func:`~.oracle_samples.block_bytes`).
     """
     if algorithm == "tabular":  # |S_l|^k as an exact integer can take hours: refuse first
         _refuse_astronomical(system, k, algorithm)
     cls = operator_class(algorithm)
     total = cls.table_bytes(system, k, m)
+    if _is_oracle(system, m):  # the blocks of queries in flight
+        total += block_bytes(system, k, m)
     if _resolve_solver(system, k, m, algorithm, solver) == "policy_iteration":
         total += cls.chain_bytes(system, k, m)
     return total
+
+
+def _is_oracle(system, m) -> bool:
+    """Sampled learning from a :class:`~smfq_lib.GenerativeOracle` (its blocks of queries)."""
+    return isinstance(system, GenerativeOracle) and m is not None
 
 
 def _refuse_astronomical(system, k, algorithm) -> None:
@@ -207,10 +218,12 @@ def _largest_k(system, m, algorithm, solver, budget, k_from) -> int:
 
 
 def _validate(system, k, m, algorithm, solver, tol, max_iter, seed, progress, memory_budget):
-    if not isinstance(system, CooperativeSystem):
+    if not isinstance(system, CooperativeSystem | GenerativeOracle):
         raise ValueError(
-            f"system must be an smfq_lib.CooperativeSystem; got {type(system).__name__}. "
-            "Build one with CooperativeSystem(P_g, P_l, r_g, r_l, gamma)."
+            f"system must be an smfq_lib.CooperativeSystem or an smfq_lib.GenerativeOracle; got "
+            f"{type(system).__name__}. Build one with CooperativeSystem(P_g, P_l, r_g, r_l, "
+            "gamma) or GenerativeOracle(S_g=, S_l=, A_g=, A_l=, gamma=, r_g=, r_l=, "
+            "sample_global=, sample_local=)."
         )
 
     def is_int(x):
@@ -222,6 +235,12 @@ def _validate(system, k, m, algorithm, solver, tol, max_iter, seed, progress, me
         raise ValueError(
             f"m must be None (exact operator, eq. 12) or an int >= 1 (samples per entry, "
             f"eq. 8/9); got {m!r}."
+        )
+    if m is None and isinstance(system, GenerativeOracle):
+        raise ValueError(
+            "m=None asks for the exact operator (eq. 12), an expectation under P_g and P_l: it "
+            "needs the transition model (a CooperativeSystem), which a GenerativeOracle does not "
+            "have. Pass m (samples per entry, eq. 8/9) to learn from the oracle's draws."
         )
     if algorithm not in ALGORITHMS:
         raise ValueError(f"algorithm must be one of {ALGORITHMS}; got {algorithm!r}.")
@@ -263,7 +282,11 @@ def learn(
 
     Parameters
     ----------
-    system : CooperativeSystem.
+    system : CooperativeSystem, or a GenerativeOracle (:mod:`smfq_lib.model.oracle`): the
+        black-box oracle of Algorithms 1 and 2. From an oracle the ``m`` fixed samples are drawn
+        through its samplers, in blocks (:mod:`smfq_lib.learning.oracle_samples`); ``m=None``
+        (the exact operator) needs the transition model and is refused. The result's
+        ``oracle_calls`` counts the draws either way.
     k : number of sampled local agents, ``k >= 1`` (``k = 1``: agent 1 alone).
     m : samples per (state, action) entry, drawn once and reused every iteration so that the
         empirical operator has a fixed point; ``None``: the exact expectation.
@@ -325,7 +348,8 @@ def learn(
             budget,
             hint=fit + f" ({reason}.) Pass memory_budget= to raise the budget.",
         )
-    with _threads_for(need // 8):
+    work = need - (block_bytes(system, k, m) if _is_oracle(system, m) else 0)  # tables only
+    with _threads_for(work // 8):
         return _run(system, k, m, alg, reason, solver, tol, max_iter, int(seed), progress, t0)
 
 
@@ -371,4 +395,5 @@ def _run(system, k, m, alg, reason, solver, tol, max_iter, seed, progress, t0) -
         solves=stats.solves,
         solve_seconds=stats.solve_seconds,
         system_fingerprint=system.fingerprint,
+        oracle_calls=op.oracle_calls,
     )

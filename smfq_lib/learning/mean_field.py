@@ -36,11 +36,11 @@ from smfq_lib.learning.mean_field_exact import (
     exact_tables,
     next_composition_laws,
 )
-from smfq_lib.learning.mean_field_kernels import sample_mean_field
+from smfq_lib.learning.mean_field_kernels import next_index, sample_base, sample_mean_field
 from smfq_lib.learning.operator import Operator
 from smfq_lib.learning.reward_noise import add_mean_field_noise
 from smfq_lib.learning.rewards import mean_field_reward
-from smfq_lib.learning.sampled import apply_sampled, cdf_tables, draw_samples, sample_bytes
+from smfq_lib.learning.sampled import apply_sampled, sample_bytes
 from smfq_lib.model.combinatorics import n_compositions
 
 __all__ = ["MeanFieldOperator", "FactoredChain"]
@@ -71,6 +71,7 @@ class MeanFieldOperator(Operator):
     ``Q[s_g, s_1, rank(zc), a_1, a_g]`` (see :mod:`smfq_lib.learning.mean_field_kernels`)."""
 
     LAYOUT = "(S_g, S_l, C(k-1, S_l A_l), A_l, A_g)"
+    ALGORITHM = "mean_field"
 
     @staticmethod
     def q_shape(S_g, S_l, A_l, A_g, k):
@@ -95,18 +96,39 @@ class MeanFieldOperator(Operator):
         self.size = self.R.shape[0]
         self.n_values = S_g * S_l * self.Cs
         if m is not None:  # eq. (9): m fixed samples per entry
-            cdf = cdf_tables(self.P_g, self.P_l)
-            self.samples = draw_samples(
-                lambda lo, hi, out: sample_mean_field(*cdf, self.Zt, A_l, m, seed, lo, hi, out),
+            self._fixed_samples(
+                lambda cdf, lo, hi, out: sample_mean_field(
+                    *cdf, self.Zt, A_l, m, seed, lo, hi, out
+                ),
                 S_g * S_l * self.Zt.shape[0],
                 A_l * A_g,
-                m,
-                self.n_values,
+                sample_base(1, k - 1),
             )
         else:  # eq. (12): the tables of the exact sweep
             self.tables = exact_tables(self.P_l, S_g, A_l, k - 1)
             self._laws = np.zeros((self.n_values, self.Cs))
             self._law_of = np.full(self.n_values, -1, dtype=np.int64)
+
+    def _queries(self, row_lo, row_hi):
+        """Agent 1, then the ``k - 1`` others in ascending cell order (as :func:`draw_next`)."""
+        A_l, A_g = self.mf_shape[3:]
+        e = np.arange(row_lo * A_l * A_g, row_hi * A_l * A_g)
+        s_g, s_1, r, a_1, a_g = np.unravel_index(e, self.mf_shape)
+        cells = self._other_cells()[r]
+        s = np.concatenate([s_1[:, None], cells // A_l], axis=1)
+        a = np.concatenate([a_1[:, None], cells % A_l], axis=1)
+        return s_g, a_g, s, a
+
+    def _other_cells(self):
+        """``(Cz, k - 1)``: the others' cells ``z = s A_l + a`` of every ``zc``, ascending."""
+        if not hasattr(self, "_cells"):
+            Cz, Z_l = self.Zt.shape
+            cells = np.repeat(np.tile(np.arange(Z_l), Cz), self.Zt.ravel())
+            self._cells = cells.reshape(Cz, self.k - 1)
+        return self._cells
+
+    def _next_index(self, next_g, next_l, out):
+        next_index(next_g, next_l, self.k, self.system.S_l, out)
 
     def value_table(self, Q):
         return self._greedy(Q.reshape(self.mf_shape)).ravel()

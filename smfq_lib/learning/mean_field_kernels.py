@@ -25,7 +25,15 @@ from numba import njit
 from smfq_lib._utils.rng import categorical, stream_key, uniform
 from smfq_lib.model.combinatorics import binom, compositions, expand_cells
 
-__all__ = ["binom_table", "draw_next", "rank_tab", "sample_mean_field", "add_tables"]
+__all__ = [
+    "add_tables",
+    "binom_table",
+    "draw_next",
+    "next_index",
+    "rank_tab",
+    "sample_base",
+    "sample_mean_field",
+]
 
 
 @njit(cache=True)
@@ -52,15 +60,24 @@ def rank_tab(c, T, btab):
     return r
 
 
+@njit(cache=True)
+def sample_base(j, t):
+    """The first counter of sample ``j`` of an entry with ``t = k - 1`` others (its global
+    draw; agent 1 at ``+ 1``, the others at ``+ 2 + i``): ``j (t + 2)``, so that the ``t + 2``
+    draws of consecutive samples never share a uniform; the one definition, shared by
+    :func:`draw_next` and the oracle's uniforms (:mod:`~.oracle_samples`)."""
+    return j * (t + 2)
+
+
 @njit(cache=True, nogil=True)
 def draw_next(cdf_g, last_g, cdf_l, last_l, sg, s1, a1, ag, ag_s, ag_a, key, j, cnt):
     """Sample ``j`` of eq. (9) for the entry keyed ``key``: the next global state, agent 1's next
     state (returned) and the others' next state counts (written into ``cnt``), from uniforms
-    ``j (k) + 0``, ``+ 1``, ``+ 2 + i`` of the entry's stream. ``ag_s``, ``ag_a``: the ``k - 1``
-    others' states and actions. The one definition of an Algorithm 2 sample, shared by the
+    ``j (k + 1) + 0``, ``+ 1``, ``+ 2 + i`` of the entry's stream (:func:`sample_base`).
+    ``ag_s``, ``ag_a``: the ``k - 1`` others' states and actions. The one definition of an Algorithm 2 sample, shared by the
     stored samples (:func:`sample_mean_field`) and the linear learner's fitted targets."""
     t = ag_s.shape[0]
-    base = j * (t + 1)
+    base = sample_base(j, t)
     sgn = categorical(cdf_g[sg, ag], last_g[sg, ag], uniform(key, base))
     s1n = categorical(cdf_l[s1, sg, a1], last_l[s1, sg, a1], uniform(key, base + 1))
     cnt[:] = 0
@@ -101,6 +118,24 @@ def sample_mean_field(cdf_g, last_g, cdf_l, last_l, Zt, A_l, m, seed, row_lo, ro
                         cdf_g, last_g, cdf_l, last_l, sg, s1, a1, ag, ag_s, ag_a, key, j, cnt
                     )
                     out[(e - e_lo) * m + j] = (sgn * S_l + s1n) * Cs + rank_tab(cnt, t, btab)
+
+
+@njit(cache=True, nogil=True)
+def next_index(next_g, next_l, k, S_l, out):
+    """The flat index into ``V`` (shape ``(S_g, S_l, Cs)``) of the samples whose next global
+    state is ``next_g[p]`` and whose ``k`` local agents' next states are ``next_l[p k .. p k + k
+    - 1]`` (agent 1 first, then the others): ``(s_g' S_l + s_1') Cs + rank(c')``, ``c'`` the
+    others' next state counts, as :func:`sample_mean_field` stores it (the oracle's samples,
+    :mod:`~.oracle_samples`)."""
+    t = k - 1
+    btab = binom_table(t + S_l, S_l)
+    Cs = btab[t + S_l - 1, S_l - 1]
+    cnt = np.zeros(S_l, dtype=np.int64)
+    for p in range(out.shape[0]):
+        cnt[:] = 0
+        for i in range(1, k):
+            cnt[next_l[p * k + i]] += 1
+        out[p] = (next_g[p] * S_l + next_l[p * k]) * Cs + rank_tab(cnt, t, btab)
 
 
 @njit(cache=True)

@@ -32,8 +32,11 @@ import numpy as np
 import scipy.sparse as sp
 
 from smfq_lib.learning.argmax import mf_argmax
+from smfq_lib.learning.oracle_samples import oracle_samples
+from smfq_lib.learning.sampled import cdf_tables, draw_samples
 from smfq_lib.learning.solvers import DENSE_MAX
 from smfq_lib.model.combinatorics import compositions, marginal_ranks, n_compositions
+from smfq_lib.model.oracle import GenerativeOracle
 
 __all__ = ["Operator"]
 
@@ -67,15 +70,57 @@ class Operator(ABC):
         self.V = np.empty((S_g, S_l, self.Cs))
         self.pi_g = np.empty((S_g, S_l, self.Cs), dtype=np.int64)
         self.pi_l = np.empty((S_g, S_l, self.Cs), dtype=np.int64)
-        self.P_g = np.ascontiguousarray(system.P_g)
-        self.P_l = np.ascontiguousarray(system.P_l)
+        # a GenerativeOracle has no transition tables: only the empirical operators run on it,
+        # their samples drawn through its samplers (learning/oracle_samples.py)
+        self.oracle = system if isinstance(system, GenerativeOracle) else None
+        if self.oracle is None:
+            self.P_g = np.ascontiguousarray(system.P_g)
+            self.P_l = np.ascontiguousarray(system.P_l)
+        #: {"global": int, "local": int}: the draws of the fixed samples (None for m=None)
+        self.oracle_calls = None
         # With stochastic rewards (Theorem 0.13) and m samples, R is the average of the entry's
         # m fixed noisy reward draws (learning/reward_noise.py). The exact operator (m=None) is
         # the expectation: it keeps the means.
         self.noisy = m is not None and system.reward_noise is not None
 
+    def _fixed_samples(self, kernel, n_rows: int, per_row: int, stride: int) -> None:
+        """Eq. (8)/(9)'s ``m`` fixed samples per entry into ``self.samples`` and their draws
+        into ``self.oracle_calls`` (``E m`` global and ``E m k`` local for ``E`` entries).
+
+        From a system: the built-in ``kernel(cdf_tables, row_lo, row_hi, out)``; from a
+        :class:`~smfq_lib.model.oracle.GenerativeOracle`: the same entries' queries
+        (:meth:`_queries`) through its samplers, mapped to the same indices
+        (:meth:`_next_index`; :func:`~.oracle_samples.oracle_samples`). ``n_rows`` rows of
+        ``per_row`` entries; ``stride``: the counter step between two samples of an entry.
+        """
+        m, k = self.m, self.k
+        if self.oracle is not None:
+            self.samples, self.oracle_calls = oracle_samples(
+                self, self.ALGORITHM, n_rows, per_row, stride
+            )
+            return
+        cdf = cdf_tables(self.P_g, self.P_l)
+        self.samples = draw_samples(
+            lambda lo, hi, out: kernel(cdf, lo, hi, out), n_rows, per_row, m, self.n_values
+        )
+        entries = n_rows * per_row
+        self.oracle_calls = {"global": entries * m, "local": entries * m * k}
+
+    @abstractmethod
+    def _queries(self, row_lo: int, row_hi: int):
+        """``(s_g, a_g, s, a)`` of the entries of rows ``row_lo .. row_hi - 1`` in flat order:
+        ``s_g``, ``a_g`` of shape ``(E,)`` and the ``k`` local agents' ``s``, ``a`` of shape
+        ``(E, k)`` (int64), in the order of the built-in kernel's draws."""
+
+    @abstractmethod
+    def _next_index(self, next_g, next_l, out) -> None:
+        """Write into ``out`` the value-table index of every sample whose next global state is
+        ``next_g[p]`` and whose local agents' next states are ``next_l[p k : (p + 1) k]``."""
+
     #: the layout of ``Q`` in words (error messages)
     LAYOUT: str
+    #: the algorithm's name (``"tabular"``, ``"mean_field"``)
+    ALGORITHM: str
 
     @staticmethod
     @abstractmethod

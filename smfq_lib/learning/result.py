@@ -58,6 +58,19 @@ class SubsampledQ:
     (:func:`smfq_lib.learning.policy.transfer` is the deliberate override). ``None`` for a file
     saved before fingerprints (loaded with a warning: nothing can be checked).
 
+    oracle_calls : ``{"global": int, "local": int}``, the draws ``s_g' ~ P_g`` and ``s_i' ~
+    P_l`` the fixed samples took (from a ``GenerativeOracle``: the total lengths of the arrays
+    passed to its samplers; from a system, the same counts of the built-in kernels' draws):
+    :func:`smfq_lib.theory.oracle_calls`. ``None`` for ``m=None`` (the exact operator draws
+    nothing) and for files saved before the field existed.
+
+    Learned from a :class:`~smfq_lib.GenerativeOracle`, the table keeps working wherever only
+    sizes are needed (:meth:`greedy`, :meth:`value`, :meth:`action_laws`, :meth:`save`,
+    :func:`~smfq_lib.learning.policy.transfer`); exact evaluation (:mod:`smfq_lib.evaluate`)
+    and execution (:mod:`smfq_lib.execute`) need a ``CooperativeSystem``: they accept it on the
+    system the oracle came from (``GenerativeOracle.from_system`` keeps its fingerprint), or on
+    another after ``transfer``.
+
     :meth:`action_laws` gives the policy's laws under each tie rule (``pi_g``, ``pi_l`` are rule
     ``"first"``), identically shaped for both algorithms.
     """
@@ -78,6 +91,7 @@ class SubsampledQ:
     solves: int = 0
     solve_seconds: float = 0.0
     system_fingerprint: str | None = None
+    oracle_calls: dict | None = None
     _laws: dict = field(default_factory=dict, init=False, repr=False)
 
     # lookups ---------------------------------------------------------------------------------
@@ -143,6 +157,7 @@ class SubsampledQ:
             "solves": self.solves,
             "solve_seconds": self.solve_seconds,
             "system_fingerprint": self.system_fingerprint,
+            "oracle_calls": self.oracle_calls,
         }
         arrays = {name: getattr(self, name) for name in _ARRAYS}
         np.savez(path, meta=np.array(json.dumps(meta)), **arrays)
@@ -191,12 +206,20 @@ class SubsampledQ:
 # -- validation of a stored file (SubsampledQ.load) --------------------------------------------
 _META = {"format", "k", "m", "algorithm", "reason", "seconds", "seed"}
 #: Written since the solver choice; optional so that older files still load (with the defaults).
-_META_SOLVER = {"solver", "sweeps", "solves", "solve_seconds", "system_fingerprint"}
+_META_SOLVER = {"solver", "sweeps", "solves", "solve_seconds", "system_fingerprint", "oracle_calls"}
 _RUN_SOLVERS = ("value_iteration", "policy_iteration")
 
 
 def _is_fingerprint(x) -> bool:
     return x is None or (isinstance(x, str) and re.fullmatch(r"[0-9a-f]{16}", x) is not None)
+
+
+def _is_calls(x, is_int) -> bool:
+    return x is None or (
+        isinstance(x, dict)
+        and set(x) == {"global", "local"}
+        and all(is_int(v, 0) for v in x.values())
+    )
 
 
 def _bad(path, what: str) -> ValueError:
@@ -301,6 +324,7 @@ def _check_meta(path, meta) -> None:
         ("sweeps", is_int(meta.get("sweeps", 0), 0), "an int >= 0"),
         ("solves", is_int(meta.get("solves", 0), 0), "an int >= 0"),
         ("system_fingerprint", _is_fingerprint(meta.get("system_fingerprint")), "16 hex digits"),
+        ("oracle_calls", _is_calls(meta.get("oracle_calls"), is_int), "null or global/local ints"),
     )
     for name, ok, want in checks + solver:
         if not ok:

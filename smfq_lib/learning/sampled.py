@@ -22,8 +22,18 @@ import numpy as np
 from numba import njit
 
 from smfq_lib._utils.chunks import run_chunks
+from smfq_lib._utils.rng import stream_key, uniform
+from smfq_lib.model.oracle import cdf_rows
 
-__all__ = ["Samples", "apply_sampled", "cdf_tables", "draw_samples", "index_dtype", "sample_bytes"]
+__all__ = [
+    "Samples",
+    "apply_sampled",
+    "cdf_tables",
+    "draw_samples",
+    "entry_queries",
+    "index_dtype",
+    "sample_bytes",
+]
 
 #: Entries per block of the sampling pass (each block is drawn at full width, ``m`` indices per
 #: entry, then compressed; blocks run on threads).
@@ -67,13 +77,10 @@ class Samples:
 
 
 def cdf_tables(P_g, P_l):
-    """Cumulative rows of ``P_g``, ``P_l`` and, per row, the last outcome of positive mass."""
-
-    def last_pos(P):
-        pos = P > 0
-        return (P.shape[-1] - 1 - np.argmax(pos[..., ::-1], axis=-1)).astype(np.int64)
-
-    return np.cumsum(P_g, axis=-1), last_pos(P_g), np.cumsum(P_l, axis=-1), last_pos(P_l)
+    """Cumulative rows of ``P_g``, ``P_l`` and, per row, the last outcome of positive mass
+    (:func:`smfq_lib.model.oracle.cdf_rows`, also the inverse CDF of ``GenerativeOracle.
+    from_system``)."""
+    return (*cdf_rows(P_g), *cdf_rows(P_l))
 
 
 @njit(cache=True, nogil=True)
@@ -106,15 +113,20 @@ def _compress(raw, m, cnt, idx, mult):
     return o
 
 
-def draw_samples(draw, n_rows: int, per_row: int, m: int, n_targets: int) -> Samples:
+def draw_samples(
+    draw, n_rows: int, per_row: int, m: int, n_targets: int, rows_per=None, serial=False
+) -> Samples:
     """Draw and compress the samples of ``n_rows * per_row`` entries.
 
-    ``draw(row_lo, row_hi, out)`` (a sampling kernel) writes the ``m`` samples of the entries of
-    rows ``row_lo .. row_hi - 1`` into ``out`` (``m`` per entry, entry-major). Blocks of rows are
-    drawn and compressed on ``numba.get_num_threads()`` threads; the samples do not depend on
-    the blocking (each entry's draws are keyed by the entry).
+    ``draw(row_lo, row_hi, out)`` (a sampling kernel, or the oracle's draws:
+    :mod:`smfq_lib.learning.oracle_samples`) writes the ``m`` samples of the entries of rows
+    ``row_lo .. row_hi - 1`` into ``out`` (``m`` per entry, entry-major). Blocks of ``rows_per``
+    rows (default: about ``_BLOCK_ENTRIES`` entries) are drawn and compressed on
+    ``numba.get_num_threads()`` threads, or in order on the calling thread if ``serial``; the
+    samples do not depend on the blocking (each entry's draws are keyed by the entry).
     """
-    rows_per = max(1, _BLOCK_ENTRIES // max(per_row, 1))
+    if rows_per is None:
+        rows_per = max(1, _BLOCK_ENTRIES // max(per_row, 1))
     edges = list(range(0, n_rows, rows_per)) + [n_rows]
     blocks = [None] * (len(edges) - 1)
     it, mt = index_dtype(n_targets), _mult_dtype(m)
@@ -131,12 +143,46 @@ def draw_samples(draw, n_rows: int, per_row: int, m: int, n_targets: int) -> Sam
             used = _compress(raw, m, cnt, idx, mult)
             blocks[i] = (cnt, idx[:used].copy(), mult[:used].copy())
 
-    run_chunks(run, len(blocks))
+    if serial:
+        run(0, len(blocks))
+    else:
+        run_chunks(run, len(blocks))
     ptr = np.zeros(n_rows * per_row + 1, dtype=np.int64)
     np.cumsum(np.concatenate([b[0] for b in blocks]), out=ptr[1:])
     idx = np.concatenate([b[1] for b in blocks])
     mult = np.concatenate([b[2] for b in blocks])
     return Samples(m, ptr, idx, mult)
+
+
+@njit(cache=True, nogil=True)
+def entry_queries(seed, e_lo, m, stride, s_g, a_g, s, a, g_s, g_a, l_s, l_g, l_a, u_g, u_l):
+    """The oracle's queries of ``E`` consecutive entries ``e_lo, e_lo + 1, ...`` whose current
+    global state and action are ``s_g[e]``, ``a_g[e]`` and whose ``k`` local agents' states and
+    actions are ``s[e]``, ``a[e]`` (shape ``(E, k)``): for sample ``j``, position ``p = e m + j``,
+    the global query ``g_s[p], g_a[p]`` and the local queries ``l_s[q], l_g[q], l_a[q]`` of
+    agents ``q = p k + i``. If ``u_g`` is not empty, also the uniforms of the built-in sampling
+    kernels, same keys and counters: ``u_g[p] = uniform(key, j stride)`` (the global draw) and
+    ``u_l[q] = uniform(key, j stride + 1 + i)``, ``key = stream_key(seed, e_lo + e)``
+    (:func:`~.tabular_kernels.sample_tabular`: ``stride = k + 1``;
+    :func:`~.mean_field_kernels.draw_next`: ``stride = sample_base(1, k - 1)``)."""
+    E, k = s.shape
+    uniforms = u_g.shape[0] > 0
+    for e in range(E):
+        key = stream_key(seed, e_lo + e)
+        for j in range(m):
+            p = e * m + j
+            g_s[p] = s_g[e]
+            g_a[p] = a_g[e]
+            base = j * stride
+            if uniforms:
+                u_g[p] = uniform(key, base)
+            for i in range(k):
+                q = p * k + i
+                l_s[q] = s[e, i]
+                l_g[q] = s_g[e]
+                l_a[q] = a[e, i]
+                if uniforms:
+                    u_l[q] = uniform(key, base + 1 + i)
 
 
 @njit(cache=True, nogil=True)

@@ -32,7 +32,7 @@ from smfq_lib.learning.argmax import TIE_RTOL
 from smfq_lib.learning.operator import Operator
 from smfq_lib.learning.reward_noise import add_tabular_noise
 from smfq_lib.learning.rewards import tabular_reward
-from smfq_lib.learning.sampled import apply_sampled, cdf_tables, draw_samples, sample_bytes
+from smfq_lib.learning.sampled import apply_sampled, sample_bytes
 from smfq_lib.learning.tabular_kernels import apply_exact_tabular, fold, sample_tabular
 from smfq_lib.model.combinatorics import compositions
 
@@ -45,6 +45,7 @@ class TabularOperator(Operator):
     joint actions) of :mod:`smfq_lib.learning.tabular_kernels`."""
 
     LAYOUT = "(S_g,) + (S_l,)*k + (A_g,) + (A_l,)*k"
+    ALGORITHM = "tabular"
 
     @staticmethod
     def q_shape(S_g, S_l, A_l, A_g, k):
@@ -92,14 +93,30 @@ class TabularOperator(Operator):
         self.size = self.R.shape[0]
         self.n_values = self.Ns
         if m is not None:  # eq. (8): m fixed samples per entry
-            cdf = cdf_tables(self.P_g, self.P_l)
-            self.samples = draw_samples(
-                lambda lo, hi, out: sample_tabular(*cdf, k, m, seed, lo, hi, out),
+            self._fixed_samples(
+                lambda cdf, lo, hi, out: sample_tabular(*cdf, k, m, seed, lo, hi, out),
                 self.Ns,
                 self.Na,
-                m,
-                self.Ns,
+                k + 1,
             )
+
+    def _queries(self, row_lo, row_hi):
+        """The digits of each flat entry ``(s_g, s_1..s_k, a_g, a_1..a_k)``, as
+        :func:`sample_tabular` decodes them."""
+        k = self.k
+        e = np.arange(row_lo * self.Na, row_hi * self.Na)
+        idx = np.unravel_index(e, self.shape)
+        s = np.stack(idx[1 : k + 1], axis=1)
+        a = np.stack(idx[k + 2 :], axis=1)
+        return idx[0], idx[k + 1], s, a
+
+    def _next_index(self, next_g, next_l, out):
+        """The next row ``s_g' S_l^k + sum_i s_i' S_l^(k-i)``, as :func:`sample_tabular`."""
+        nxt = next_g.copy()
+        for col in next_l.reshape(-1, self.k).T:
+            nxt *= self.system.S_l
+            nxt += col
+        out[:] = nxt
 
     def value_table(self, Q):
         return Q.reshape(self.Ns, self.Na).max(axis=1)
