@@ -398,6 +398,7 @@ class CountingOracle:
         self._view = as_dynamics(system)
         for name in PROTOCOL[:-2]:
             setattr(self, name, getattr(self._view, name))
+        self.uniforms = self._view.uniforms  # the view's samplers take uniforms
         self.calls = []
 
     def sample_global(self, s_g, a_g, rng):
@@ -474,16 +475,17 @@ def test_refusals_of_the_constructor():
 @pytest.mark.parametrize(
     "returns, what",
     [
-        (lambda m: np.zeros(m + 1, np.int64), "shape"),
-        (lambda m: np.full(m, 2), "out of range"),
-        (lambda m: np.zeros(m), "float"),
-        (lambda m: None, "None"),
+        (lambda m: np.zeros(m + 1, np.int64), r"shape \(4,\) for 3 queries"),
+        (lambda m: np.full(m, 2), r"the state 2 at query 0, outside \[0, 2\)"),
+        (lambda m: np.full(m, 0.5), "the non-integral value 0.5 at query 0"),
+        (lambda m: None, "NoneType of dtype object"),
     ],
 )
 def test_a_sampler_returning_garbage_is_refused(returns, what):
+    """The environment checks every draw as the learner does (``model.oracle.check_draws``)."""
     env = parallel_env(Garbage(returns), 3, horizon=3)
     env.reset()
-    with pytest.raises(ValueError, match=r"sample_local returned .* integer array of shape \(3,\)"):
+    with pytest.raises(ValueError, match="sample_local returned (an array of |the |)" + what):
         env.step(dict.fromkeys(env.agents, 0))
 
 
@@ -576,5 +578,5 @@ def test_readme_bring_your_own_simulator_runs_end_to_end():
     for code in blocks:
         exec(compile(code.replace("print(", "_ = ("), "README", "exec"), namespace)
     env = namespace["env"]
-    assert env.agents == [] and env.num_steps == 50 if hasattr(env, "num_steps") else env.agents == []
+    assert env.agents == [] and env.t == 50
     assert np.isfinite(namespace["ret"]) and namespace["disc"] == pytest.approx(0.9**50)
