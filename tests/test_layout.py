@@ -118,7 +118,7 @@ ALLOWED = {
     "evaluate": {"_utils", "model", "learning", "execute", "theory"},
     "envs": {"_utils", "model", "learning", "execute", "linear"},
     "sweep": {"__init__"},
-    "__init__": {"model", "learning", "linear"},
+    "__init__": {"_utils", "model", "learning", "linear"},
     "chapters": {
         "_utils", "model", "theory", "learning", "execute", "linear", "evaluate", "sweep",
         "__init__",
