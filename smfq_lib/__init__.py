@@ -14,7 +14,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 __version__ = "0.1.0"
 
-from smfq_lib.learning import SubsampledQ, learn  # noqa: E402
+from smfq_lib.learning import SubsampledQ, learn, learn_online  # noqa: E402
 from smfq_lib.linear import LinearQ, learn_linear  # noqa: E402
 from smfq_lib.model.system import Aggregate, CooperativeSystem, RewardNoise  # noqa: E402
 
@@ -26,5 +26,6 @@ __all__ = [
     "SubsampledQ",
     "learn",
     "learn_linear",
+    "learn_online",
     "__version__",
 ]

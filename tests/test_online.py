@@ -1,0 +1,183 @@
+"""The online learner (``learn_online``: Algorithm 2's table from one trajectory of the n-agent
+system, no generative oracle) against independent routes: the exact operator's fixed point
+``Q_k*`` (``learn(system, k, None)``) for k < n, and ``V*`` (``optimal_value_table``) for k = n;
+its greedy tables against ``mf_argmax``; determinism; refusals."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from threads import outputs_by_thread_count, register
+
+import smfq_lib
+from smfq_lib import learn
+from smfq_lib.evaluate import optimal_value_table, policy_value_table
+from smfq_lib.learning import SubsampledQ, learn_online
+from smfq_lib.learning import online as online_module
+from smfq_lib.learning.argmax import mf_argmax, mf_argmax_at
+from smfq_lib.model.combinatorics import compositions, marginal_ranks, rank
+from smfq_lib.model.examples import majority_mode, random_system
+from smfq_lib.model.system import RewardNoise
+
+#: Uniform random actions (epsilon = 1) visit every entry; after STEPS steps with omega = 0.6
+#: every entry of Q is within TOL of Q_k* (values here are of order r~ / (1 - gamma) = 10-20).
+STEPS = 2_000_000
+TOL = 0.05
+
+
+@pytest.mark.parametrize("seed", [3, 11, 27])
+@pytest.mark.parametrize("k, n", [(2, 5), (3, 7)])
+def test_converges_to_the_exact_Q_k_star_when_k_below_n(seed, k, n):
+    """The sampled agents' next states come from the n-agent transition (the true global action
+    depends on all n agents), yet given (s_g, a_g, s_i, a_i) they move as in the k-agent
+    subsystem: the fixed point is Q_k* of the exact operator (eq. 12), not something else."""
+    system = random_system(2, 2, 2, 2, gamma=0.9, seed=seed)
+    exact = learn(system, k, None, algorithm="mean_field")
+    q = learn_online(system, k, n, STEPS, epsilon=1.0, omega=0.6, seed=seed)
+    assert q.Q.shape == exact.Q.shape and q.samples == STEPS and q.steps == STEPS
+    err = np.abs(q.Q - exact.Q).max()
+    assert err < TOL, err
+    # the error is the learner's, not an artefact of the tolerance: 100x fewer steps miss it
+    short = learn_online(system, k, n, STEPS // 100, epsilon=1.0, omega=0.6, seed=seed)
+    assert np.abs(short.Q - exact.Q).max() > 2 * err
+
+
+def test_k_equals_n_is_q_learning_on_the_count_mdp():
+    """k = n: the sample is the population; the greedy value table read at the canonical
+    representative converges to V*, and the greedy policy attains V* (exactly)."""
+    system = random_system(2, 2, 2, 2, gamma=0.8, seed=5)
+    n = 3
+    q = learn_online(system, n, n, STEPS, epsilon=1.0, omega=0.6, seed=1)
+    v_star = optimal_value_table(system, n)
+    online_v = np.empty_like(v_star)
+    for counts in compositions(n, system.S_l):
+        s1 = int(np.argmax(counts > 0))
+        c = counts.copy()
+        c[s1] -= 1
+        for s_g in range(system.S_g):
+            online_v[s_g, rank(counts)] = q.V[s_g, s1, rank(c)]
+    assert np.abs(online_v - v_star).max() < TOL
+    v_pi = policy_value_table(system, q, n, rule="first")
+    assert np.abs(v_pi - v_star).max() < 1e-9
+
+
+def test_epsilon_greedy_learns_majority_mode_policy():
+    """The default behaviour (epsilon-greedy on the current pi_k): the online policy of
+    majority_mode(k = 3) is as good as the exact pi_k^est (the mode of a 3-sample)."""
+    system = majority_mode(flip=0.1, gamma=0.8)
+    n, k = 6, 3
+    q = learn_online(system, k, n, 300_000, seed=2)
+    exact = learn(system, k, None)
+    v_q = policy_value_table(system, q, n)
+    v_e = policy_value_table(system, exact, n)
+    assert np.abs(v_q - v_e).max() < 1e-9
+
+
+def test_reward_noise_leaves_the_fixed_point():
+    """Theorem 0.13's zero-mean noise on every observed reward: still Q_k*."""
+    base = random_system(2, 2, 2, 2, gamma=0.8, seed=8)
+    system = replace(base, reward_noise=RewardNoise(0.3, 0.5))
+    exact = learn(base, 2, None, algorithm="mean_field")
+    q = learn_online(system, 2, 4, STEPS, epsilon=1.0, omega=0.6, seed=4)
+    assert np.abs(q.Q - exact.Q).max() < 2 * TOL
+
+
+def test_incremental_greedy_tables_equal_mf_argmax():
+    """The behaviour's table, refreshed one value state at a time (mf_argmax_at), is
+    mf_argmax's: on random Q with exact ties (rounded entries), every value state."""
+    rng = np.random.default_rng(0)
+    S_g, S_l, A_g, A_l, k = 2, 2, 3, 2, 4
+    mr = marginal_ranks(k - 1, S_l, A_l)
+    Cs = int(mr.max()) + 1
+    members = np.argsort(mr, kind="stable").astype(np.int64)
+    starts = np.searchsorted(mr[members], np.arange(Cs + 1)).astype(np.int64)
+    for _ in range(5):
+        Q = np.round(rng.uniform(0, 2, (S_g, S_l, mr.shape[0], A_l, A_g)), 0)
+        V = np.empty((S_g, S_l, Cs))
+        pi_g = np.empty((S_g, S_l, Cs), np.int64)
+        pi_l = np.empty((S_g, S_l, Cs), np.int64)
+        mf_argmax(Q, mr, V, pi_g, pi_l)
+        for sg in range(S_g):
+            for s1 in range(S_l):
+                for c in range(Cs):
+                    got = mf_argmax_at(Q, members, starts[c], starts[c + 1], sg, s1)
+                    assert got == (V[sg, s1, c], pi_g[sg, s1, c], pi_l[sg, s1, c])
+
+
+def test_result_is_a_subsampled_q_like_learn(tmp_path):
+    system = random_system(2, 3, 2, 2, seed=1)
+    q = learn_online(system, 3, 10**12, 20_000, seed=0, draws=2)
+    assert isinstance(q, SubsampledQ) and q.algorithm == "mean_field" and q.solver == "online"
+    assert q.m is None and q.steps == 20_000 and q.samples == 40_000
+    assert q.system_fingerprint == system.fingerprint
+    for rule in ("first", "uniform", "coordinated", "authors"):
+        laws = q.action_laws(rule)
+        assert np.allclose(laws.prob_g.sum(-1), 1) and np.allclose(laws.prob_l.sum(-1), 1)
+    q.save(tmp_path / "q")
+    r = SubsampledQ.load(tmp_path / "q")
+    assert (r.steps, r.samples, r.solver) == (q.steps, q.samples, "online")
+    np.testing.assert_array_equal(r.Q, q.Q)
+    assert smfq_lib.learn_online is learn_online
+
+
+_THREADS_SCRIPT = """
+import numba
+import numpy as np
+from smfq_lib.learning import learn_online
+from smfq_lib.model.examples import random_system
+from smfq_lib.model.system import RewardNoise
+from dataclasses import replace
+system = replace(random_system(2, 3, 2, 2, seed=2), reward_noise=RewardNoise(0.2, 0.3))
+q = learn_online(system, 3, 40, 30_000, seed=2**62 + 5, draws=2)
+print(numba.get_num_threads(), q.Q.tobytes().hex(), float(q.Q.sum()).hex(), q.pi_g.tobytes().hex())
+"""
+register("online", _THREADS_SCRIPT)
+
+
+def test_deterministic_whatever_threads_chunks_and_progress(monkeypatch):
+    out = outputs_by_thread_count("online")
+    assert out["1"] == out["2"] and len(out["1"]) == 3
+    system = random_system(2, 3, 2, 2, seed=2)
+    a = learn_online(system, 3, 40, 30_000, seed=9)
+    b = learn_online(system, 3, 40, 30_000, seed=9, progress=True)
+    monkeypatch.setattr(online_module, "_CHUNK", 777)
+    c = learn_online(system, 3, 40, 30_000, seed=9)
+    d = learn_online(system, 3, 40, 30_000, seed=10)
+    np.testing.assert_array_equal(a.Q, b.Q)
+    np.testing.assert_array_equal(a.Q, c.Q)
+    assert not np.array_equal(a.Q, d.Q)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(k=5, n=4), "k = 5 exceeds"),
+        (dict(k=0), "k must be"),
+        (dict(steps=0), "steps must be"),
+        (dict(steps=1.5), "steps must be"),
+        (dict(epsilon=-0.1), "epsilon"),
+        (dict(epsilon=1.5), "epsilon"),
+        (dict(epsilon=float("nan")), "epsilon"),
+        (dict(omega=0.5), "omega"),
+        (dict(omega=1.2), "omega"),
+        (dict(seed=-1), "seed"),
+        (dict(draws=0), "draws"),
+        (dict(s_g=7), "s_g"),
+        (dict(counts=[1, 1]), "counts"),
+        (dict(memory_budget=10), "memory budget"),
+    ],
+)
+def test_refusals(kwargs, match):
+    system = random_system(2, 3, 2, 2, seed=1)
+    args = dict(system=system, k=2, n=4, steps=10) | kwargs
+    with pytest.raises(ValueError, match=match):
+        learn_online(**args)
+
+
+def test_refuses_a_non_system_and_gamma_is_the_systems():
+    with pytest.raises(ValueError, match="CooperativeSystem"):
+        learn_online("system", 2, 4, 10)
+    with pytest.raises(ValueError, match="gamma"):
+        random_system(2, 2, 2, 2, gamma=1.0)
