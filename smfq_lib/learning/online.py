@@ -89,12 +89,14 @@ def _set_laws(prob_g, prob_l, sg, s1, c, ag, a1, eps):
 def _online_kernel(
     P_g, P_l, R, Q, visits, V, pi_g, pi_l, prob_g, prob_l, mr, members, starts, comps_km1,
     comps_k, ck_s1, ck_rank, scratch, gamma, eps, omega, draws, steps, state, counts, st, nst,
-    noisy, w_g, w_l,
+    noisy, w_g, w_l, restart, p0_g, p0_l,
 ):  # fmt: skip
-    """``steps`` environment steps from ``state[0] = s_g`` and ``counts`` (both updated in place),
+    """``steps`` environment steps from ``state = [s_g, t]`` and ``counts`` (updated in place),
     each followed by ``draws`` Q-updates from independent ``k``-samples of its transition (module
-    docstring). ``st``, ``nst``: the counter streams ``[key, counter]`` of the trajectory and of
-    the reward noise, advanced in place, so consecutive calls continue one run."""
+    docstring). With ``restart > 0``, the state is drawn from ``s_g ~ p0_g``, ``counts ~
+    Multinomial(n, p0_l)`` before every step ``t`` with ``t % restart == 0``. ``st``, ``nst``: the
+    counter streams ``[key, counter]`` of the trajectory and of the reward noise, advanced in
+    place, so consecutive calls continue one run."""
     S_g, S_l, Cz, A_l, A_g = Q.shape
     Z_l = S_l * A_l
     k = 1
@@ -112,6 +114,12 @@ def _online_kernel(
     for q in range(S_l):
         n += counts[q]
     for _ in range(steps):
+        if restart > 0 and state[1] % restart == 0:
+            state[0] = sample_dist(p0_g, next_counter_uniform(st))
+            for q in range(S_l):
+                counts[q] = 0
+            multinomial_add(n, p0_l, counts, st)
+        state[1] += 1
         s_g = state[0]
         action_distributions_into(
             p_g, p_l, prob_g, prob_l, s_g, counts, comps_km1, comps_k, ck_s1, ck_rank, scratch
@@ -212,6 +220,18 @@ def _check_real(name, value, lo, hi, lo_open, why):
     return value
 
 
+def _law(name, p, size):
+    """A probability vector of length ``size`` (``None``: uniform); ``ValueError`` naming it."""
+    if p is None:
+        return np.full(size, 1.0 / size)
+    arr = np.asarray(p, dtype=np.float64)
+    if arr.shape != (size,) or not np.isfinite(arr).all() or (arr < 0).any():
+        raise ValueError(f"{name} must be {size} non-negative finite numbers; got {p!r}.")
+    if abs(arr.sum() - 1.0) > 1e-9:
+        raise ValueError(f"{name} must sum to 1 (within 1e-9); got sum {arr.sum()!r}.")
+    return arr / arr.sum()
+
+
 def learn_online(
     system: CooperativeSystem,
     k: int,
@@ -222,8 +242,10 @@ def learn_online(
     omega: float = 0.8,
     seed: int = 0,
     draws: int = 1,
-    s_g=0,
+    s_g=None,
     counts=None,
+    restart: int | None = None,
+    initial=None,
     progress: bool = False,
     memory_budget=None,
 ) -> SubsampledQ:
@@ -252,8 +274,14 @@ def learn_online(
     seed : key of the random streams, in ``[0, 2**63)``.
     draws : subsystem samples (``k``-subsets, each one update) per environment step, ``>= 1``.
     s_g, counts : the start state (global state; agents per local state, summing to ``n``).
-        ``counts=None``: as even as possible, ``n // S_l`` per state and one more in each of the
-        ``n % S_l`` lowest states.
+        ``None``: ``s_g = 0``; ``counts`` as even as possible, ``n // S_l`` per state and one
+        more in each of the ``n % S_l`` lowest states. Not with ``restart``.
+    restart, initial : episodes. ``restart=H`` draws the state afresh from ``initial`` at steps
+        ``0, H, 2H, ...``: ``s_g ~ initial.p_g`` and every agent's local state i.i.d. ``~
+        initial.p_l`` (an :func:`smfq_lib.execute.iid_initial`; ``None``: uniform). A single
+        trajectory never returns to states only a start can be in (e.g. an agent outside the
+        box's reach, :func:`~smfq_lib.model.examples.two_zone_exploration`), so its ``Q`` there
+        stays 0; restarts visit them.
     progress : a tqdm bar over the steps. memory_budget : bytes (None: half the available
         memory); the tables (:func:`online_bytes`) are refused above it.
 
@@ -283,11 +311,23 @@ def learn_online(
     )
     seed = check_seed(seed)
     S_g, S_l, A_g, A_l = system.S_g, system.S_l, system.A_g, system.A_l
-    s_g = validate_index("s_g", s_g, S_g)
+    if restart is None:
+        if initial is not None:
+            raise ValueError("initial= is the law of the restarts: pass restart= (steps) too.")
+        restart = 0
+    else:
+        restart = check_int("restart", restart, 1, fix="restart is the steps per episode.")
+        if s_g is not None or counts is not None:
+            raise ValueError(
+                "with restart=, every episode starts from initial=: leave s_g and counts None."
+            )
+    s_g = validate_index("s_g", 0 if s_g is None else s_g, S_g)
     if counts is None:
         counts = np.full(S_l, n // S_l, dtype=np.int64)
         counts[: n % S_l] += 1
     counts = validate_counts(counts, S_l, n)
+    p0_g = _law("initial.p_g", None if initial is None else initial.p_g, S_g)
+    p0_l = _law("initial.p_l", None if initial is None else initial.p_l, S_l)
     budget = check_budget(memory_budget)
     check_fits(
         f"learn_online(k={k}): Q, visit counts and law tables",
@@ -321,7 +361,7 @@ def learn_online(
     w_l = np.ascontiguousarray(
         np.broadcast_to(w.w_l if noisy else 0.0, (S_l, S_g, A_l)), np.float64
     )
-    state = np.array([s_g], dtype=np.int64)
+    state = np.array([s_g, 0], dtype=np.int64)
     st = np.array([stream_key(seed, 0), 0], dtype=np.uint64)
     nst = np.array([stream_key(seed, 1), 0], dtype=np.uint64)
     scratch = scratch_for(k, S_l)
@@ -337,7 +377,7 @@ def learn_online(
         _online_kernel(
             system.P_g, system.P_l, R, Q, visits, V, pi_g, pi_l, prob_g, prob_l, mr, members,
             starts, *tables, scratch, system.gamma, epsilon, omega, draws, chunk, state, counts,
-            st, nst, noisy, w_g, w_l,
+            st, nst, noisy, w_g, w_l, restart, p0_g, p0_l,
         )  # fmt: skip
         done += chunk
         if bar is not None:
@@ -352,8 +392,9 @@ def learn_online(
         algorithm="mean_field",
         reason=(
             f"online (no generative oracle): {format(steps, ',')} steps of n = {n} agents, "
-            f"epsilon = {epsilon}, omega = {omega}, {draws} sample(s) per step; "
-            f"{reached} of {Q.size} entries visited"
+            f"epsilon = {epsilon}, omega = {omega}, {draws} sample(s) per step, "
+            + (f"restarts every {restart} steps; " if restart else "one trajectory; ")
+            + f"{reached} of {Q.size} entries visited"
         ),
         Q=Q,
         V=V,
