@@ -6,6 +6,7 @@ its greedy tables against ``mf_argmax``; determinism; refusals."""
 from __future__ import annotations
 
 from dataclasses import replace
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -14,11 +15,12 @@ from threads import outputs_by_thread_count, register
 import smfq_lib
 from smfq_lib import learn
 from smfq_lib.evaluate import optimal_value_table, policy_value_table
+from smfq_lib.execute import iid_initial
 from smfq_lib.learning import SubsampledQ, learn_online
 from smfq_lib.learning import online as online_module
 from smfq_lib.learning.argmax import mf_argmax, mf_argmax_at
 from smfq_lib.model.combinatorics import compositions, marginal_ranks, rank
-from smfq_lib.model.examples import majority_mode, random_system
+from smfq_lib.model.examples import majority_mode, random_system, two_zone_exploration
 from smfq_lib.model.system import RewardNoise
 
 #: Uniform random actions (epsilon = 1) visit every entry; after STEPS steps with omega = 0.6
@@ -75,6 +77,21 @@ def test_epsilon_greedy_learns_majority_mode_policy():
     assert np.abs(v_q - v_e).max() < 1e-9
 
 
+def test_restarts_visit_the_states_only_a_start_can_be_in():
+    """On the 2x2 two-zone grid an agent never reaches the corner diagonal to the box: one
+    trajectory leaves those entries of pi_1 at 0 (exactly a quarter of the (s_g, s_1) pairs),
+    episodes restarted from the uniform i.i.d. law visit every entry."""
+    system = two_zone_exploration(M=2, d=1)
+    one = learn_online(system, 1, 4, 100_000, epsilon=1.0, seed=0)
+    eps = learn_online(system, 1, 4, 100_000, epsilon=1.0, seed=0, restart=20)
+    untouched = (one.Q == 0).all(axis=(2, 3, 4))
+    assert untouched.sum() == system.S_g and (untouched.sum(axis=1) == 1).all()
+    assert (eps.Q != 0).all()
+    law = iid_initial(system, p_g=[1, 0, 0, 0], p_l=[0, 0, 0, 1])
+    only = learn_online(system, 1, 4, 1, epsilon=1.0, restart=1, initial=law)
+    assert np.flatnonzero(only.Q.any(axis=(2, 3, 4)).ravel()).tolist() == [3]  # (box 0, agent 3)
+
+
 def test_reward_noise_leaves_the_fixed_point():
     """Theorem 0.13's zero-mean noise on every observed reward: still Q_k*."""
     base = random_system(2, 2, 2, 2, gamma=0.8, seed=8)
@@ -129,6 +146,7 @@ from smfq_lib.learning import learn_online
 from smfq_lib.model.examples import random_system
 from smfq_lib.model.system import RewardNoise
 from dataclasses import replace
+from types import SimpleNamespace
 system = replace(random_system(2, 3, 2, 2, seed=2), reward_noise=RewardNoise(0.2, 0.3))
 q = learn_online(system, 3, 40, 30_000, seed=2**62 + 5, draws=2)
 print(numba.get_num_threads(), q.Q.tobytes().hex(), float(q.Q.sum()).hex(), q.pi_g.tobytes().hex())
@@ -167,6 +185,11 @@ def test_deterministic_whatever_threads_chunks_and_progress(monkeypatch):
         (dict(s_g=7), "s_g"),
         (dict(counts=[1, 1]), "counts"),
         (dict(memory_budget=10), "memory budget"),
+        (dict(restart=0), "restart"),
+        (dict(restart=5, s_g=0), "leave s_g and counts None"),
+        (dict(initial=iid_initial(random_system(2, 3, 2, 2, seed=1))), "pass restart"),
+        (dict(restart=5, initial=SimpleNamespace(p_g=[0.5, 0.6], p_l=[1, 0, 0])), "sum to 1"),
+        (dict(restart=5, initial=SimpleNamespace(p_g=[1, 0], p_l=[1, 0])), "initial.p_l"),
     ],
 )
 def test_refusals(kwargs, match):

@@ -239,7 +239,7 @@ def learn_online(
     steps: int,
     *,
     epsilon: float = 0.1,
-    omega: float = 0.8,
+    omega: float = 0.6,
     seed: int = 0,
     draws: int = 1,
     s_g=None,

@@ -15,7 +15,8 @@ def plot_gap_vs_samples(ax, df, *, title=""):
     ``df``: rows of :func:`smfq_lib.chapters.online.gap_vs_steps`. Per ``k``: the online
     learner's mean over seeds (solid, circles) with the seeds' range as a band, the oracle
     learner given the matched ``m`` (dashed, squares; mean over seeds, absent where ``m = 0``),
-    and the exact ``pi_k^est`` (dotted horizontal line). Log-log axes. Returns ``ax``.
+    and the exact ``pi_k^est`` (dotted horizontal line). Log-log axes; ``title``: the axes'
+    title. Returns ``ax``.
     """
     for j, (k, g) in enumerate(df.groupby("k")):
         colour = f"C{j % 10}"
@@ -40,10 +41,10 @@ def plot_gap_vs_samples(ax, df, *, title=""):
 
 
 def plot_large_n_returns(ax, df, *, n, title=""):
-    """Monte Carlo returns at ``n`` agents against ``k`` (rows of
-    :func:`smfq_lib.chapters.online.returns_at_large_n`): online, oracle with the matched ``m``
-    and exact ``pi_k^est``, each with bars of 1.96 standard errors, nudged apart. Returns
-    ``ax``."""
+    """Monte Carlo returns at ``n`` agents against ``k``, on ``ax``: ``df`` holds the rows of
+    :func:`smfq_lib.chapters.online.returns_at_large_n` (online, oracle with the matched ``m``
+    and exact ``pi_k^est``), each drawn with bars of 1.96 standard errors, nudged apart;
+    ``title``: the axes' title. Returns ``ax``."""
     from smfq_lib.chapters.plotting.style import keep_in_view, nudged
 
     k = df["k"].to_numpy(dtype=float)
@@ -61,5 +62,7 @@ def plot_large_n_returns(ax, df, *, n, title=""):
                     label=f"{label} (Monte Carlo, 95% CI)")  # fmt: skip
         keep_in_view(ax, k[keep], y[keep] - 1.96 * se[keep], y[keep] + 1.96 * se[keep])
     ax.set(xscale="log", title=title, xlabel="sampled agents k",
-           ylabel=f"discounted return at n = {n:.0e}")  # fmt: skip
+           ylabel=f"discounted return at n = {n:,}")  # fmt: skip
+    ax.set_xticks(k, [str(int(x)) for x in k])
+    ax.minorticks_off()
     return ax
