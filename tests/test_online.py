@@ -204,3 +204,38 @@ def test_refuses_a_non_system_and_gamma_is_the_systems():
         learn_online("system", 2, 4, 10)
     with pytest.raises(ValueError, match="gamma"):
         random_system(2, 2, 2, 2, gamma=1.0)
+
+
+def test_one_step_sample_law_against_enumeration():
+    """The first update's entry (s_g, s_1, zc, a_1, a_g), where Q moves from 0 to r_Delta, has
+    the law obtained by enumerating every action profile of the n agents (each agent: uniform
+    with probability epsilon, else its greedy action, 0 on the all-zero table) and every ordered
+    choice of agent 1 and the k - 1 others: chi-square over 4000 seeds."""
+    from itertools import permutations, product
+
+    from scipy.stats import chisquare
+
+    system = random_system(2, 2, 2, 2, seed=6)
+    n, k, eps, s_g, states = 3, 2, 0.5, 1, [0, 0, 1]
+    A_g, A_l, Z_l = system.A_g, system.A_l, system.Z_l
+    law = {}
+    p_act = lambda a, A: eps / A + (1 - eps) * (a == 0)  # noqa: E731
+    for a_g in range(A_g):
+        for acts in product(range(A_l), repeat=n):
+            w = p_act(a_g, A_g) * np.prod([p_act(a, A_l) for a in acts])
+            for pick in permutations(range(n), k):
+                zc = np.zeros(Z_l, np.int64)
+                for i in pick[1:]:
+                    zc[states[i] * A_l + acts[i]] += 1
+                e = (s_g, states[pick[0]], int(rank(zc)), acts[pick[0]], a_g)
+                law[e] = law.get(e, 0.0) + w / (n * (n - 1))
+    keys = sorted(law)
+    seen = dict.fromkeys(keys, 0)
+    runs = 4000
+    for seed in range(runs):
+        q = learn_online(system, k, n, 1, epsilon=eps, seed=seed, s_g=s_g, counts=[2, 1])
+        (e,) = zip(*np.nonzero(q.Q), strict=True)
+        seen[tuple(int(x) for x in e)] += 1
+    observed = np.array([seen[e] for e in keys])
+    assert observed.sum() == runs
+    assert chisquare(observed, runs * np.array([law[e] for e in keys])).pvalue > 1e-3
