@@ -173,6 +173,7 @@ def test_deterministic_whatever_threads_chunks_and_progress(monkeypatch):
     [
         (dict(k=5, n=4), "k = 5 exceeds"),
         (dict(k=0), "k must be"),
+        (dict(n=2**53 + 1), "n must be at most"),
         (dict(steps=0), "steps must be"),
         (dict(steps=1.5), "steps must be"),
         (dict(epsilon=-0.1), "epsilon"),

@@ -1,5 +1,5 @@
-"""SUBSAMPLE-MFQ without a generative oracle: Algorithm 2's table learned online, from one
-trajectory of the ``n``-agent system (docs/design.md §11).
+"""SUBSAMPLE-MFQ without a generative oracle: Algorithm 2's table learned online, from
+trajectories of the ``n``-agent system (docs/design.md §11).
 
 The paper's learners (Algorithms 1, 2) call a generative oracle: ``m`` fresh next states for
 every entry of ``Q_k``. :func:`learn_online` has none. The global agent runs the real ``n``-agent
@@ -36,7 +36,9 @@ eq. 10, 11; the count-level mixture of :func:`~smfq_lib.learning.policy.action_d
 exact at any ``n``). ``epsilon = 1`` is the fixed uniform-random behaviour that visits everything.
 The greedy table is refreshed at the updated value state after every update
 (:func:`~smfq_lib.learning.argmax.mf_argmax_at`, the same reading as
-:func:`~smfq_lib.learning.argmax.mf_argmax`).
+:func:`~smfq_lib.learning.argmax.mf_argmax`). With ``restart=H`` the trajectory is cut into
+episodes of ``H`` steps, each started from an i.i.d. law: one trajectory never returns to the
+states only a start can be in, and the worst case over start states includes them.
 
 **Step of the chain.** As the count-level executor (:mod:`smfq_lib.execute.counts`): ``a_g ~
 p_g``; per local state ``s`` the action histogram ``~ Multinomial(counts[s], p_l[s])``; per cell
@@ -46,7 +48,7 @@ P_g(s_g, a_g)``. The draws (:mod:`smfq_lib._utils.binomial`) are exact at any ``
 
 Random numbers: one counter-based stream keyed by ``(seed, 0)`` for the trajectory and the
 samples, one keyed by ``(seed, 1)`` for reward noise (Theorem 0.13), so the run depends on the
-seed only (it is sequential: one trajectory, one thread).
+seed only (it is sequential: one thread; chunking for the progress bar changes nothing).
 """
 
 from __future__ import annotations
@@ -249,8 +251,8 @@ def learn_online(
     progress: bool = False,
     memory_budget=None,
 ) -> SubsampledQ:
-    """Algorithm 2's ``Q_k`` learned online from one trajectory of the ``n``-agent system (module
-    docstring): no generative oracle.
+    """Algorithm 2's ``Q_k`` learned online from a trajectory of the ``n``-agent system (or
+    episodes of it, ``restart``; module docstring): no generative oracle.
 
     Every environment step runs the count chain one step under the epsilon-greedy behaviour,
     then ``draws`` times draws ``k`` of the ``n`` agents (their ``(s_i, a_i, s_i')``; agent 1 the
@@ -266,7 +268,8 @@ def learn_online(
     ----------
     system : the cooperative system (its ``gamma`` is validated there, in (0, 1)).
     k : agents per subsystem sample, ``1 <= k <= n``.
-    n : agents of the system the trajectory runs.
+    n : agents of the system the trajectory runs, ``k <= n <= 2**53`` (agents are drawn by one
+        uniform each, exact up to ``2**53``).
     steps : environment steps, ``>= 1``.
     epsilon : exploration probability of every agent, in ``[0, 1]`` (1: uniform random actions).
     omega : step-size exponent, in ``(1/2, 1]`` (Robbins-Monro: ``sum alpha = inf``,
@@ -296,7 +299,9 @@ def learn_online(
     t0 = time.perf_counter()
     if not isinstance(system, CooperativeSystem):
         raise ValueError(f"system must be a CooperativeSystem; got {type(system).__name__}.")
-    n = check_int("n", n, 1, fix="n is the number of agents of the system the trajectory runs.")
+    n = check_int(
+        "n", n, 1, 2**53, fix="n is the number of agents of the system the trajectory runs."
+    )
     k = check_int("k", k, 1, fix="k is the subsystem's sample size, 1 <= k <= n.")
     if k > n:
         raise ValueError(
