@@ -46,6 +46,15 @@ def test_converges_to_the_exact_Q_k_star_when_k_below_n(seed, k, n):
     assert np.abs(short.Q - exact.Q).max() > 2 * err
 
 
+def test_several_samples_per_step_keep_the_fixed_point():
+    """draws = 4 k-subsets of each transition (they share s_g' and overlap): each is unbiased
+    given the history before the step, so the fixed point is still Q_k*."""
+    system = random_system(2, 2, 2, 2, gamma=0.9, seed=3)
+    exact = learn(system, 2, None, algorithm="mean_field")
+    q = learn_online(system, 2, 5, STEPS // 4, epsilon=1.0, seed=3, draws=4)
+    assert q.samples == STEPS and np.abs(q.Q - exact.Q).max() < TOL
+
+
 def test_k_equals_n_is_q_learning_on_the_count_mdp():
     """k = n: the sample is the population; the greedy value table read at the canonical
     representative converges to V*, and the greedy policy attains V* (exactly)."""
