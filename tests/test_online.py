@@ -249,3 +249,32 @@ def test_one_step_sample_law_against_enumeration():
     observed = np.array([seen[e] for e in keys])
     assert observed.sum() == runs
     assert chisquare(observed, runs * np.array([law[e] for e in keys])).pvalue > 1e-3
+
+
+def test_chapter_driver_matching_and_samples_to_reach():
+    """Chapter 13's matching (oracle calls of learn(system, k, m) at most the online samples)
+    and its reading of the first budget from which a gap stays within delta, on a hand-made
+    table."""
+    import pandas as pd
+
+    from smfq_lib.chapters.online import matched_m, samples_to_reach
+    from smfq_lib.theory import oracle_calls
+
+    system = random_system(2, 3, 2, 2, seed=1)
+    for k, samples in ((1, 5), (2, 1000), (3, 10**5)):
+        m = matched_m(system, k, samples)
+        E = oracle_calls(2, 3, 2, 2, k, 1, "mean_field")["global"]
+        assert m * E <= samples < (m + 1) * E
+        assert learn(system, k, max(m, 1), algorithm="mean_field").Q.size == E
+    df = pd.DataFrame(
+        dict(
+            k=[1] * 4 + [2] * 4,
+            samples=[10, 100, 1000, 10000] * 2,
+            online_gap=[0.5, 0.1, 0.3, 0.1, 2.0, 1.0, 0.9, 0.8],
+            oracle_gap=[0.1, 0.1, 0.1, 0.1, np.nan, 0.2, 0.2, 0.2],
+            exact_gap=[0.1] * 4 + [0.2] * 4,
+        )
+    )
+    r = samples_to_reach(df, 0.05).set_index("k")
+    assert r.online_samples[1] == 10000 and np.isnan(r.online_samples[2])  # 0.1 at 100 not kept
+    assert r.oracle_samples[1] == 10 and r.oracle_samples[2] == 100
