@@ -54,14 +54,14 @@ def gap_vs_steps(
         from tqdm.auto import tqdm
 
         bar = tqdm(total=len(todo), desc=f"online gaps n={n}")
-    exact = {k: worst_case_gap(system, n, learn(system, k, None))[0] for k in ks}
+    exact = {k: worst_case_gap(system, n, learn(system, k, None, progress=False))[0] for k in ks}
     for k, steps, seed in todo:
         q = learn_online(system, k, n, steps, epsilon=epsilon, omega=omega, seed=seed,
                          restart=restart, initial=init)  # fmt: skip
         m = matched_m(system, k, q.samples)
         oracle = np.nan
         if m >= 1:
-            sampled = learn(system, k, m, algorithm="mean_field", seed=seed)
+            sampled = learn(system, k, m, algorithm="mean_field", seed=seed, progress=False)
             oracle = worst_case_gap(system, n, sampled)[0]
         rows.append(
             dict(
@@ -113,9 +113,11 @@ def returns_at_large_n(
         q = learn_online(system, k, n, steps, epsilon=epsilon, omega=omega, seed=seed,
                          restart=restart, initial=init)  # fmt: skip
         m = matched_m(system, k, q.samples)
-        policies = {"online": q, "exact": learn(system, k, None)}
+        policies = {"online": q, "exact": learn(system, k, None, progress=False)}
         if m >= 1:
-            policies["oracle"] = learn(system, k, m, algorithm="mean_field", seed=seed)
+            policies["oracle"] = learn(
+                system, k, m, algorithm="mean_field", seed=seed, progress=False
+            )
         row = {"k": k, "oracle_m": m}
         for name in ("online", "oracle", "exact"):
             row[f"{name}_return"] = row[f"{name}_sem"] = np.nan
