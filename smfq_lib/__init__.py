@@ -23,7 +23,7 @@ from smfq_lib._utils.kernel_cache import drop_stale_cache  # noqa: E402
 
 drop_stale_cache(Path(__file__).resolve().parent, numba.__version__)
 
-from smfq_lib.learning import SubsampledQ, learn  # noqa: E402
+from smfq_lib.learning import SubsampledQ, learn, learn_online  # noqa: E402
 from smfq_lib.linear import LinearQ, learn_linear  # noqa: E402
 from smfq_lib.model.oracle import GenerativeOracle  # noqa: E402
 from smfq_lib.model.system import Aggregate, CooperativeSystem, RewardNoise  # noqa: E402
@@ -37,5 +37,6 @@ __all__ = [
     "SubsampledQ",
     "learn",
     "learn_linear",
+    "learn_online",
     "__version__",
 ]

@@ -18,11 +18,12 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-#: The learners (both algorithms, sampled), the linear model (learner, design urn, greedy step,
-#: executor) and both executors; thread-count tests are left out (they start processes of their
-#: own, and thread counts do not change an index).
+#: The learners (both algorithms, sampled; the online learner), the linear model (learner, design
+#: urn, greedy step, executor) and both executors; thread-count tests are left out (they start
+#: processes of their own, and thread counts do not change an index).
 SUBSET = [
     "tests/test_learn_sampled.py",
+    "tests/test_online.py",
     "tests/test_linear.py",
     "tests/test_linear_execute.py",
     "tests/test_execute.py",

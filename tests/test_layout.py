@@ -42,7 +42,13 @@ def test_learn_is_the_function_and_learning_the_package():
     assert inspect.isfunction(smfq_lib.learn) and not isinstance(smfq_lib.learn, types.ModuleType)
     assert smfq_lib.learn is L.learn
     assert smfq_lib.SubsampledQ is L.SubsampledQ
-    assert sorted(L.__all__) == ["SubsampledQ", "choose_algorithm", "learn", "table_bytes"]
+    assert sorted(L.__all__) == [
+        "SubsampledQ",
+        "choose_algorithm",
+        "learn",
+        "learn_online",
+        "table_bytes",
+    ]
     for name in L.__all__:
         assert getattr(L, name) is not None
     with pytest.raises(ModuleNotFoundError):

@@ -28,6 +28,11 @@ Algorithm (the two-regime design of the standard samplers: NumPy uses inversion 
 Both regimes are exact up to floating-point rounding (and the ``3e-11`` of the series in
 BTRD's log-ratio): ``tests/test_binomial.py`` checks the draws against ``scipy.stats.binom``
 by chi-square on a grid of ``(n, p)`` from ``n = 1`` to ``n = 10**6``.
+
+Built on it, the two draws of the count chain's step, shared by the count-level executor
+(:mod:`smfq_lib.execute.counts`) and the online learner (:mod:`smfq_lib.learning.online`):
+:func:`sample_dist` (one categorical draw by inverse CDF) and :func:`multinomial_add`
+(a multinomial by sequential binomials).
 """
 
 from __future__ import annotations
@@ -39,7 +44,7 @@ from numba import njit
 
 from smfq_lib._utils.rng import next_counter_uniform
 
-__all__ = ["binomial"]
+__all__ = ["binomial", "multinomial_add", "sample_dist"]
 
 #: ``fc(k) = log(k!) - (k + 1/2) log(k + 1) + (k + 1) - log(2 pi) / 2`` for ``k = 0 .. 9``
 #: (Stirling's remainder, Hormann 1993), from ``math.lgamma``.
@@ -145,3 +150,49 @@ def binomial(state, n, p):
     else:
         x = _btrd(state, n, pp)
     return np.int64(n - x) if flip else np.int64(x)
+
+
+@njit(cache=True)
+def sample_dist(p, u):
+    """Inverse-CDF draw from the probability vector ``p`` (sums to 1 up to rounding); if
+    rounding leaves ``u`` above the total, the last outcome of positive probability."""
+    acc = 0.0
+    last = p.shape[0] - 1
+    for j in range(last):
+        acc += p[j]
+        if u < acc:
+            return j
+    # fall through: the last index with positive probability
+    for j in range(last, -1, -1):
+        if p[j] > 0.0:
+            return j
+    return last
+
+
+@njit(cache=True)
+def multinomial_add(m, p, out, st):
+    """``out += Multinomial(m, p)`` by sequential binomials on exact tail sums, drawn from the
+    counter stream ``st`` (:func:`smfq_lib._utils.binomial.binomial`)."""
+    rem = m
+    d = p.shape[0]
+    for j in range(d):
+        if rem == 0:
+            return
+        tail = 0.0
+        for q in range(j, d):
+            tail += p[q]
+        if tail <= 0.0:
+            break
+        pj = p[j] / tail
+        if pj >= 1.0:
+            out[j] += rem
+            return
+        if pj > 0.0:
+            x = binomial(st, rem, pj)
+            out[j] += x
+            rem -= x
+    if rem > 0:  # only reachable through rounding: give them to the last positive entry
+        for j in range(d - 1, -1, -1):
+            if p[j] > 0.0:
+                out[j] += rem
+                return

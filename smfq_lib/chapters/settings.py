@@ -92,6 +92,13 @@ PARAMETERS: dict[str, dict[str, str]] = {
         "rs_n": "int >= 2", "rs_ks": "ints >= 1", "rs_ms": "ints >= 1", "rs_base_ms": "ints >= 1",
         "seeds": "int >= 1",
     },
+    "13_online_learning": {
+        "gamma": _GAMMA, "flip": _SHARE, "mm_n": "int >= 1", "mm_ks": "ints >= 1",
+        "tz_n": "int >= 1", "tz_ks": "ints >= 1", "steps_max": "int >= 100", "seeds": "int >= 1",
+        "epsilon": _SHARE, "omega": "float in (0.5, 1]", "restart": "int >= 1",
+        "start_share": _SHARE, "delta": "float >= 0", "large_n": "int >= 1",
+        "large_steps": "int >= 1", "rollouts": "int >= 2", "horizon": "int >= 1",
+    },
 }  # fmt: skip
 
 _NUMBER_SPEC = re.compile(r"^(int|float)(s?) (?:(>=|>) (\S+)|in ([\[(])(\S+), (\S+)([\])]))$")

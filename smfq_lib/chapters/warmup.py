@@ -27,7 +27,7 @@ def steps():
     from smfq_lib.evaluate import gap, optimal_value_table, policy_value_table
     from smfq_lib.evaluate.worst_case import worst_case_gap
     from smfq_lib.execute import iid_initial, rollout_agents, rollout_counts
-    from smfq_lib.learning import learn
+    from smfq_lib.learning import learn, learn_online
     from smfq_lib.learning.policy import RULES, transfer
     from smfq_lib.linear import (
         learn_linear,
@@ -55,6 +55,7 @@ def steps():
                 learn(s, 2, 300, algorithm=alg, progress=False)  # multiplicities in uint16
         q["sq"] = learn(sq, 2, None, progress=False)
         learn(mm, 2, None, progress=False)
+        learn_online(noisy, 3, 6, 100)  # the online learner (one kernel, noise or not)
 
     def laws():
         for key in (("mean_field", None), ("tabular", None), ("mean_field", 3)):
@@ -99,7 +100,7 @@ def steps():
         rollout_linear(noisy, transfer(lin[1], noisy), 6, 0, c, 3, 2, 0)
 
     return [
-        ("learn: Algorithms 1 and 2, exact and sampled, both solvers", learners),
+        ("learn: Algorithms 1 and 2, exact and sampled, both solvers; learn_online", learners),
         ("action laws of every tie rule", laws),
         ("rollout_counts, rollout_agents", executors),
         ("exact values: policy_value, V*, worst-case gap", evaluation),

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from smfq_lib._utils.binomial import binomial
+from smfq_lib._utils.binomial import binomial, multinomial_add, sample_dist
 from smfq_lib._utils.rng import next_counter_uniform, stream_key
 from smfq_lib.execute.initial import check_start, draw_start
 from smfq_lib.execute.rollouts import Rollouts, keep_step, noise_key
@@ -26,52 +26,6 @@ from smfq_lib.learning.policy import action_distributions_into, policy_tables
 from smfq_lib.model.system import CooperativeSystem
 
 __all__ = ["rollout_counts"]
-
-
-@njit(cache=True)
-def _sample_dist(p, u):
-    """Inverse-CDF draw from the probability vector ``p`` (sums to 1 up to rounding); if
-    rounding leaves ``u`` above the total, the last outcome of positive probability."""
-    acc = 0.0
-    last = p.shape[0] - 1
-    for j in range(last):
-        acc += p[j]
-        if u < acc:
-            return j
-    # fall through: the last index with positive probability
-    for j in range(last, -1, -1):
-        if p[j] > 0.0:
-            return j
-    return last
-
-
-@njit(cache=True)
-def _multinomial_add(m, p, out, st):
-    """``out += Multinomial(m, p)`` by sequential binomials on exact tail sums, drawn from the
-    counter stream ``st`` (:func:`smfq_lib._utils.binomial.binomial`)."""
-    rem = m
-    d = p.shape[0]
-    for j in range(d):
-        if rem == 0:
-            return
-        tail = 0.0
-        for q in range(j, d):
-            tail += p[q]
-        if tail <= 0.0:
-            break
-        pj = p[j] / tail
-        if pj >= 1.0:
-            out[j] += rem
-            return
-        if pj > 0.0:
-            x = binomial(st, rem, pj)
-            out[j] += x
-            rem -= x
-    if rem > 0:  # only reachable through rounding: give them to the last positive entry
-        for j in range(d - 1, -1, -1):
-            if p[j] > 0.0:
-                out[j] += rem
-                return
 
 
 @njit(cache=True, nogil=True)
@@ -115,7 +69,7 @@ def _count_kernel(
             action_distributions_into(
                 p_g, p_l, prob_g, prob_l, s_g, counts, comps_km1, comps_k, ck_s1, ck_rank, work
             )
-            a_g = _sample_dist(p_g, next_counter_uniform(st))
+            a_g = sample_dist(p_g, next_counter_uniform(st))
             rew_l = 0.0
             noise_l = 0.0
             x = 0.0
@@ -124,7 +78,7 @@ def _count_kernel(
                 if counts[s] == 0:
                     continue
                 hist[:] = 0
-                _multinomial_add(counts[s], p_l[s], hist, st)
+                multinomial_add(counts[s], p_l[s], hist, st)
                 for a in range(A_l):
                     m = hist[a]
                     if m > 0:
@@ -132,14 +86,14 @@ def _count_kernel(
                         x += m * phi[s, a]
                         if noisy:  # the sum of m signs +-1
                             noise_l += w_l[s, s_g, a] * (2 * binomial(nst, m, 0.5) - m)
-                        _multinomial_add(m, P_l[s, s_g, a], nxt, st)
+                        multinomial_add(m, P_l[s, s_g, a], nxt, st)
             rew = r_g[s_g, a_g] + rew_l / n
             if noisy:
                 xi = 1.0 if next_counter_uniform(nst) < 0.5 else -1.0
                 rew += w_g[s_g, a_g] * xi + noise_l / n
             ret += disc[t] * rew
             keep_step(j, t, rew, x, s_g, a_g, counts, rewards, xs, sgs, ags, counts_tr)
-            s_g = _sample_dist(P_g[s_g, a_g], next_counter_uniform(st))
+            s_g = sample_dist(P_g[s_g, a_g], next_counter_uniform(st))
             for q in range(S_l):
                 counts[q] = nxt[q]
         returns[j] = ret

@@ -7,10 +7,12 @@
 gather, shared; :mod:`~.oracle_samples`: the same samples drawn through a
 ``GenerativeOracle``), :mod:`~.argmax` (greedy tables, shared), :mod:`~.tie_rules` (the laws of
 each tie rule, ``SubsampledQ.action_laws``); reward tables of eq. (6): :mod:`~.rewards`,
-:mod:`~.reward_noise`.
+:mod:`~.reward_noise`. ``learn_online`` (:mod:`~.online`): Algorithm 2's table learned from one
+trajectory of the n-agent system, without a generative oracle.
 """
 
 from smfq_lib.learning.learner import choose_algorithm, learn, table_bytes
+from smfq_lib.learning.online import learn_online
 from smfq_lib.learning.result import SubsampledQ
 
-__all__ = ["learn", "SubsampledQ", "choose_algorithm", "table_bytes"]
+__all__ = ["learn", "learn_online", "SubsampledQ", "choose_algorithm", "table_bytes"]

@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-__all__ = ["TIE_RTOL", "mf_argmax"]
+__all__ = ["TIE_RTOL", "mf_argmax", "mf_argmax_at"]
 
 #: Entries within ``TIE_RTOL * (1 + |max|)`` of the maximum count as ties, so that ties which are
 #: exact in exact arithmetic (e.g. two agents in one state swapping actions) are broken by the
@@ -62,3 +62,28 @@ def mf_argmax(Q, mr, V, pi_g, pi_l):
                     if pi_g[sg, s1, c] < 0 and Q[sg, s1, r, a1, ag] >= floor:
                         pi_g[sg, s1, c] = ag
                         pi_l[sg, s1, c] = a1
+
+
+@njit(cache=True)
+def mf_argmax_at(Q, members, lo, hi, sg, s1):
+    """:func:`mf_argmax` at the one value state ``(sg, s1, c)``: ``(V, pi_g, pi_l)`` there, from
+    the compositions ``members[lo:hi]`` (ascending ranks ``r`` with ``mr[r] = c``). The same
+    maximum and the same first maximizer in ``(r, a_1, a_g)`` order within ``TIE_RTOL * (1 +
+    |V|)``, so a table refreshed entry by entry (the online learner) equals :func:`mf_argmax`'s."""
+    A_l = Q.shape[3]
+    A_g = Q.shape[4]
+    best = -np.inf
+    for i in range(lo, hi):
+        r = members[i]
+        for a1 in range(A_l):
+            for ag in range(A_g):
+                if Q[sg, s1, r, a1, ag] > best:
+                    best = Q[sg, s1, r, a1, ag]
+    floor = best - TIE_RTOL * (1.0 + abs(best))
+    for i in range(lo, hi):
+        r = members[i]
+        for a1 in range(A_l):
+            for ag in range(A_g):
+                if Q[sg, s1, r, a1, ag] >= floor:
+                    return best, ag, a1
+    return best, -1, -1

@@ -74,8 +74,9 @@ def draw_next(cdf_g, last_g, cdf_l, last_l, sg, s1, a1, ag, ag_s, ag_a, key, j, 
     """Sample ``j`` of eq. (9) for the entry keyed ``key``: the next global state, agent 1's next
     state (returned) and the others' next state counts (written into ``cnt``), from uniforms
     ``j (k + 1) + 0``, ``+ 1``, ``+ 2 + i`` of the entry's stream (:func:`sample_base`).
-    ``ag_s``, ``ag_a``: the ``k - 1`` others' states and actions. The one definition of an Algorithm 2 sample, shared by the
-    stored samples (:func:`sample_mean_field`) and the linear learner's fitted targets."""
+    ``ag_s``, ``ag_a``: the ``k - 1`` others' states and actions. The one definition of an
+    Algorithm 2 sample, shared by the stored samples (:func:`sample_mean_field`), the oracle's
+    uniforms and the linear learner's fitted targets."""
     t = ag_s.shape[0]
     base = sample_base(j, t)
     sgn = categorical(cdf_g[sg, ag], last_g[sg, ag], uniform(key, base))

@@ -49,10 +49,14 @@ class SubsampledQ:
         ``||R + gamma E V_pi - Q||``, and the last is ``||T Q - Q||_inf`` or the bound
         ``gamma ||max Q - V_pi||_inf`` on it (:func:`smfq_lib.learning.solvers.policy_iteration`).
     seconds : wall time of learning (set-up included). seed : RNG seed of the samples.
-    solver : ``"value_iteration"`` or ``"policy_iteration"`` (:mod:`smfq_lib.learning.solvers`).
+    solver : ``"value_iteration"`` or ``"policy_iteration"`` (:mod:`smfq_lib.learning.solvers`), or
+    ``"online"`` (:func:`smfq_lib.learning.online.learn_online`).
     sweeps : backups of the whole ``Q``; solves : policy evaluations (linear solves) and
     solve_seconds : their wall time (0 for value iteration). Files written before these fields
     existed load with the defaults (value iteration, ``sweeps = 0``).
+    steps, samples : of an online learner (:func:`smfq_lib.learning.online.learn_online`,
+    ``solver="online"``, ``m=None``: no generative oracle, no fixed samples): the environment
+    steps of its trajectory and the subsystem samples (Q-updates) drawn from them; 0 otherwise.
     system_fingerprint : the :attr:`~smfq_lib.CooperativeSystem.fingerprint` of the system it
     was learned on; the evaluators and executors refuse it on another system
     (:func:`smfq_lib.learning.policy.transfer` is the deliberate override). ``None`` for a file
@@ -92,6 +96,8 @@ class SubsampledQ:
     solve_seconds: float = 0.0
     system_fingerprint: str | None = None
     oracle_calls: dict | None = None
+    steps: int = 0
+    samples: int = 0
     _laws: dict = field(default_factory=dict, init=False, repr=False)
 
     # lookups ---------------------------------------------------------------------------------
@@ -158,6 +164,8 @@ class SubsampledQ:
             "solve_seconds": self.solve_seconds,
             "system_fingerprint": self.system_fingerprint,
             "oracle_calls": self.oracle_calls,
+            "steps": self.steps,
+            "samples": self.samples,
         }
         arrays = {name: getattr(self, name) for name in _ARRAYS}
         np.savez(path, meta=np.array(json.dumps(meta)), **arrays)
@@ -199,15 +207,26 @@ class SubsampledQ:
         return (
             f"SubsampledQ(k={self.k}, m={self.m}, algorithm={self.algorithm!r}, "
             f"Q.shape={self.Q.shape}, solver={self.solver!r}, sweeps={self.sweeps}, "
-            f"solves={self.solves}, seconds={self.seconds:.3g})"
+            f"solves={self.solves}, "
+            + (f"steps={self.steps}, samples={self.samples}, " if self.solver == "online" else "")
+            + f"seconds={self.seconds:.3g})"
         )
 
 
 # -- validation of a stored file (SubsampledQ.load) --------------------------------------------
 _META = {"format", "k", "m", "algorithm", "reason", "seconds", "seed"}
 #: Written since the solver choice; optional so that older files still load (with the defaults).
-_META_SOLVER = {"solver", "sweeps", "solves", "solve_seconds", "system_fingerprint", "oracle_calls"}
-_RUN_SOLVERS = ("value_iteration", "policy_iteration")
+_META_SOLVER = {
+    "solver",
+    "sweeps",
+    "solves",
+    "solve_seconds",
+    "system_fingerprint",
+    "oracle_calls",
+    "steps",
+    "samples",
+}
+_RUN_SOLVERS = ("value_iteration", "policy_iteration", "online")
 
 
 def _is_fingerprint(x) -> bool:
@@ -325,6 +344,8 @@ def _check_meta(path, meta) -> None:
         ("solves", is_int(meta.get("solves", 0), 0), "an int >= 0"),
         ("system_fingerprint", _is_fingerprint(meta.get("system_fingerprint")), "16 hex digits"),
         ("oracle_calls", _is_calls(meta.get("oracle_calls"), is_int), "null or global/local ints"),
+        ("steps", is_int(meta.get("steps", 0), 0), "an int >= 0"),
+        ("samples", is_int(meta.get("samples", 0), 0), "an int >= 0"),
     )
     for name, ok, want in checks + solver:
         if not ok:

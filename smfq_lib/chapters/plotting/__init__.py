@@ -11,6 +11,7 @@ function per kind of figure (docs/design.md §6).
   6, 7, 8);
 * :mod:`~.linear`: chapter 10's panels;
 * :mod:`~.budget`: chapter 11's gap against oracle calls, and the calls' formulas against ``k``.
+* :mod:`~.online`: chapter 13's gap against samples and returns at large ``n``.
 
 Every name is re-exported here: ``from smfq_lib.chapters.plotting import save_figure, use_style``.
 """
@@ -24,6 +25,7 @@ from smfq_lib.chapters.plotting.models import (
     plot_table_sizes_vs_k,
     plot_table_sizes_vs_n,
 )
+from smfq_lib.chapters.plotting.online import plot_gap_vs_samples, plot_large_n_returns
 from smfq_lib.chapters.plotting.runs import (
     plot_bellman_noise,
     plot_cost_per_step,
@@ -77,6 +79,8 @@ __all__ = [
     "plot_exploration_boxes",
     "plot_gap_vs_bound",
     "plot_gap_vs_calls",
+    "plot_gap_vs_samples",
+    "plot_large_n_returns",
     "plot_occupancy_grid",
     "plot_residuals",
     "plot_return_histograms",
