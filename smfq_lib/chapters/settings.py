@@ -87,6 +87,12 @@ PARAMETERS: dict[str, dict[str, str]] = {
         "explore_M": "int >= 1", "explore_m": "int >= 1", "explore_Ms": "ints >= 1",
         "rollouts": "int >= 2", "horizon": "int >= 1", "tol": "float > 0", "seed": "int >= 0",
     },
+    "12_logarithmic_k": {
+        "flip": _SHARE, "gamma": _GAMMA, "cs": "floats > 0", "log10_n_max": "int >= 1",
+        "per_decade": "int >= 1", "m": "int >= 1", "repeats": "int >= 1", "mf_ns": "ints >= 2",
+        "mf_fit_min": "int >= 1", "n_extrapolate": "int >= 1", "n_exact": "int >= 0",
+        "start_share": _SHARE, "rollouts": "int >= 2", "horizon": "int >= 1", "seed": "int >= 0",
+    },
 }  # fmt: skip
 
 _NUMBER_SPEC = re.compile(r"^(int|float)(s?) (?:(>=|>) (\S+)|in ([\[(])(\S+), (\S+)([\])]))$")

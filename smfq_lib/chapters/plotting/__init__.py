@@ -9,12 +9,18 @@ function per kind of figure (docs/design.md §6).
 * :mod:`~.runs`: runs of the learners and executors (chapters 3, 4, 5, 9);
 * :mod:`~.studies`: the gap against Theorem 0.11, learning time and speedup, occupancy (chapters
   6, 7, 8);
-* :mod:`~.linear`: chapter 10's panels.
+* :mod:`~.linear`: chapter 10's panels;
+* :mod:`~.logarithmic`: chapter 12's panels (costs, gap and return against ``n``).
 
 Every name is re-exported here: ``from smfq_lib.chapters.plotting import save_figure, use_style``.
 """
 
 from smfq_lib.chapters.plotting.linear import draw_gap_vs_M, draw_learning_time, draw_return_vs_k
+from smfq_lib.chapters.plotting.logarithmic import (
+    plot_cost_vs_n,
+    plot_gap_vs_n,
+    plot_return_vs_n_exact,
+)
 from smfq_lib.chapters.plotting.models import (
     plot_exploration_boxes,
     plot_rule_vs_true_count,
@@ -70,14 +76,17 @@ __all__ = [
     "nudged",
     "plot_bellman_noise",
     "plot_cost_per_step",
+    "plot_cost_vs_n",
     "plot_executors_vs_exact",
     "plot_exploration_boxes",
     "plot_gap_vs_bound",
+    "plot_gap_vs_n",
     "plot_occupancy_grid",
     "plot_residuals",
     "plot_return_histograms",
     "plot_return_vs_k",
     "plot_return_vs_n",
+    "plot_return_vs_n_exact",
     "plot_reward_traces",
     "plot_rule_vs_true_count",
     "plot_squeeze_reward",

@@ -1,0 +1,79 @@
+"""Chapter 12's panels: costs against ``n`` (SUBSAMPLE-MFQ at ``k = O(log n)`` against mean-field
+value iteration on all ``n`` agents), and the gap and return of ``pi_k^est`` against ``n``
+(re-exported by :mod:`smfq_lib.chapters.plotting`)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["plot_cost_vs_n", "plot_gap_vs_n", "plot_return_vs_n_exact"]
+
+_MF = "#a50f15"  # mean-field value iteration, in every panel
+
+
+def plot_cost_vs_n(ax, ns, curves, *, mf=None, mf_measured=None, mf_fit=None, ylabel, title=""):
+    """One cost against ``n`` on log-log axes, on ``ax``.
+
+    ``curves``: ``{label: values over ns}``, SUBSAMPLE-MFQ's cost at each ``n`` (one per ``c``),
+    drawn as markers and lines. Mean-field value iteration on all ``n`` agents, in red:
+    ``mf`` (values over ``ns``, exact, a solid line), or where it is only measured at some ``n``,
+    ``mf_measured = (label, n, values)`` (markers) and ``mf_fit = (label, values over ns)``, the
+    fitted power law extrapolated over every ``n`` (dashed). Labels name what each series is.
+    Returns ``ax``.
+    """
+    ns = np.asarray(ns, dtype=float)
+    for (label, values), marker in zip(curves.items(), "os^D", strict=False):
+        ax.loglog(ns, np.asarray(values, dtype=float), marker=marker, ms=4, lw=1.2, label=label)
+    if mf is not None:
+        ax.loglog(ns, np.asarray(mf, dtype=float), "-", color=_MF, lw=1.8,
+                  label="mean-field VI on all n agents (exact count)")  # fmt: skip
+    if mf_fit is not None:
+        ax.loglog(ns, np.asarray(mf_fit[1], dtype=float), "--", color=_MF, lw=1.4, label=mf_fit[0])
+    if mf_measured is not None:
+        label, n_meas, values = mf_measured
+        ax.loglog(np.asarray(n_meas, dtype=float), np.asarray(values, dtype=float), "s",
+                  color=_MF, ms=5, label=label)  # fmt: skip
+    ax.set(xlabel="local agents n", ylabel=ylabel, title=title)
+    return ax
+
+
+def plot_gap_vs_n(ax, ns, gaps, *, bound=None, reference=None, title=""):
+    """Exact worst-case gaps against ``n`` on log-log axes, on ``ax``.
+
+    ``gaps``: ``{label: values over ns}`` (one per ``c``; NaN where not computed: not drawn).
+    ``bound``: ``{label: values over ns}``, Theorem 0.11 at the same ``(n, k)`` (red, dotted or
+    dashed). ``reference``: ``(label, values over ns)``, e.g. ``C / sqrt(ln n)``, drawn dashed
+    black. Returns ``ax``.
+    """
+    ns = np.asarray(ns, dtype=float)
+    for (label, values), style in zip(gaps.items(), ("o-", "s-", "^-"), strict=False):
+        ax.loglog(ns, np.asarray(values, dtype=float), style, ms=5, lw=1.0, label=label)
+    for (label, values), ls in zip((bound or {}).items(), (":", "-."), strict=False):
+        ax.loglog(ns, np.asarray(values, dtype=float), ls=ls, color=_MF, lw=1.6, label=label)
+    if reference is not None:
+        ax.loglog(ns, np.asarray(reference[1], dtype=float), "--", color="k", lw=1.3,
+                  label=reference[0])  # fmt: skip
+    ax.set(xlabel="local agents n", ylabel=r"worst-case gap $\max_s V^*(s) - V^{\pi_k^{est}}(s)$",
+           title=title)  # fmt: skip
+    return ax
+
+
+def plot_return_vs_n_exact(ax, ns, mc, *, exact=None, optimal=None, title=""):
+    """Returns of ``pi_k^est`` from one start state against ``n`` (log ``x``), on ``ax``.
+
+    ``mc``: ``{label: (mean, sem) over ns}``, Monte Carlo means drawn with bars of 2 standard
+    errors. ``exact``: ``{label: values over ns}`` (NaN where not computed), hollow markers.
+    ``optimal``: ``(label, values over ns)``, ``V*`` at the start state (black crosses). Returns
+    ``ax``.
+    """
+    ns = np.asarray(ns, dtype=float)
+    for j, (label, (mean, sem)) in enumerate(mc.items()):
+        ax.errorbar(ns, mean, yerr=2 * np.asarray(sem), fmt="o-", ms=3.5, lw=1.0, capsize=2,
+                    color=f"C{j}", label=label)  # fmt: skip
+    for j, (label, values) in enumerate((exact or {}).items()):
+        ax.plot(ns, values, "o", mfc="none", ms=9, mew=1.3, color=f"C{j}", label=label)
+    if optimal is not None:
+        ax.plot(ns, optimal[1], "x", color="k", ms=8, mew=1.8, label=optimal[0])
+    ax.set_xscale("log")
+    ax.set(xlabel="local agents n", ylabel="discounted return from $s_0$", title=title)
+    return ax
