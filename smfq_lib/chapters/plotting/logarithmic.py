@@ -37,24 +37,29 @@ def plot_cost_vs_n(ax, ns, curves, *, mf=None, mf_measured=None, mf_fit=None, yl
     return ax
 
 
-def plot_gap_vs_n(ax, ns, gaps, *, bound=None, reference=None, title=""):
-    """Exact worst-case gaps against ``n`` on log-log axes, on ``ax``.
+def plot_gap_vs_n(ax, ns, worst, *, at_start=None, shapes=None, reference=None, title=""):
+    """Exact gaps against ``n`` on log-log axes, on ``ax``; the ``j``-th entry of each dict in
+    colour ``C{j}`` (one per ``c``).
 
-    ``gaps``: ``{label: values over ns}`` (one per ``c``; NaN where not computed: not drawn).
-    ``bound``: ``{label: values over ns}``, Theorem 0.11 at the same ``(n, k)`` (red, dotted or
-    dashed). ``reference``: ``(label, values over ns)``, e.g. ``C / sqrt(ln n)``, drawn dashed
-    black. Returns ``ax``.
+    ``worst``: ``{label: values over ns}``, the worst case over start states (filled markers,
+    solid). ``at_start``: the gap at one start state (hollow markers, dotted). ``shapes``: the
+    theorem's shape at each ``(n, k)`` times a constant (thin dashed). ``reference``: ``(label,
+    values over ns)``, e.g. ``C / sqrt(ln n)``, dashed black. NaN values are not drawn. Returns
+    ``ax``.
     """
     ns = np.asarray(ns, dtype=float)
-    for (label, values), style in zip(gaps.items(), ("o-", "s-", "^-"), strict=False):
-        ax.loglog(ns, np.asarray(values, dtype=float), style, ms=5, lw=1.0, label=label)
-    for (label, values), ls in zip((bound or {}).items(), (":", "-."), strict=False):
-        ax.loglog(ns, np.asarray(values, dtype=float), ls=ls, color=_MF, lw=1.6, label=label)
+    for j, (label, values) in enumerate(worst.items()):
+        ax.loglog(ns, np.asarray(values, dtype=float), "os^D"[j % 4] + "-", color=f"C{j}", ms=5,
+                  lw=1.2, label=label)  # fmt: skip
+    for j, (label, values) in enumerate((at_start or {}).items()):
+        ax.loglog(ns, np.asarray(values, dtype=float), "os^D"[j % 4] + ":", color=f"C{j}", ms=8,
+                  mfc="none", lw=1.0, label=label)  # fmt: skip
+    for j, (label, values) in enumerate((shapes or {}).items()):
+        ax.loglog(ns, np.asarray(values, dtype=float), "--", color=f"C{j}", lw=0.9, label=label)
     if reference is not None:
-        ax.loglog(ns, np.asarray(reference[1], dtype=float), "--", color="k", lw=1.3,
+        ax.loglog(ns, np.asarray(reference[1], dtype=float), "--", color="k", lw=1.4,
                   label=reference[0])  # fmt: skip
-    ax.set(xlabel="local agents n", ylabel=r"worst-case gap $\max_s V^*(s) - V^{\pi_k^{est}}(s)$",
-           title=title)  # fmt: skip
+    ax.set(xlabel="local agents n", ylabel=r"gap $V^*(s) - V^{\pi_k^{est}}(s)$", title=title)
     return ax
 
 
