@@ -130,7 +130,7 @@ def test_learn_all_learns_each_distinct_k_once_with_the_seed():
 
 def test_learning_times_takes_m():
     seconds = learning_times(majority_mode(), [3], 2, "auto", m=10)
-    assert seconds.shape == (1, 2) and (seconds > 0).all()
+    assert seconds.shape == (1, 2) and np.isfinite(seconds).all()  # timing: never ordered
 
 
 # -- values at tiny n against direct calls ---------------------------------------------------
@@ -181,8 +181,9 @@ def test_panels_draw_every_series_with_its_label():
     )
     ref = ("ref", [0.5, 0.4, 0.3])
     plotting.plot_gap_vs_n(
-        b, ns, {"g": [0.4, 0.3, np.nan]}, bound={"b": [90, 80, 70]}, reference=ref
-    )
+        b, ns, {"g": [0.4, 0.3, np.nan]}, at_start={"st": [0.3, 0.2, 0.1]},
+        shapes={"sh": [0.5, 0.3, 0.2]}, reference=ref,
+    )  # fmt: skip
     mc, exact = {"mc": ([5, 5.1, 5.2], [0.01] * 3)}, {"ex": [5, np.nan, np.nan]}
     plotting.plot_return_vs_n_exact(c, ns, mc, exact=exact, optimal=("V*", [6, 6, 6]))
     series = {row["series"] for row in plotting.figure_series(fig)}
@@ -192,7 +193,8 @@ def test_panels_draw_every_series_with_its_label():
         "meas",
         "fit",
         "g",
-        "b",
+        "st",
+        "sh",
         "ref",
     } <= series
     assert {"mc", "ex", "V*"} <= series

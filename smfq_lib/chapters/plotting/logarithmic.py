@@ -12,14 +12,14 @@ _MF = "#a50f15"  # mean-field value iteration, in every panel
 
 
 def plot_cost_vs_n(ax, ns, curves, *, mf=None, mf_measured=None, mf_fit=None, ylabel, title=""):
-    """One cost against ``n`` on log-log axes, on ``ax``.
+    """One cost against ``n`` on log-log axes, on ``ax``, at the numbers of agents ``ns``.
 
     ``curves``: ``{label: values over ns}``, SUBSAMPLE-MFQ's cost at each ``n`` (one per ``c``),
     drawn as markers and lines. Mean-field value iteration on all ``n`` agents, in red:
     ``mf`` (values over ``ns``, exact, a solid line), or where it is only measured at some ``n``,
     ``mf_measured = (label, n, values)`` (markers) and ``mf_fit = (label, values over ns)``, the
-    fitted power law extrapolated over every ``n`` (dashed). Labels name what each series is.
-    Returns ``ax``.
+    fitted power law extrapolated over every ``n`` (dashed). Labels name what each series is;
+    ``ylabel`` names the cost and its unit, ``title`` the panel. Returns ``ax``.
     """
     ns = np.asarray(ns, dtype=float)
     for (label, values), marker in zip(curves.items(), "os^D", strict=False):
@@ -38,8 +38,8 @@ def plot_cost_vs_n(ax, ns, curves, *, mf=None, mf_measured=None, mf_fit=None, yl
 
 
 def plot_gap_vs_n(ax, ns, worst, *, at_start=None, shapes=None, reference=None, title=""):
-    """Exact gaps against ``n`` on log-log axes, on ``ax``; the ``j``-th entry of each dict in
-    colour ``C{j}`` (one per ``c``).
+    """Exact gaps against the numbers of agents ``ns`` on log-log axes, on ``ax`` (its title:
+    ``title``); the ``j``-th entry of each dict in colour ``C{j}`` (one per ``c``).
 
     ``worst``: ``{label: values over ns}``, the worst case over start states (filled markers,
     solid). ``at_start``: the gap at one start state (hollow markers, dotted). ``shapes``: the
@@ -64,7 +64,8 @@ def plot_gap_vs_n(ax, ns, worst, *, at_start=None, shapes=None, reference=None, 
 
 
 def plot_return_vs_n_exact(ax, ns, mc, *, exact=None, optimal=None, title=""):
-    """Returns of ``pi_k^est`` from one start state against ``n`` (log ``x``), on ``ax``.
+    """Returns of ``pi_k^est`` from one start state against the numbers of agents ``ns`` (log
+    ``x``), on ``ax`` (its title: ``title``).
 
     ``mc``: ``{label: (mean, sem) over ns}``, Monte Carlo means drawn with bars of 2 standard
     errors. ``exact``: ``{label: values over ns}`` (NaN where not computed), hollow markers.
