@@ -200,3 +200,32 @@ def test_panels_draw_every_series_with_its_label():
     assert {"mc", "ex", "V*"} <= series
     assert a.get_xscale() == a.get_yscale() == b.get_yscale() == c.get_xscale() == "log"
     plt.close(fig)
+
+
+def _mean_field_limit_return(k, x0, flip, gamma, horizon):
+    """``majority_mode``'s return from mode 0 and a share ``x0`` in local state 0 as ``n -> inf``,
+    written from the model, not from the executor: the share follows ``x' = x (1 - 2 flip) +
+    flip`` deterministically (local dynamics ignore the mode); each step the global agent sets the
+    next mode to the majority of ``k`` (odd) agents drawn from the share (binomial at ``n = inf``),
+    and the stage reward is the share matching the current mode (eq. 3)."""
+    x, total, mode0 = x0, x0, 1.0  # P(current mode = 0)
+    for t in range(1, horizon):
+        mode0 = sum(math.comb(k, j) * x**j * (1 - x) ** (k - j) for j in range(k // 2 + 1, k + 1))
+        x = x * (1 - 2 * flip) + flip
+        total += gamma**t * (mode0 * x + (1 - mode0) * (1 - x))
+    return total
+
+
+@pytest.mark.parametrize("k", [3, 21])
+def test_count_executor_at_a_billion_agents_matches_the_mean_field_limit(k):
+    """At n = 10^9 the count-level executor's mean return is the n -> inf value of pi_k^est
+    (independent route, above) within its standard error: exact binomial draws at huge counts."""
+    mm = majority_mode()
+    q = learn(mm, k, None, progress=False)
+    n, H = 10**9, 60
+    out = values_vs_n(
+        mm, [n], [q], start_share=0.4, n_exact=0, rollouts=4000, horizon=H, seed=2,
+        rule="coordinated",
+    )  # fmt: skip
+    limit = _mean_field_limit_return(k, 0.4, 0.05, 0.9, H)
+    assert abs(out["ret"][0] - limit) <= 4 * out["sem"][0] + 1e-3  # 1e-3: finite n, ~1/sqrt(n)
