@@ -20,6 +20,7 @@ from smfq_lib.chapters.logarithmic import (  # noqa: E402
     extrapolate,
     k_of_n,
     learn_all,
+    majority_limit,
     n_grid,
     polylog_exponent,
     power_law,
@@ -229,3 +230,29 @@ def test_count_executor_at_a_billion_agents_matches_the_mean_field_limit(k):
     )  # fmt: skip
     limit = _mean_field_limit_return(k, 0.4, 0.05, 0.9, H)
     assert abs(out["ret"][0] - limit) <= 4 * out["sem"][0] + 1e-3  # 1e-3: finite n, ~1/sqrt(n)
+
+
+def test_majority_limit_against_the_model_and_the_exact_gap_at_large_n():
+    """majority_limit's V^pi is the loop above (another route, same model); its worst case over
+    start shares is what the exact worst-case gap over count states approaches at large n."""
+    lim = majority_limit(7, 0.05, 0.9, start_share=0.4)
+    assert lim["v_pi"] == pytest.approx(_mean_field_limit_return(7, 0.4, 0.05, 0.9, 400), abs=1e-12)
+    assert 0 < lim["v_star"] - lim["v_pi"] <= lim["worst"]
+    mm = majority_mode()
+    for k in (3, 7):
+        exact, _ = worst_case_gap(mm, 316, learn(mm, k, None, progress=False))
+        assert abs(majority_limit(k, 0.05, 0.9)["worst"] - exact) < 0.01, k
+    # more samples, smaller limit gap; k = 1 is chapter 8's k = 1 at n = 200 (0.761)
+    gaps = [majority_limit(k, 0.05, 0.9)["worst"] for k in (1, 3, 5, 9, 17, 33)]
+    assert all(np.diff(gaps) < 0) and gaps[0] == pytest.approx(0.761, abs=2e-3)
+
+
+def test_majority_limit_refusals():
+    with pytest.raises(ValueError, match="k must be odd"):
+        majority_limit(4, 0.05, 0.9)
+    with pytest.raises(ValueError, match="flip"):
+        majority_limit(3, 0.5, 0.9)
+    with pytest.raises(ValueError, match="start_share"):
+        majority_limit(3, 0.05, 0.9, start_share=1.5)
+    with pytest.raises(ValueError, match="gamma"):
+        majority_limit(3, 0.05, 1.0)

@@ -11,6 +11,9 @@ all ``n`` agents (the paper's abstract and Discussion 0.12; Remark 0.7's compara
 * :func:`polylog_exponent`, :func:`power_law` -- the exponent ``p`` of ``cost ~ (ln n)^p`` and of
   ``cost ~ C n^p`` (least squares in logs, through
   :func:`smfq_lib.evaluate.gap_study.loglog_slope`), and :func:`extrapolate` along the latter.
+* :func:`majority_limit` -- ``majority_mode``'s values as ``n -> inf`` (the share of agents in
+  a state then moves deterministically): the worst-case gap of ``pi_k^est`` over start states and
+  ``V*``, ``V^{pi_k^est}`` at a start share, the reference of the gap beyond ``n_exact``.
 * :func:`values_vs_n` -- per ``n``: the Monte Carlo return of ``pi_k^est`` from a start state
   (count-level executor, Algorithm 3) and, where ``n <= n_exact``, the exact ``V*``,
   ``V^{pi_k^est}``, the worst-case gap over start states (docs/design.md §5) and Theorem 0.11's
@@ -26,7 +29,7 @@ import math
 
 import numpy as np
 
-from smfq_lib._utils.checks import check_int
+from smfq_lib._utils.checks import check_gamma, check_int
 from smfq_lib.evaluate import optimal_value, policy_value, worst_case_gap
 from smfq_lib.evaluate.gap_study import loglog_slope
 from smfq_lib.execute import rollout_counts
@@ -38,6 +41,7 @@ __all__ = [
     "extrapolate",
     "k_of_n",
     "learn_all",
+    "majority_limit",
     "n_grid",
     "polylog_exponent",
     "power_law",
@@ -202,4 +206,53 @@ def values_vs_n(
             for key in ("v_star", "v_pi", "worst"):
                 out[key].append(math.nan)
             out["worst_counts"].append("")
+    return out
+
+
+def majority_limit(k, flip, gamma, start_share=None, grid=4001) -> dict:
+    """``majority_mode(S=2, flip, gamma)`` as ``n -> inf``: the gap of ``pi_k^est`` (``k`` odd).
+
+    With infinitely many agents the share ``x`` in local state 0 moves deterministically, ``x' =
+    x (1 - 2 flip) + flip`` (the local dynamics ignore the mode), and the stage reward (eq. 3) is
+    the share matching the current mode. ``V*`` sets the next mode to the current majority, which
+    is also the majority of ``x'`` (``x' - 1/2 = (x - 1/2)(1 - 2 flip)``), earning ``max(x', 1 -
+    x')``; ``pi_k^est`` sets it to the majority of ``k`` agents drawn from the share (binomial),
+    wrong with probability ``P(Bin(k, x) on the minority side)``. So from share ``x_0`` (either
+    mode: step 0's reward is the same under both policies) the gap is ``sum_{t >= 1} gamma^t
+    P(wrong at x_{t-1}) |2 x_t - 1|``, summed until ``gamma^t < 1e-17``.
+
+    Returns ``worst`` (its maximum over ``grid`` shares ``x_0`` in ``[0, 1]``: the worst case over
+    start states, which the exact worst-case gap at finite ``n`` approaches) and ``worst_share``
+    (a maximiser); with ``start_share``: ``v_star`` and ``v_pi`` from mode 0 and that share
+    (eq. 13 as ``n -> inf``). ``k`` odd (an even sample can tie, and the tie rule then decides,
+    docs/design.md §4); ``0 <= flip < 1/2``; bad input raises ``ValueError``.
+    """
+    k = check_int("k", k, 1, fix="The sample size of pi_k^est.")
+    if k % 2 == 0:
+        raise ValueError(f"k must be odd (an even sample can tie); got k={k}.")
+    if isinstance(flip, bool) or not isinstance(flip, int | float) or not 0 <= flip < 0.5:
+        raise ValueError(f"flip must be a number in [0, 1/2) (majority_mode, S = 2); got {flip!r}.")
+    gamma = check_gamma(gamma)
+    grid = check_int("grid", grid, 2, fix="Number of start shares in [0, 1].")
+    from scipy.stats import binom  # here, not at import: scipy.stats takes ~1 s to import
+
+    steps = math.ceil(math.log(1e-17) / math.log(gamma))
+    shares = np.linspace(0.0, 1.0, grid)
+    if start_share is not None:
+        if not (isinstance(start_share, int | float) and 0.0 <= start_share <= 1.0):
+            raise ValueError(f"start_share must be a number in [0, 1]; got {start_share!r}.")
+        shares = np.append(shares, start_share)
+    x, gap, best, pi = shares.copy(), np.zeros_like(shares), shares.copy(), shares.copy()
+    for t in range(1, steps):
+        # P(the sample's majority is state 0) at x_{t-1}, then the share moves to x_t
+        mode0 = binom.sf(k // 2, k, x)
+        wrong = np.where(x < 0.5, mode0, 1.0 - mode0)
+        x = x * (1.0 - 2.0 * flip) + flip
+        gap += gamma**t * wrong * np.abs(2.0 * x - 1.0)
+        best += gamma**t * np.maximum(x, 1.0 - x)
+        pi += gamma**t * (mode0 * x + (1.0 - mode0) * (1.0 - x))
+    i = int(np.argmax(gap[:grid]))
+    out = {"worst": float(gap[i]), "worst_share": float(shares[i])}
+    if start_share is not None:
+        out |= {"v_star": float(best[-1]), "v_pi": float(pi[-1])}
     return out
