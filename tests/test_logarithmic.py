@@ -180,13 +180,14 @@ def test_panels_draw_every_series_with_its_label():
     plotting.plot_cost_vs_n(
         a, ns, {"s": [1, 2, 3]}, mf=[10, 100, 1000], mf_measured=mf_meas, mf_fit=mf_fit, ylabel="c"
     )
-    ref = ("ref", [0.5, 0.4, 0.3])
+    ref = {"ref": [0.5, 0.4, 0.3]}
     plotting.plot_gap_vs_n(
         b, ns, {"g": [0.4, 0.3, np.nan]}, at_start={"st": [0.3, 0.2, 0.1]},
-        shapes={"sh": [0.5, 0.3, 0.2]}, reference=ref,
+        lines={"sh": [0.5, 0.3, 0.2]}, reference=ref,
     )  # fmt: skip
     mc, exact = {"mc": ([5, 5.1, 5.2], [0.01] * 3)}, {"ex": [5, np.nan, np.nan]}
-    plotting.plot_return_vs_n_exact(c, ns, mc, exact=exact, optimal=("V*", [6, 6, 6]))
+    limit = ("lim", 5.5)
+    plotting.plot_return_vs_n_exact(c, ns, mc, exact=exact, optimal=("V*", [6, 6, 6]), limit=limit)
     series = {row["series"] for row in plotting.figure_series(fig)}
     assert {
         "s",
@@ -198,7 +199,7 @@ def test_panels_draw_every_series_with_its_label():
         "sh",
         "ref",
     } <= series
-    assert {"mc", "ex", "V*"} <= series
+    assert {"mc", "ex", "V*", "lim"} <= series
     assert a.get_xscale() == a.get_yscale() == b.get_yscale() == c.get_xscale() == "log"
     plt.close(fig)
 

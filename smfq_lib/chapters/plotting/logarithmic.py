@@ -37,15 +37,15 @@ def plot_cost_vs_n(ax, ns, curves, *, mf=None, mf_measured=None, mf_fit=None, yl
     return ax
 
 
-def plot_gap_vs_n(ax, ns, worst, *, at_start=None, shapes=None, reference=None, title=""):
+def plot_gap_vs_n(ax, ns, worst, *, at_start=None, lines=None, reference=None, title=""):
     """Exact gaps against the numbers of agents ``ns`` on log-log axes, on ``ax`` (its title:
     ``title``); the ``j``-th entry of each dict in colour ``C{j}`` (one per ``c``).
 
     ``worst``: ``{label: values over ns}``, the worst case over start states (filled markers,
-    solid). ``at_start``: the gap at one start state (hollow markers, dotted). ``shapes``: the
-    theorem's shape at each ``(n, k)`` times a constant (thin dashed). ``reference``: ``(label,
-    values over ns)``, e.g. ``C / sqrt(ln n)``, dashed black. NaN values are not drawn. Returns
-    ``ax``.
+    solid). ``at_start``: the gap at one start state (hollow markers, dotted). ``lines``: e.g.
+    the gap's limit as ``n -> inf`` at each ``k(n)`` (thin, small markers). ``reference``:
+    ``{label: values over ns}``, e.g. ``C / sqrt(c ln n)``, black (dashed, then dotted). NaN
+    values are not drawn. Returns ``ax``.
     """
     ns = np.asarray(ns, dtype=float)
     for j, (label, values) in enumerate(worst.items()):
@@ -54,22 +54,23 @@ def plot_gap_vs_n(ax, ns, worst, *, at_start=None, shapes=None, reference=None, 
     for j, (label, values) in enumerate((at_start or {}).items()):
         ax.loglog(ns, np.asarray(values, dtype=float), "os^D"[j % 4] + ":", color=f"C{j}", ms=8,
                   mfc="none", lw=1.0, label=label)  # fmt: skip
-    for j, (label, values) in enumerate((shapes or {}).items()):
-        ax.loglog(ns, np.asarray(values, dtype=float), "--", color=f"C{j}", lw=0.9, label=label)
-    if reference is not None:
-        ax.loglog(ns, np.asarray(reference[1], dtype=float), "--", color="k", lw=1.4,
-                  label=reference[0])  # fmt: skip
+    for j, (label, values) in enumerate((lines or {}).items()):
+        ax.loglog(ns, np.asarray(values, dtype=float), ".-", color=f"C{j}", ms=3, lw=0.8,
+                  alpha=0.8, label=label)  # fmt: skip
+    for (label, values), ls in zip((reference or {}).items(), ("--", ":", "-."), strict=False):
+        ax.loglog(ns, np.asarray(values, dtype=float), ls=ls, color="k", lw=1.3, label=label)
     ax.set(xlabel="local agents n", ylabel=r"gap $V^*(s) - V^{\pi_k^{est}}(s)$", title=title)
     return ax
 
 
-def plot_return_vs_n_exact(ax, ns, mc, *, exact=None, optimal=None, title=""):
+def plot_return_vs_n_exact(ax, ns, mc, *, exact=None, optimal=None, limit=None, title=""):
     """Returns of ``pi_k^est`` from one start state against the numbers of agents ``ns`` (log
     ``x``), on ``ax`` (its title: ``title``).
 
     ``mc``: ``{label: (mean, sem) over ns}``, Monte Carlo means drawn with bars of 2 standard
     errors. ``exact``: ``{label: values over ns}`` (NaN where not computed), hollow markers.
-    ``optimal``: ``(label, values over ns)``, ``V*`` at the start state (black crosses). Returns
+    ``optimal``: ``(label, values over ns)``, ``V*`` at the start state (black crosses).
+    ``limit``: ``(label, value)``, e.g. ``V*`` as ``n -> inf``, a dashed horizontal line. Returns
     ``ax``.
     """
     ns = np.asarray(ns, dtype=float)
@@ -80,6 +81,8 @@ def plot_return_vs_n_exact(ax, ns, mc, *, exact=None, optimal=None, title=""):
         ax.plot(ns, values, "o", mfc="none", ms=9, mew=1.3, color=f"C{j}", label=label)
     if optimal is not None:
         ax.plot(ns, optimal[1], "x", color="k", ms=8, mew=1.8, label=optimal[0])
+    if limit is not None:
+        ax.axhline(limit[1], color="k", ls="--", lw=1.2, label=limit[0])
     ax.set_xscale("log")
     ax.set(xlabel="local agents n", ylabel="discounted return from $s_0$", title=title)
     return ax
