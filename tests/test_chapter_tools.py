@@ -108,8 +108,10 @@ def test_plot_occupancy_grid_titles_state_what_is_drawn():
     plt.close(fig)
 
 
-@pytest.mark.parametrize("name", ["07_constrained_exploration", "08_optimality_gap"])
-def test_chapters_7_and_8_follow_the_pattern(name):
+@pytest.mark.parametrize(
+    "name", ["07_constrained_exploration", "08_optimality_gap", "12_logarithmic_k"]
+)
+def test_chapters_7_8_and_12_follow_the_pattern(name):
     cells = json.loads((plotting.REPO / "notebooks" / f"{name}.ipynb").read_text())["cells"]
     assert cells[0]["cell_type"] == "markdown" and "Theorem 0.11" in "".join(cells[0]["source"])
     assert "parameters" in cells[1]["metadata"].get("tags", [])

@@ -161,7 +161,7 @@ def test_rollouts_summaries_are_all_methods():
 
 
 #: Chapters whose figure cells go through smfq_lib.chapters.plotting (all of them).
-SHORT_FIGURE_CELLS = ("01", "02", "03", "04", "05", "06", "07", "08", "09", "10", "11", "13")
+SHORT_FIGURE_CELLS = ("01", "02", "03", "04", "05", "06", "07", "08", "09", "10", "11", "12", "13")
 
 
 @pytest.mark.parametrize("number", SHORT_FIGURE_CELLS)

@@ -6,6 +6,7 @@ package imports from it (``tests/test_layout.py``).
   the chapters' results stores;
 * :mod:`~.experiments`: the sweep tasks and drivers of chapters 6 and 7 (importable by Dask
   workers); :mod:`~.linear_experiments`: chapter 10's runs and Theorem 0.15's terms;
+  :mod:`~.logarithmic`: chapter 12's driver (``k = O(log n)`` against mean-field VI);
 * :mod:`~.plotting`: one figure style, ``save_figure`` (PNG + CSV), one function per kind of
   figure.
 * :mod:`~.compiling`: ``compiling_notice()``, a line saying the Numba kernels are being compiled

@@ -111,18 +111,22 @@ def two_zone_point(slip, gamma, n, k, seed, rollouts, horizon, rule) -> dict:
     return {"ret": run.mean(), "sem": run.sem(), "ci95": run.ci(0.95), "entries": int(q.Q.size)}
 
 
-def learning_times(system, ks, repeats: int, algorithm: str = "mean_field") -> np.ndarray:
-    """Wall seconds of ``learn(system, k, None, algorithm=algorithm)`` for every ``k`` of ``ks``,
-    ``repeats`` times each, shape ``(len(ks), repeats)``, after one untimed warm-up run per
-    ``k`` (it compiles or loads the kernels, so no repeat is charged for it). Timing only: keep
-    it out of tables of deterministic numbers.
+def learning_times(
+    system, ks, repeats: int, algorithm: str = "mean_field", m=None, seed: int = 0
+) -> np.ndarray:
+    """Wall seconds of ``learn(system, k, m, algorithm=algorithm, seed=seed)`` for every ``k`` of
+    ``ks``, ``repeats`` times each, shape ``(len(ks), repeats)``, after one untimed warm-up run
+    per ``k`` (it compiles or loads the kernels, so no repeat is charged for it). ``m=None``:
+    the exact operator (eq. 12); an integer: the empirical operator with ``m`` fixed samples per
+    entry (eq. 8, 9), drawing them included. Timing only: keep it out of tables of deterministic
+    numbers.
     """
     out = np.empty((len(ks), repeats))
     for i, k in enumerate(ks):
-        learn(system, k, None, algorithm=algorithm, progress=False)  # warm-up, untimed
+        learn(system, k, m, algorithm=algorithm, seed=seed, progress=False)  # warm-up, untimed
         for j in range(repeats):
             t0 = time.perf_counter()
-            learn(system, k, None, algorithm=algorithm, progress=False)
+            learn(system, k, m, algorithm=algorithm, seed=seed, progress=False)
             out[i, j] = time.perf_counter() - t0
     return out
 

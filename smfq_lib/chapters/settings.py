@@ -92,6 +92,12 @@ PARAMETERS: dict[str, dict[str, str]] = {
         "rs_n": "int >= 2", "rs_ks": "ints >= 1", "rs_ms": "ints >= 1", "rs_base_ms": "ints >= 1",
         "seeds": "int >= 1",
     },
+    "12_logarithmic_k": {
+        "flip": _SHARE, "gamma": _GAMMA, "cs": "floats > 0", "log10_n_max": "int >= 1",
+        "per_decade": "int >= 1", "m": "int >= 1", "repeats": "int >= 1", "mf_ns": "ints >= 2",
+        "mf_fit_min": "int >= 1", "n_extrapolate": "int >= 1", "n_exact": "int >= 0",
+        "start_share": _SHARE, "rollouts": "int >= 2", "horizon": "int >= 1", "seed": "int >= 0",
+    },
     "13_online_learning": {
         "gamma": _GAMMA, "flip": _SHARE, "mm_n": "int >= 1", "mm_ks": "ints >= 1",
         "tz_n": "int >= 1", "tz_ks": "ints >= 1", "steps_max": "int >= 100", "seeds": "int >= 1",

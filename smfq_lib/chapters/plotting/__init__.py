@@ -11,6 +11,7 @@ function per kind of figure (docs/design.md §6).
   6, 7, 8);
 * :mod:`~.linear`: chapter 10's panels;
 * :mod:`~.budget`: chapter 11's gap against oracle calls, and the calls' formulas against ``k``.
+* :mod:`~.logarithmic`: chapter 12's panels (costs, gap and return against ``n``).
 * :mod:`~.online`: chapter 13's gap against samples and returns at large ``n``.
 
 Every name is re-exported here: ``from smfq_lib.chapters.plotting import save_figure, use_style``.
@@ -18,6 +19,11 @@ Every name is re-exported here: ``from smfq_lib.chapters.plotting import save_fi
 
 from smfq_lib.chapters.plotting.budget import plot_calls_vs_k, plot_gap_vs_calls
 from smfq_lib.chapters.plotting.linear import draw_gap_vs_M, draw_learning_time, draw_return_vs_k
+from smfq_lib.chapters.plotting.logarithmic import (
+    plot_cost_vs_n,
+    plot_gap_vs_n,
+    plot_return_vs_n_exact,
+)
 from smfq_lib.chapters.plotting.models import (
     plot_exploration_boxes,
     plot_rule_vs_true_count,
@@ -75,17 +81,20 @@ __all__ = [
     "plot_bellman_noise",
     "plot_calls_vs_k",
     "plot_cost_per_step",
+    "plot_cost_vs_n",
     "plot_executors_vs_exact",
     "plot_exploration_boxes",
     "plot_gap_vs_bound",
     "plot_gap_vs_calls",
     "plot_gap_vs_samples",
+    "plot_gap_vs_n",
     "plot_large_n_returns",
     "plot_occupancy_grid",
     "plot_residuals",
     "plot_return_histograms",
     "plot_return_vs_k",
     "plot_return_vs_n",
+    "plot_return_vs_n_exact",
     "plot_reward_traces",
     "plot_rule_vs_true_count",
     "plot_squeeze_reward",
