@@ -67,6 +67,7 @@ from smfq_lib._utils.budget import check_budget, check_fits
 from smfq_lib._utils.checks import check_int, format_count, validate_counts, validate_index
 from smfq_lib._utils.chunks import run_chunks
 from smfq_lib.evaluate.count_chain import chain_rows
+from smfq_lib.evaluate.count_mdp import count_mdp_bytes, solve_count_mdp
 from smfq_lib.execute import count_state_weights
 from smfq_lib.learning.mean_field_kernels import add_tables
 from smfq_lib.learning.policy import policy_laws, policy_tables
@@ -83,9 +84,9 @@ __all__ = [
 ]
 
 _CACHE_SIZE = 16
-_VSTAR_TOL = 1e-12  # tolerance of the k = n learner behind V* (its last value-iteration step)
+_VSTAR_TOL = 1e-12  # tolerance of V*: ||V - V*||_inf <= _VSTAR_TOL (count_mdp.solve_count_mdp)
 _WHAT_PI = "the count chain of pi_k^est"
-_WHAT_STAR = "V* (Algorithm 2 with k = n)"
+_WHAT_STAR = "V* (policy iteration on the count MDP)"
 _BAR_BYTES = 256 * 2**20  # progress=None: a bar for solves whose tables exceed this
 _POLICY_CACHE: OrderedDict = OrderedDict()
 _OPTIMAL_CACHE: OrderedDict = OrderedDict()
@@ -145,20 +146,17 @@ def _chain_bytes(system, n, memory_budget) -> int:
 
 
 def _star_bytes(system, n, memory_budget) -> int:
-    """Bytes of the ``k = n`` learner behind ``V*`` (``learn``'s own estimate, plus the count
-    states), refused if over the budget."""
-    from smfq_lib.learning import table_bytes
-
+    """Bytes of the count MDP behind ``V*`` (:func:`~smfq_lib.evaluate.count_mdp.count_mdp_bytes`,
+    plus the count states), refused if over the budget."""
     C = n_compositions(n, system.S_l)
-    Cz = n_compositions(n - 1, system.Z_l)
-    entries = system.S_g * system.S_l * Cz * system.A_l * system.A_g
-    nbytes = table_bytes(system, n, None, "mean_field") + C * (system.S_l + system.S_g + 2) * 8
+    Cz = n_compositions(n, system.Z_l)
+    entries = system.S_g * Cz * system.A_g
+    nbytes = count_mdp_bytes(system, n) + C * (system.S_l + system.S_g + 2) * 8
     check_fits(
         f"{_WHAT_STAR} for n = {n} agents (S_g x C(n + S_l - 1, S_l - 1) = {system.S_g} x "
-        f"{format_count(C)} count states) learns a Q table of |S_g||S_l||A_l||A_g| "
-        f"C(n + |Z_l| - 2, |Z_l| - 1) = {system.S_g} x {system.S_l} x {system.A_l} x "
-        f"{system.A_g} x {format_count(Cz)} = {format_count(entries)} entries (with the exact "
-        "operator's working tables); it",
+        f"{format_count(C)} count states) has a Q table of |S_g||A_g| C(n + |Z_l| - 1, "
+        f"|Z_l| - 1) = {system.S_g} x {system.A_g} x {format_count(Cz)} = "
+        f"{format_count(entries)} entries (with its working tables); it",
         nbytes,
         memory_budget,
         hint="Use fewer agents, or pass memory_budget= (bytes) to optimal_value, "
@@ -345,26 +343,7 @@ def optimal_value_table(system: CooperativeSystem, n: int, *, memory_budget=None
         _OPTIMAL_CACHE.move_to_end(key)
         return hit[1]
     progress = _bar(progress, _star_bytes(system, n, memory_budget))
-    from smfq_lib.learning import learn
-
-    q = learn(
-        system,
-        n,
-        None,
-        algorithm="mean_field",
-        solver="policy_iteration",
-        tol=_VSTAR_TOL,
-        progress=progress,
-        memory_budget=memory_budget,
-    )
-    Vq = np.asarray(q.V)
-    comps_n = compositions(n, system.S_l)
-    C = comps_n.shape[0]
-    s1 = np.argmax(comps_n > 0, axis=1)
-    others = comps_n.copy()
-    others[np.arange(C), s1] -= 1
-    ranks = np.array([rank(c) for c in others], dtype=np.int64)
-    V = np.ascontiguousarray(Vq[:, s1, ranks], dtype=np.float64)  # (S_g, C)
+    V = solve_count_mdp(system, n, _VSTAR_TOL, progress)
     V.setflags(write=False)
     _cache_put(_OPTIMAL_CACHE, key, (system, V))
     return V

@@ -23,9 +23,15 @@ of operations, so the result does not depend on the thread count.
 
 Policy iteration (:mod:`smfq_lib.learning.solvers`) also needs the distribution itself for the
 rows its policy picks (:func:`next_composition_laws`: agent by agent, one row at a time).
+
+The count MDP. With no agent kept apart and ``t = n``, the same sweep is the Bellman operator of
+the whole ``n``-agent system on its count states ``(s_g, c)`` with actions ``(a_g, zc)``
+(:func:`apply_exact_count`): ``V*`` of :func:`smfq_lib.evaluate.optimal_value_table`.
 """
 
 from __future__ import annotations
+
+import math
 
 import numba
 import numpy as np
@@ -36,7 +42,15 @@ from smfq_lib._utils.chunks import run_chunks
 from smfq_lib.learning.mean_field_kernels import add_tables, binom_table, rank_tab
 from smfq_lib.model.combinatorics import compositions, n_compositions
 
-__all__ = ["ExactTables", "exact_tables", "apply_exact_mean_field", "next_composition_laws"]
+__all__ = [
+    "ExactTables",
+    "apply_exact_count",
+    "apply_exact_mean_field",
+    "exact_bytes",
+    "exact_tables",
+    "next_composition_laws",
+    "refresh_laws",
+]
 
 
 class ExactTables:
@@ -132,12 +146,15 @@ def _add_agent(src, T, p, tab, off, dst):
 
 @njit(cache=True, nogil=True)
 def _sweep_lanes(
-    lo, hi, lanes, R, VT, P_g, P_l, tab, off, law2, loff, btab, gamma, Q_old, Q_new, res
+    lo, hi, lanes, R, VT, P_g, P_l, P_1, tab, off, law2, loff, btab, gamma, Q_old, Q_new, res
 ):
     """Lanes ``lo .. hi - 1`` of the exact sweep; lane ``L`` does the work units ``L, L + lanes,
     ...`` (unit ``u``: ``s_g = u % S_g`` and, with three cells or more, ``zc[0] = u // S_g``)
-    and writes its residual to ``res[L]``."""
-    S_g, S_l, Cz, A_l, A_g = R.shape
+    and writes its residual to ``res[L]``. ``P_l`` moves the others; ``P_1[s_1, s_g, a_1, s_1']``
+    moves agent 1 (``R`` is ``(S_g, S_1, Cz, A_1, A_g)``, ``VT`` ``(Cs, S_g S_1')``)."""
+    S_g, S_1, Cz, A_1, A_g = R.shape
+    S_l, A_l = P_l.shape[0], P_l.shape[2]
+    S_1n = P_1.shape[3]
     Z = S_l * A_l
     Cs, K = VT.shape
     t = loff.shape[0] - 2
@@ -196,12 +213,12 @@ def _sweep_lanes(
                         if w != 0.0:
                             for q in range(K):
                                 W[q] += w * L[x, q]
-                    for s1 in range(S_l):
-                        for a1 in range(A_l):
+                    for s1 in range(S_1):
+                        for a1 in range(A_1):
                             for g in range(S_g):
                                 acc = 0.0
-                                for s in range(S_l):
-                                    acc += P_l[s1, sg, a1, s] * W[g * S_l + s]
+                                for s in range(S_1n):
+                                    acc += P_1[s1, sg, a1, s] * W[g * S_1n + s]
                                 X[g] = acc
                             for ag in range(A_g):
                                 acc = 0.0
@@ -243,40 +260,100 @@ def apply_exact_mean_field(R, V, P_g, P_l, tables, gamma, Q_old, Q_new) -> float
     gamma E V(next)`` for the value table ``V`` (shape ``(S_g, S_l, Cs)``); returns
     ``max |Q_new - Q_old|``. Runs on ``numba.get_num_threads()`` threads (nogil kernel)."""
     S_g, S_l, Cs = V.shape
-    VT = np.ascontiguousarray(V.reshape(S_g * S_l, Cs).T)
+    return _backup(R, V.reshape(S_g * S_l, Cs), P_g, P_l, P_l, tables, gamma, Q_old, Q_new)
+
+
+def apply_exact_count(R, V, P_g, P_l, tables, gamma, Q_old, Q_new) -> float:
+    """The Bellman operator of the count MDP of the whole ``n``-agent system (the sweep with no
+    agent kept apart, ``tables`` for ``t = n``): ``Q_new[s_g, r, a_g] = R + gamma sum_{s_g'}
+    P_g[s_g, a_g, s_g'] E V[s_g', c']``, ``c'`` the next state composition of the ``n`` agents
+    of composition ``zc_r`` (eq. 2), for ``V`` of shape ``(S_g, Cs)`` and ``R``, ``Q`` of shape
+    ``(S_g, Cz, A_g)``; returns ``max |Q_new - Q_old|``. Agent 1 is a placeholder with one
+    state and one action that stays put (probability 1: the same bits as no agent)."""
+    S_g, Cz, A_g = R.shape
+    five = (S_g, 1, Cz, 1, A_g)
+    stay = np.ones((1, S_g, 1, 1))
+    return _backup(
+        R.reshape(five), V, P_g, P_l, stay, tables, gamma, Q_old.reshape(five),
+        Q_new.reshape(five),
+    )  # fmt: skip
+
+
+def _backup(R, V2, P_g, P_l, P_1, tables, gamma, Q_old, Q_new) -> float:
+    """The sweep (:func:`_sweep_lanes`) for the value table ``V2`` (``(S_g S_1', Cs)``) on
+    ``numba.get_num_threads()`` threads; returns its residual."""
+    VT = np.ascontiguousarray(V2.T)
     lanes = 4 * numba.get_num_threads()
     res = np.zeros(lanes)
     run_chunks(
         lambda a, b: _sweep_lanes(
-            a, b, lanes, R, VT, P_g, P_l, tables.tab, tables.off, tables.law2, tables.loff,
-            tables.btab, gamma, Q_old, Q_new, res,
+            a, b, lanes, R, VT, P_g, P_l, P_1, tables.tab, tables.off, tables.law2,
+            tables.loff, tables.btab, gamma, Q_old, Q_new, res,
         ),
         lanes,
     )  # fmt: skip
     return float(res.max())
 
 
+def refresh_laws(P_l, A_l, Zt, sg, r, tables, laws, law_of) -> None:
+    """``laws[v]`` = the next-composition law (:func:`next_composition_laws`) of the agents of
+    composition ``Zt[r[v]]`` under global state ``sg[v]``, for every value state ``v`` of a
+    policy; recomputed only where ``law_of[v]`` (``sg * Cz + r`` of the law held) changed."""
+    law = sg * Zt.shape[0] + r
+    todo = np.flatnonzero(law != law_of)
+    if todo.size:
+        D = np.empty((todo.size, laws.shape[1]))
+        run_chunks(
+            lambda a, b: next_composition_laws(
+                P_l, A_l, Zt, sg[todo[a:b]], r[todo[a:b]], tables.tab, tables.off, tables.law2,
+                tables.loff, D[a:b],
+            ),
+            todo.size,
+        )  # fmt: skip
+        laws[todo] = D
+        law_of[todo] = law[todo]
+
+
+def exact_bytes(S_g, S_l, A_l, t, K) -> int:
+    """Bytes of :class:`ExactTables` for ``t`` agents (the last two cells' laws: ``sum_T (T + 1)
+    C(T + S_l - 1, S_l - 1) = S_l C(t + S_l + 1, S_l + 1) - (S_l - 1) C(t + S_l, S_l)`` per
+    ``s_g``) and the sweep's per-thread tables of ``K`` channels over ``C(t + S_l - 1, S_l - 1)``
+    compositions."""
+    laws = S_l * math.comb(t + S_l + 1, S_l + 1) - (S_l - 1) * math.comb(t + S_l, S_l)
+    depth = min(S_l * A_l, t + 2) + 1
+    Cs = math.comb(t + S_l - 1, S_l - 1)
+    return 8 * S_g * laws + 8 * Cs * K * depth * numba.get_num_threads()
+
+
 @njit(cache=True, nogil=True)
-def next_composition_laws(P_l, A_l, Zt, sgs, rows, tab, off, out):
-    """``out[i, c']`` = probability that the ``k - 1`` others of composition ``Zt[rows[i]]``
-    (global state ``sgs[i]``) move to state composition ``c'`` (rank order): the convolution of
-    their one-agent laws, added agent by agent in ascending cell order (eq. 12)."""
+def next_composition_laws(P_l, A_l, Zt, sgs, rows, tab, off, law2, loff, out):
+    """``out[i, c']`` = probability that the agents of composition ``Zt[rows[i]]`` (global state
+    ``sgs[i]``) move to state composition ``c'`` (rank order; eq. 12): the law of the last two
+    cells' agents from ``law2`` (:class:`ExactTables`, the sweep's own table), then the other
+    cells' agents added one by one in ascending cell order. Built from the tables the sweep
+    reads, a policy's chain agrees with the backup to rounding, which is what lets
+    policy iteration certify its last policy without extra sweeps."""
     Z_l = Zt.shape[1]
     S_l = P_l.shape[0]
     Cs = out.shape[1]
     nxt = np.empty(Cs)
     for i in range(rows.shape[0]):
         sg = sgs[i]
+        zc = Zt[rows[i]]
         cur = out[i]
-        cur[:] = 0.0
-        cur[0] = 1.0
-        t = 0
-        for z in range(Z_l):
+        j = zc[Z_l - 2] if Z_l > 1 else 0
+        t = zc[Z_l - 1] + j
+        n_t = off[t + 1] - off[t]
+        base = loff[t] + j * n_t
+        for q in range(Cs):
+            cur[q] = law2[sg, base + q] if q < n_t else 0.0
+        for z in range(Z_l - 2):
             s = z // A_l
             a = z % A_l
-            for _ in range(Zt[rows[i], z]):
+            for _ in range(zc[z]):
                 n_next = off[t + 2] - off[t + 1]
-                nxt[:n_next] = 0.0
+                for q in range(n_next):
+                    nxt[q] = 0.0
                 for rr in range(off[t + 1] - off[t]):
                     p = cur[rr]
                     if p == 0.0:
