@@ -36,11 +36,10 @@ import math
 import numba
 import numpy as np
 from numba import njit
-from scipy.special import gammaln
 
 from smfq_lib._utils.chunks import run_chunks
 from smfq_lib.learning.mean_field_kernels import add_tables, binom_table, rank_tab
-from smfq_lib.model.combinatorics import compositions, n_compositions
+from smfq_lib.model.combinatorics import n_compositions
 
 __all__ = [
     "ExactTables",
@@ -58,7 +57,8 @@ class ExactTables:
     (``mean_field_kernels.add_tables``), ``btab`` (binomials for ranks over ``Z_l`` cells) and
     ``law2[s_g, loff[T] + j * C(T) + x]``: the law over the compositions ``x`` of ``T`` of the
     next states of ``j`` agents of cell ``Z_l - 2`` and ``T - j`` of cell ``Z_l - 1`` (``C(T)``
-    compositions of ``T``; ``0 <= j <= T <= t``; with one cell, ``j = 0`` only)."""
+    compositions of ``T``; ``0 <= j <= T <= t``; with one cell, ``j = 0`` only), and the same
+    numbers ``x``-major for the sweep, ``law2t[s_g, loff[T] + x * (T + 1) + j]``."""
 
     def __init__(self, P_l, S_g, A_l, t):
         S_l = P_l.shape[0]
@@ -67,7 +67,9 @@ class ExactTables:
         self.btab = binom_table(t + S_l * A_l, S_l * A_l)
         sizes = [(T + 1) * n_compositions(T, S_l) for T in range(t + 1)]
         self.loff = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
-        self.law2 = _two_cell_laws(P_l, S_g, A_l, t, self.tab, self.off, self.loff)
+        self.law2 = np.zeros((S_g, self.loff[-1]))
+        self.law2t = np.empty((S_g, self.loff[-1]))
+        _two_cell_laws(P_l, A_l, t, self.tab, self.off, self.loff, self.law2, self.law2t)
 
 
 def exact_tables(P_l, S_g, A_l, t) -> ExactTables:
@@ -75,55 +77,37 @@ def exact_tables(P_l, S_g, A_l, t) -> ExactTables:
     return ExactTables(P_l, S_g, A_l, t)
 
 
-def _two_cell_laws(P_l, S_g, A_l, t, tab, off, loff):
-    """``law2`` of :class:`ExactTables`: ``j = 0`` is the multinomial law of the last cell (in
-    logs); ``j >= 1`` adds one agent of cell ``Z_l - 2`` to the law of ``(j - 1, T - j)`` over
-    the compositions of ``T - 1`` (:func:`_add_agent_rows`)."""
+@njit(cache=True)
+def _two_cell_laws(P_l, A_l, t, tab, off, loff, law2, law2t):
+    """``law2`` and ``law2t`` of :class:`ExactTables` (``law2`` zeroed on entry), agent by agent:
+    ``(0, T)`` is ``(0, T - 1)`` with one agent of cell ``Z_l - 1`` added, and ``(j, T - j)``,
+    ``j >= 1``, is ``(j - 1, T - j)`` with one agent of cell ``Z_l - 2`` added."""
+    S_g = law2.shape[0]
     S_l = P_l.shape[0]
     Z = S_l * A_l
-    b = (Z - 1) // A_l, (Z - 1) % A_l
-    a = (Z - 2) // A_l, (Z - 2) % A_l
-    out = np.zeros((S_g, loff[-1]))
-    for T in range(t + 1):
-        C = compositions(T, S_l)
-        n = C.shape[0]
-        log_coef = gammaln(T + 1.0) - gammaln(C + 1.0).sum(axis=1)
-        for sg in range(S_g):
-            p = P_l[b[0], sg, b[1]]
-            with np.errstate(divide="ignore", invalid="ignore"):
-                terms = np.where(C > 0, C * np.log(p), 0.0)
-            out[sg, loff[T] : loff[T] + n] = np.exp(log_coef + terms.sum(axis=1))
-            if Z == 1:
-                continue
-            if T:
-                add = tab[off[T - 1] : off[T]]  # compositions of T - 1, plus e_s
-                p_a = np.ascontiguousarray(P_l[a[0], sg, a[1]])
-                _add_agent_rows(out[sg], loff[T - 1], loff[T], n, T, add, p_a)
-    return out
-
-
-@njit(cache=True)
-def _add_agent_rows(out, lo_prev, lo_out, n, T, add, p_a):
-    """Rows ``j = 1..T`` of :func:`_two_cell_laws` for the compositions of ``T`` (``n`` of them)
-    at ``out[lo_out + j n]``: row ``j - 1`` of ``T - 1`` (at ``lo_prev``) with one agent of law
-    ``p_a`` added, ``add[r, s]`` the rank of composition ``r`` of ``T - 1`` plus ``e_s``. Summed
-    as ``sum_s bincount(add[:, s], weights=prev p_a[s])``, in that order (the same bits)."""
-    S_l = p_a.shape[0]
-    n_prev = add.shape[0]
-    tmp = np.empty(n)
-    for j in range(1, T + 1):
-        lo = lo_prev + (j - 1) * n_prev
-        base = lo_out + j * n
-        for x in range(n):
-            out[base + x] = 0.0
-        for s in range(S_l):
-            for x in range(n):
-                tmp[x] = 0.0
-            w = p_a[s]
-            for r in range(n_prev):
-                tmp[add[r, s]] += out[lo + r] * w
-            for x in range(n):
-                out[base + x] += tmp[x]
+    b_s, b_a = (Z - 1) // A_l, (Z - 1) % A_l
+    a_s, a_a = max(Z - 2, 0) // A_l, max(Z - 2, 0) % A_l
+    for sg in range(S_g):
+        out = law2[sg]
+        out[loff[0]] = 1.0
+        for T in range(1, t + 1):
+            n = off[T + 1] - off[T]
+            n_prev = off[T] - off[T - 1]
+            for j in range(T + 1 if Z > 1 else 1):
+                if j == 0:
+                    src, s, a = loff[T - 1], b_s, b_a
+                else:
+                    src, s, a = loff[T - 1] + (j - 1) * n_prev, a_s, a_a
+                dst = loff[T] + j * n
+                for r in range(n_prev):
+                    w = out[src + r]
+                    for s2 in range(S_l):
+                        out[dst + tab[off[T - 1] + r, s2]] += w * P_l[s, sg, a, s2]
+        for T in range(t + 1):
+            n = off[T + 1] - off[T]
+            for j in range(T + 1):
+                for x in range(n):
+                    law2t[sg, loff[T] + x * (T + 1) + j] = out[loff[T] + j * n + x]
 
 
 @njit(cache=True)
@@ -146,7 +130,7 @@ def _add_agent(src, T, p, tab, off, dst):
 
 @njit(cache=True, nogil=True)
 def _sweep_lanes(
-    lo, hi, lanes, R, VT, P_g, P_l, P_1, tab, off, law2, loff, btab, gamma, Q_old, Q_new, res
+    lo, hi, lanes, R, VT, P_g, P_l, P_1, tab, off, law2t, loff, btab, gamma, Q_old, Q_new, res
 ):
     """Lanes ``lo .. hi - 1`` of the exact sweep; lane ``L`` does the work units ``L, L + lanes,
     ...`` (unit ``u``: ``s_g = u % S_g`` and, with three cells or more, ``zc[0] = u // S_g``)
@@ -161,18 +145,19 @@ def _sweep_lanes(
     last = max(Z - 3, 0)  # deepest level of the prefix zc[0..Z-3]
     depth = min(Z - 2, t + 1) + 1 if Z > 2 else 1  # tables alive at once (+ a spare)
     bufs = np.empty((depth, Cs, K))
+    W2 = np.empty((K, t + 1))
     free = np.empty(depth, dtype=np.int64)
     src = np.zeros(Z, dtype=np.int64)
     own = np.zeros(Z, dtype=np.bool_)
     Tn = np.zeros(Z, dtype=np.int64)
     zc = np.zeros(Z, dtype=np.int64)
-    W = np.empty(K)
     X = np.empty(S_g)
     units = S_g * (t + 1) if Z > 2 else S_g
     for lane in range(lo, hi):
         mx = 0.0
         for u in range(lane, units, lanes):
             sg = u % S_g
+            l2t = law2t[sg]
             n0 = u // S_g if Z > 2 else 0
             for i in range(depth):
                 free[i] = i
@@ -201,24 +186,27 @@ def _sweep_lanes(
                 rr = rank_tab(zc, t, btab)
             while True:
                 # the rows of this prefix: j agents in cell Z - 2, the other T - j in cell Z - 1
+                # W2[q, j] = sum_x law2[j, x] L[x, q], x ascending, the j rows side by side
                 L = bufs[src[last]]
                 T = Tn[last]
                 nT = off[T + 1] - off[T]
-                for j in range(T + 1 if Z > 1 else 1):
-                    base = loff[T] + j * nT
+                nj = T + 1 if Z > 1 else 1
+                for q in range(K):
+                    for j in range(nj):
+                        W2[q, j] = 0.0
+                for x in range(nT):
+                    lt = loff[T] + x * (T + 1)
                     for q in range(K):
-                        W[q] = 0.0
-                    for x in range(nT):
-                        w = law2[sg, base + x]
-                        if w != 0.0:
-                            for q in range(K):
-                                W[q] += w * L[x, q]
+                        Lx = L[x, q]
+                        for j in range(nj):
+                            W2[q, j] += l2t[lt + j] * Lx
+                for j in range(nj):
                     for s1 in range(S_1):
                         for a1 in range(A_1):
                             for g in range(S_g):
                                 acc = 0.0
                                 for s in range(S_1n):
-                                    acc += P_1[s1, sg, a1, s] * W[g * S_1n + s]
+                                    acc += P_1[s1, sg, a1, s] * W2[g * S_1n + s, j]
                                 X[g] = acc
                             for ag in range(A_g):
                                 acc = 0.0
@@ -287,7 +275,7 @@ def _backup(R, V2, P_g, P_l, P_1, tables, gamma, Q_old, Q_new) -> float:
     res = np.zeros(lanes)
     run_chunks(
         lambda a, b: _sweep_lanes(
-            a, b, lanes, R, VT, P_g, P_l, P_1, tables.tab, tables.off, tables.law2,
+            a, b, lanes, R, VT, P_g, P_l, P_1, tables.tab, tables.off, tables.law2t,
             tables.loff, tables.btab, gamma, Q_old, Q_new, res,
         ),
         lanes,
@@ -315,14 +303,14 @@ def refresh_laws(P_l, A_l, Zt, sg, r, tables, laws, law_of) -> None:
 
 
 def exact_bytes(S_g, S_l, A_l, t, K) -> int:
-    """Bytes of :class:`ExactTables` for ``t`` agents (the last two cells' laws: ``sum_T (T + 1)
-    C(T + S_l - 1, S_l - 1) = S_l C(t + S_l + 1, S_l + 1) - (S_l - 1) C(t + S_l, S_l)`` per
-    ``s_g``) and the sweep's per-thread tables of ``K`` channels over ``C(t + S_l - 1, S_l - 1)``
-    compositions."""
+    """Bytes of :class:`ExactTables` for ``t`` agents (the last two cells' laws, in two layouts:
+    ``sum_T (T + 1) C(T + S_l - 1, S_l - 1) = S_l C(t + S_l + 1, S_l + 1) - (S_l - 1) C(t + S_l,
+    S_l)`` per ``s_g``) and the sweep's per-thread tables of ``K`` channels over ``C(t + S_l -
+    1, S_l - 1)`` compositions (and over the ``t + 1`` rows of a prefix)."""
     laws = S_l * math.comb(t + S_l + 1, S_l + 1) - (S_l - 1) * math.comb(t + S_l, S_l)
     depth = min(S_l * A_l, t + 2) + 1
     Cs = math.comb(t + S_l - 1, S_l - 1)
-    return 8 * S_g * laws + 8 * Cs * K * depth * numba.get_num_threads()
+    return 16 * S_g * laws + 8 * K * (Cs * depth + t + 1) * numba.get_num_threads()
 
 
 @njit(cache=True, nogil=True)

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from smfq_lib.model.combinatorics import cell_sums
+
 __all__ = ["count_reward", "mean_field_reward", "tabular_reward"]
 
 
@@ -53,12 +55,11 @@ def _cell_sums(system, Zt):
     r_l[z_s, s_g, z_a]``, shape ``(Cz, S_g)``, and ``sum_z zc[z] phi[z]`` (``(Cz,)``; None
     without an aggregate)."""
     S_g, Z_l = system.S_g, system.Z_l
-    Zf = Zt.astype(np.float64)
-    # r_l[s, s_g, a] -> (Z_l, S_g) with z = s*A_l + a
-    others = Zf @ system.r_l.transpose(0, 2, 1).reshape(Z_l, S_g)
+    rl_z = np.ascontiguousarray(system.r_l.transpose(0, 2, 1).reshape(Z_l, S_g))  # z = s*A_l + a
+    others = cell_sums(Zt, rl_z)
     if system.aggregate is None:
         return others, None
-    return others, Zf @ system.aggregate.phi.reshape(Z_l)
+    return others, cell_sums(Zt, system.aggregate.phi.reshape(Z_l, 1).astype(np.float64))[:, 0]
 
 
 def _reward(system, k, local, phi, shape):
@@ -67,7 +68,8 @@ def _reward(system, k, local, phi, shape):
     agents of ``r_l`` and of the aggregate's ``phi``, broadcastable to ``shape``."""
     mid = (None,) * (len(shape) - 2)
     R = system.r_g[(slice(None),) + mid + (slice(None),)] + local / k
-    R = np.broadcast_to(R, shape).copy()
+    if R.shape != shape:
+        R = np.broadcast_to(R, shape).copy()
     if system.aggregate is not None:
         s_g = np.arange(shape[0]).reshape((-1,) + (1,) * (len(shape) - 1))
         a_g = np.arange(shape[-1]).reshape((1,) * (len(shape) - 1) + (-1,))
