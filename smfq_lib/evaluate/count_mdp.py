@@ -42,6 +42,7 @@ from smfq_lib.learning.mean_field_exact import (
 from smfq_lib.learning.rewards import count_reward
 from smfq_lib.learning.solvers import (
     DENSE_MAX,
+    QuietBar,
     default_max_iter,
     improve,
     policy_iteration,
@@ -128,11 +129,14 @@ def solve_count_mdp(system, n: int, tol: float, progress: bool) -> np.ndarray:
         gamma = op.gamma
         threshold = tol * (1.0 - gamma) / gamma
         n_iter = default_max_iter(gamma, float(np.abs(op.R).max()), threshold)
-        with tqdm(total=n_iter, disable=not progress, desc=f"V* n={n} (count MDP)") as bar:
-            Q, stats = policy_iteration(op, threshold, n_iter, bar)
-            if bar.n < bar.total and stats.residuals[-1] <= threshold:
-                bar.total = bar.n
-                bar.refresh()
+        if progress:
+            with tqdm(total=n_iter, desc=f"V* n={n} (count MDP)") as bar:
+                Q, stats = policy_iteration(op, threshold, n_iter, bar)
+                if bar.n < bar.total and stats.residuals[-1] <= threshold:
+                    bar.total = bar.n
+                    bar.refresh()
+        else:
+            Q, stats = policy_iteration(op, threshold, n_iter, QuietBar())
         if stats.residuals[-1] > threshold:
             warnings.warn(
                 f"V* on n = {n} agents stopped after {n_iter} sweeps with residual "

@@ -151,7 +151,8 @@ def _sweep_lanes(
     own = np.zeros(Z, dtype=np.bool_)
     Tn = np.zeros(Z, dtype=np.int64)
     zc = np.zeros(Z, dtype=np.int64)
-    X = np.empty(S_g)
+    X = np.empty((S_g, t + 1))
+    acc = np.empty(t + 1)
     units = S_g * (t + 1) if Z > 2 else S_g
     for lane in range(lo, hi):
         mx = 0.0
@@ -200,24 +201,30 @@ def _sweep_lanes(
                         Lx = L[x, q]
                         for j in range(nj):
                             W2[q, j] += l2t[lt + j] * Lx
-                for j in range(nj):
-                    for s1 in range(S_1):
-                        for a1 in range(A_1):
+                # then, for the nj rows at once: agent 1's move, the global move, the backup
+                for s1 in range(S_1):
+                    for a1 in range(A_1):
+                        for g in range(S_g):
+                            for j in range(nj):
+                                X[g, j] = 0.0
+                            for s in range(S_1n):
+                                w = P_1[s1, sg, a1, s]
+                                for j in range(nj):
+                                    X[g, j] += w * W2[g * S_1n + s, j]
+                        for ag in range(A_g):
+                            for j in range(nj):
+                                acc[j] = 0.0
                             for g in range(S_g):
-                                acc = 0.0
-                                for s in range(S_1n):
-                                    acc += P_1[s1, sg, a1, s] * W2[g * S_1n + s, j]
-                                X[g] = acc
-                            for ag in range(A_g):
-                                acc = 0.0
-                                for g in range(S_g):
-                                    acc += P_g[sg, ag, g] * X[g]
-                                qv = R[sg, s1, rr, a1, ag] + gamma * acc
-                                dd = abs(qv - Q_old[sg, s1, rr, a1, ag])
+                                w = P_g[sg, ag, g]
+                                for j in range(nj):
+                                    acc[j] += w * X[g, j]
+                            for j in range(nj):
+                                qv = R[sg, s1, rr + j, a1, ag] + gamma * acc[j]
+                                dd = abs(qv - Q_old[sg, s1, rr + j, a1, ag])
                                 if dd > mx:
                                     mx = dd
-                                Q_new[sg, s1, rr, a1, ag] = qv
-                    rr += 1
+                                Q_new[sg, s1, rr + j, a1, ag] = qv
+                rr += nj
                 # next prefix: one more agent in the deepest cell 1 <= d <= Z - 3 that takes one
                 d = last
                 while d >= 1 and Tn[d] == 0:

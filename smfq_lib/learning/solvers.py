@@ -38,6 +38,7 @@ from smfq_lib._utils.chunks import run_chunks
 
 __all__ = [
     "SOLVERS",
+    "QuietBar",
     "SolveStats",
     "default_max_iter",
     "evaluate_policy",
@@ -60,6 +61,17 @@ PI_TIE_RTOL = 1e-11
 #: Below this much work per iteration (entries x samples) kernels run on one thread: a parallel
 #: launch costs more than the work, and far more on a loaded machine. Results do not depend on it.
 SERIAL_WORK = 2_000_000
+
+
+class QuietBar:
+    """What a solver calls on its progress bar, doing nothing: for callers that show no bar
+    (a disabled tqdm costs tens of microseconds to build, which small solves notice)."""
+
+    def set_postfix_str(self, *args, **kwargs) -> None:
+        pass
+
+    def update(self, *args, **kwargs) -> None:
+        pass
 
 
 @dataclass
