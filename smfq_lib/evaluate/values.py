@@ -18,11 +18,12 @@ policies here, so they are functions of the count state.
   with an aggregate term, ``E[rho(s_g, a_g, x / n)]`` with ``x = sum_i phi[s_i, a_i]`` (its
   exact law is the convolution of per-agent pmfs on the integer lattice, so ``phi`` must be
   integer-valued here). ``V`` solves ``(I - gamma P) V = r`` (dense LU, exact to rounding).
-* :func:`optimal_value`: ``V*`` (eq. 4) = Algorithm 2 with ``k = n`` and the exact operator
-  (``smfq_lib.learning``, solved by policy iteration: the same fixed point as value iteration in
-  a handful of sweeps): with ``k = n`` the subsystem IS the system, so its value table read at
-  the canonical representative (``s_1`` = lowest state present, the others' counts
-  ``counts - e_{s_1}``) is ``V*``.
+* :func:`optimal_value`: ``V*`` (eq. 4) by policy iteration on the count MDP of the ``n``-agent
+  system (:mod:`smfq_lib.evaluate.count_mdp`: actions ``(a_g, zc)``, ``zc`` the agents'
+  (state, action) composition): Algorithm 2's exact operator at ``k = n`` with no agent kept
+  apart, whose ``k = n`` learner (the subsystem IS the system) reads the same ``V*`` at the
+  canonical representative (``s_1`` = lowest state present, the others ``counts - e_{s_1}``)
+  from a table ``Z_l n / (n + Z_l - 1)`` times larger.
 * :func:`gap`: ``V* - V^{pi_k^est}`` at a state or under an initial distribution, the quantity
   bounded by Theorem 0.11.
 
@@ -41,13 +42,14 @@ the policy's :class:`~smfq_lib.learning.policy.ActionLaws` under that rule (read
 policy object, whose Q table may be large); a hit is used only if ``k`` and the laws still match, so
 mutating a policy's tables in place, or a new policy object that reuses a dead one's id, triggers
 a new solve (the value depends on the policy only through its laws). Only the value tables are
-kept (not the learned ``V*`` Q table). The caches hold the last 16 entries each;
+kept (not the count MDP's Q table). The caches hold the last 16 entries each;
 :func:`clear_cache` empties them.
 
 Sizes. Every argument is checked, and every solve's size against ``memory_budget`` (bytes;
 default half the available memory), before any allocation: the policy chain's dense ``N x N``
-matrices (message naming ``N``), and for ``V*`` the ``k = n`` learner's tables (``learn`` gets
-the same budget). Counts are exact Python integers, so the sizes in the messages are right at
+matrices (message naming ``N``), and for ``V*`` the count MDP's tables (its ``Q`` over
+``(s_g, zc, a_g)`` and working tables, :func:`~smfq_lib.evaluate.count_mdp.count_mdp_bytes`).
+Counts are exact Python integers, so the sizes in the messages are right at
 any ``n`` (up to ``2**63 - 1``, the kernels' int64). The chain's rows are computed by
 :func:`smfq_lib.evaluate.count_chain.chain_rows`.
 
@@ -326,13 +328,12 @@ def policy_value(
 
 @one_blas_thread
 def optimal_value_table(system: CooperativeSystem, n: int, *, memory_budget=None, progress=False):
-    """``V*`` (eq. 4) at every count state, shape ``(S_g, C(n, S_l))``: Algorithm 2 with ``k = n``
-    and the exact operator, read at ``s_1`` = lowest state present, others ``counts - e_{s_1}``.
+    """``V*`` (eq. 4) at every count state, shape ``(S_g, C(n, S_l))``, ``||V - V*||_inf <=
+    1e-12``: policy iteration on the count MDP (:mod:`smfq_lib.evaluate.count_mdp`).
 
-    ``memory_budget`` (bytes; default half the available memory) bounds the ``k = n`` learner's
-    tables: they are refused before anything is allocated, and ``learn`` gets the same budget.
-    ``progress``: ``learn``'s bar over the iterations (default False, for loops; None: only when
-    the tables exceed 256 MiB).
+    ``memory_budget`` (bytes; default half the available memory) bounds the count MDP's tables:
+    they are refused before anything is allocated. ``progress``: a bar over the sweeps (default
+    False, for loops; None: only when the tables exceed 256 MiB).
 
     ``system``: the :class:`~smfq_lib.CooperativeSystem`; ``n``: agents.
     """
@@ -361,9 +362,9 @@ def optimal_value(
 ) -> float:
     """Exact ``V*(s_0)`` of the n-agent system (eq. 4); ``s_0`` as in :func:`policy_value`.
 
-    ``memory_budget`` as in :func:`optimal_value_table`; ``progress``: ``learn``'s bar, shown by
-    default (None) only when the ``k = n`` tables exceed 256 MiB (the slow solves: V* of
-    constrained exploration at n = 5 runs for about half an hour), True/False always/never.
+    ``memory_budget`` as in :func:`optimal_value_table`; ``progress``: its bar, shown by
+    default (None) only when the count MDP's tables exceed 256 MiB (the slow solves),
+    True/False always/never.
 
     ``system``: the :class:`~smfq_lib.CooperativeSystem`; ``n``: agents. The start state is the
 
