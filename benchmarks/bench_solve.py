@@ -7,9 +7,10 @@ On ``random_system(2, S_l, 2, 2, seed=0)`` (gamma 0.9), in one run:
    QuantEcon's dense transition array, 17.7 GB, does not fit: ours alone), with the ratio.
 
 1. ``V*`` as Algorithm 2 at ``k = n`` (exact operator, tol 1e-12; the route of
-   ``evaluate.optimal_value_table`` before it solved the count MDP directly) at ``n = 25, 50, 100, 200`` (``S_l = 2``) and
-   ``n = 20, 30`` (``S_l = 3``): sweeps, solves and seconds of both solvers and their ratio, and
-   a reference: policy iteration on the count MDP written plainly in NumPy/SciPy
+   ``evaluate.optimal_value_table`` before it solved the count MDP directly) at ``n = 25, 50,
+   100, 200`` (``S_l = 2``) and ``n = 20, 30`` (``S_l = 3``): sweeps, solves and seconds of
+   both solvers and their ratio, and a reference: policy iteration on the count MDP written
+   plainly in NumPy/SciPy
    (:func:`reference_vstar`, ``S_l = 2``: binomial laws convolved by FFT, dense evaluation solve),
    whose ``V*`` must equal the library's.
 2. The full exact gap curve at ``n = 50, 100`` on ``random_system(2, 2, 2, 2, seed=25)``
