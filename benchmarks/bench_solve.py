@@ -337,6 +337,7 @@ def main():
     warm = random_system(2, 2, 2, 2, seed=1)  # compile / load every kernel first
     for solver in ("value_iteration", "policy_iteration"):
         policy_value_table(warm, learn(warm, 3, None, solver=solver, progress=False), 4)
+    optimal_value_table(warm, 4)
     if args.scale:
         scale_table()
     elif args.quantecon:
