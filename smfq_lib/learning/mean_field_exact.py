@@ -133,9 +133,12 @@ def _sweep_lanes(
     lo, hi, lanes, R, VT, P_g, P_l, P_1, tab, off, law2t, loff, btab, gamma, Q_old, Q_new, res
 ):
     """Lanes ``lo .. hi - 1`` of the exact sweep; lane ``L`` does the work units ``L, L + lanes,
-    ...`` (unit ``u``: ``s_g = u % S_g`` and, with three cells or more, ``zc[0] = u // S_g``)
-    and writes its residual to ``res[L]``. ``P_l`` moves the others; ``P_1[s_1, s_g, a_1, s_1']``
-    moves agent 1 (``R`` is ``(S_g, S_1, Cz, A_1, A_g)``, ``VT`` ``(Cs, S_g S_1')``)."""
+    ...`` (unit ``u``: with three cells or more ``s_g = u // (t + 1)`` and ``zc[0] = u % (t +
+    1)``, else ``s_g = u``) and writes its residual to ``res[L]``. A lane keeps the table of the
+    cell-0 agents from one unit to its next of the same ``s_g`` and adds only the new agents:
+    the same operations as from ``V``, so every entry's bits do not depend on the lanes. ``P_l``
+    moves the others; ``P_1[s_1, s_g, a_1, s_1']`` moves agent 1 (``R`` is ``(S_g, S_1, Cz,
+    A_1, A_g)``, ``VT`` ``(Cs, S_g S_1')``)."""
     S_g, S_1, Cz, A_1, A_g = R.shape
     S_l, A_l = P_l.shape[0], P_l.shape[2]
     S_1n = P_1.shape[3]
@@ -156,25 +159,29 @@ def _sweep_lanes(
     units = S_g * (t + 1) if Z > 2 else S_g
     for lane in range(lo, hi):
         mx = 0.0
+        held, sg_held = -1, -1  # the cell-0 table in bufs[src[0]]: its agents, its s_g
         for u in range(lane, units, lanes):
-            sg = u % S_g
+            sg = u // (t + 1) if Z > 2 else u
+            n0 = u % (t + 1) if Z > 2 else 0
             l2t = law2t[sg]
-            n0 = u // S_g if Z > 2 else 0
+            if held < 0 or sg != sg_held or n0 < held:  # start again from V
+                src[0] = 0
+                for r in range(Cs):
+                    for q in range(K):
+                        bufs[0, r, q] = VT[r, q]
+                held, sg_held = 0, sg
+            nfree = 0
             for i in range(depth):
-                free[i] = i
-            nfree = depth - 1
-            b = free[nfree]
-            for r in range(Cs):
-                for q in range(K):
-                    bufs[b, r, q] = VT[r, q]
-            src[0] = b
-            Tn[0] = t
-            for _ in range(n0):  # n0 agents into cell 0
+                if i != src[0]:
+                    free[nfree] = i
+                    nfree += 1
+            while held < n0:  # the unit's agents into cell 0, on from the last unit's table
                 f = free[nfree - 1]
-                _add_agent(bufs[src[0]], Tn[0], P_l[0, sg, 0], tab, off, bufs[f])
+                _add_agent(bufs[src[0]], t - held, P_l[0, sg, 0], tab, off, bufs[f])
                 free[nfree - 1] = src[0]
                 src[0] = f
-                Tn[0] -= 1
+                held += 1
+            Tn[0] = t - n0
             for d in range(1, last + 1):
                 src[d] = src[0]
                 own[d] = False
