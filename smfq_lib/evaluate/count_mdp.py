@@ -48,7 +48,7 @@ from smfq_lib.learning.solvers import (
     policy_iteration,
     threads_for,
 )
-from smfq_lib.model.combinatorics import compositions, marginal_ranks, n_compositions
+from smfq_lib.model.combinatorics import compositions, marginal_ranks_of, n_compositions
 
 __all__ = ["CountMDP", "count_mdp_bytes", "solve_count_mdp"]
 
@@ -80,7 +80,7 @@ class CountMDP:
         self.P_l = np.ascontiguousarray(system.P_l)
         self.A_l = A_l
         self.Zt = compositions(n, S_l * A_l)
-        self.mr = marginal_ranks(n, S_l, A_l)
+        self.mr = marginal_ranks_of(self.Zt, S_l, A_l)
         self.Cs = int(n_compositions(n, S_l))
         self.shape = (S_g, self.Zt.shape[0], A_g)
         self.R = count_reward(system, n, self.Zt).ravel()
@@ -144,6 +144,8 @@ def solve_count_mdp(system, n: int, tol: float, progress: bool) -> np.ndarray:
                 RuntimeWarning,
                 stacklevel=3,
             )
-        V = np.empty(op.n_values)
-        improve(op, Q, V, np.full(op.n_values, -1, dtype=np.int64), 0.0)  # V = max of Q
+        V = stats.values
+        if V is None:  # the solver stopped on a value-iteration step: V = max of Q
+            V = np.empty(op.n_values)
+            improve(op, Q, V, np.full(op.n_values, -1, dtype=np.int64), 0.0)
     return V.reshape(system.S_g, op.Cs)

@@ -39,7 +39,6 @@ from numba import njit
 
 from smfq_lib._utils.chunks import run_chunks
 from smfq_lib.learning.mean_field_kernels import add_tables, binom_table, rank_tab
-from smfq_lib.model.combinatorics import n_compositions
 
 __all__ = [
     "ExactTables",
@@ -65,7 +64,7 @@ class ExactTables:
         self.t = t
         self.tab, self.off = add_tables(t + 1, S_l)
         self.btab = binom_table(t + S_l * A_l, S_l * A_l)
-        sizes = [(T + 1) * n_compositions(T, S_l) for T in range(t + 1)]
+        sizes = np.arange(1, t + 2) * np.diff(self.off)[: t + 1]  # (T + 1) C(T + S_l - 1, T)
         self.loff = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
         self.law2 = np.zeros((S_g, self.loff[-1]))
         self.law2t = np.empty((S_g, self.loff[-1]))

@@ -77,13 +77,15 @@ class QuietBar:
 @dataclass
 class SolveStats:
     """What a solver did: sweeps (backups of the whole ``Q``), policy evaluations (linear
-    solves) and their seconds, the residual of every sweep."""
+    solves) and their seconds, the residual of every sweep; ``values``: the value table (max
+    of the returned ``Q`` over each value state's entries) when the last step computed it."""
 
     solver: str
     sweeps: int = 0
     solves: int = 0
     solve_seconds: float = 0.0
     residuals: list = field(default_factory=list)
+    values: np.ndarray | None = None
 
 
 @contextlib.contextmanager
@@ -237,6 +239,7 @@ def policy_iteration(op, threshold: float, max_sweeps: int, bar) -> tuple[np.nda
             bound = _checked(op.gamma * float(np.abs(V - V_pi).max()), stats.sweeps)
             if bound <= threshold:
                 stats.residuals.append(bound)
+                stats.values = V  # Q is unchanged since the improvement that filled V
                 break
         vi_step = changed == 0 or stats.solves >= MAX_EVALUATIONS
         V_pi = None

@@ -38,6 +38,7 @@ __all__ = [
     "state_marginal",
     "expand_cells",
     "marginal_ranks",
+    "marginal_ranks_of",
     "cell_sums",
     "log_multinomial_pmf",
     "multinomial_pmf",
@@ -243,7 +244,12 @@ def expand_cells(zc, A_l, s_out, a_out):
 def marginal_ranks(t, S_l, A_l):
     """For every composition ``zc`` of ``t`` into ``S_l * A_l`` cells (rank order), the rank of
     its state marginal among the compositions of ``t`` into ``S_l`` parts."""
-    Z = compositions(t, S_l * A_l)
+    return marginal_ranks_of(compositions(t, S_l * A_l), S_l, A_l)
+
+
+@njit(cache=True)
+def marginal_ranks_of(Z, S_l, A_l):
+    """:func:`marginal_ranks` of the rows of ``Z`` (compositions into ``S_l * A_l`` cells)."""
     out = np.empty(Z.shape[0], dtype=np.int64)
     c = np.empty(S_l, dtype=np.int64)
     for r in range(Z.shape[0]):
