@@ -122,3 +122,45 @@ def test_backup_is_the_expectation():
             for a_g in range(system.A_g):
                 want = R[s_g, r, a_g] + system.gamma * system.P_g[s_g, a_g] @ EV
                 assert abs(Q[s_g, r, a_g] - want) < 1e-12
+
+
+def test_iterative_evaluation_gives_the_same_vstar(monkeypatch):
+    """Above ``DENSE_MAX`` value states the policy is evaluated by GMRES on the factored chain
+    (agent 1 a placeholder): forced here on a small system, V* is the dense solve's."""
+    import smfq_lib.learning.solvers as solvers
+
+    system = random_system(2, 3, 2, 2, seed=10)
+    n = 5
+    clear_cache()
+    dense = optimal_value_table(system, n)
+    clear_cache()
+    monkeypatch.setattr(solvers, "DENSE_MAX", 0)
+    np.testing.assert_allclose(optimal_value_table(system, n), dense, atol=1e-10, rtol=0)
+    clear_cache()
+
+
+def test_policy_chain_is_the_transition_law():
+    """The chain of a policy (one (a_g, zc) per count state) against bf_next_counts, densely
+    and as the matrix-vector product the iterative evaluation uses."""
+    system = tiny_system(2, 3, 2, 2, seed=11)
+    n = 3
+    op = CountMDP(system, n)
+    S_g, Cz, A_g = op.shape
+    rng = np.random.default_rng(1)
+    choice = np.empty(op.n_values, dtype=np.int64)
+    for v in range(op.n_values):
+        s_g, c = divmod(v, op.Cs)
+        r = rng.choice(np.flatnonzero(op.mr == c))
+        choice[v] = (s_g * Cz + r) * A_g + rng.integers(A_g)
+    chain = op.policy_chain(choice)
+    P = chain.toarray()
+    for v, e in enumerate(choice):
+        s_g, r, a_g = e // (Cz * A_g), (e // A_g) % Cz, e % A_g
+        zc = op.Zt[r]
+        cells = [(z // system.A_l, z % system.A_l) for z in range(system.Z_l) for _ in range(zc[z])]
+        want = np.zeros((S_g, op.Cs))
+        for c, p in bf_next_counts(system, s_g, cells).items():
+            want[:, rank(np.array(c))] = system.P_g[s_g, a_g] * p
+        np.testing.assert_allclose(P[v], want.ravel(), atol=1e-14, rtol=0)
+    x = rng.random(op.n_values)
+    np.testing.assert_allclose(chain @ x, P @ x, atol=1e-13, rtol=0)
