@@ -274,6 +274,7 @@ def apply_exact_count(R, V, P_g, P_l, tables, gamma, Q_old, Q_new) -> float:
     S_g, Cz, A_g = R.shape
     five = (S_g, 1, Cz, 1, A_g)
     stay = np.ones((1, S_g, 1, 1))
+    stay.setflags(write=P_l.flags.writeable)  # P_1 typed as P_l: one compilation of the sweep
     return _backup(
         R.reshape(five), V, P_g, P_l, stay, tables, gamma, Q_old.reshape(five),
         Q_new.reshape(five),
