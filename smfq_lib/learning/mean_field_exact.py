@@ -285,7 +285,8 @@ def _backup(R, V2, P_g, P_l, P_1, tables, gamma, Q_old, Q_new) -> float:
     """The sweep (:func:`_sweep_lanes`) for the value table ``V2`` (``(S_g S_1', Cs)``) on
     ``numba.get_num_threads()`` threads; returns its residual."""
     VT = np.ascontiguousarray(V2.T)
-    lanes = 4 * numba.get_num_threads()
+    threads = numba.get_num_threads()
+    lanes = 4 * threads if threads > 1 else 1  # one lane: each unit carries on from the last
     res = np.zeros(lanes)
     run_chunks(
         lambda a, b: _sweep_lanes(
