@@ -228,7 +228,7 @@ def quantecon_table(ns):
             )
         err = np.abs(V - res.v.reshape(system.S_g, n + 1)).max()  # rank(c) = x, ascending
         print(
-            f"{n:>4} {t_ours:>7.3f} {t_build:>10.2f} {t_qe:>8.3f} {t_qe0:>11.3f} "
+            f"{n:>4} {t_ours:>7.4f} {t_build:>10.2f} {t_qe:>8.4f} {t_qe0:>11.4f} "
             f"{t_ours / t_qe:>10.2f} {t_ours / t_qe0:>11.2f} {err:>9.1e}"
         )
         del ddp, res
