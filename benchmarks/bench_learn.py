@@ -32,9 +32,9 @@ import numpy as np
 import scipy.sparse as sp
 
 from smfq_lib.learning import table_bytes
-from smfq_lib.learning.learner import _threads_for
 from smfq_lib.learning.mean_field import MeanFieldOperator
 from smfq_lib.learning.mean_field_exact import next_composition_laws
+from smfq_lib.learning.solvers import threads_for
 from smfq_lib.learning.tabular import TabularOperator
 from smfq_lib.model.examples import constrained_exploration
 
@@ -79,7 +79,9 @@ def reference_csr(op):
     rows = np.tile(np.arange(Cz), S_g)
     dense = np.empty((S_g * Cz, op.Cs))
     t = op.tables
-    next_composition_laws(op.P_l, op.system.A_l, op.Zt, sgs, rows, t.tab, t.off, dense)
+    next_composition_laws(
+        op.P_l, op.system.A_l, op.Zt, sgs, rows, t.tab, t.off, t.law2, t.loff, dense
+    )
     return sp.csr_array(dense)
 
 
@@ -109,7 +111,7 @@ def mean_field_table(system, args):
             setup = time.perf_counter() - t
             Q = np.random.default_rng(0).random(op.size)
             Q_new = np.empty(op.size)
-            with _threads_for(nbytes // 8):  # the thread policy of learn()
+            with threads_for(nbytes // 8):  # the thread policy of learn()
                 it = _best(lambda op=op, Q=Q, Q_new=Q_new: op.step(Q, Q_new), args.repeat)
             store = op.samples.nbytes / op.size if m is not None else 0.0
             ref_setup = ref = float("nan")
@@ -166,7 +168,7 @@ def tabular_table(system, args):
         op = TabularOperator(system, k, None, 0)
         Q = np.random.default_rng(0).random(op.size)
         Q_new = np.empty(op.size)
-        with _threads_for(nbytes // 8):
+        with threads_for(nbytes // 8):
             it = _best(lambda op=op, Q=Q, Q_new=Q_new: op.step(Q, Q_new), args.repeat)
         td = _best(lambda op=op, Q=Q: tensordot_tabular(op, Q), args.repeat)
         err = np.abs(tensordot_tabular(op, Q) - Q_new).max()

@@ -1,4 +1,4 @@
-"""smfq_lib.evaluate: exact V^{pi_k^est} (count chain), V* (k = n) and the gap, against the
+"""smfq_lib.evaluate: exact V^{pi_k^est} (count chain), V* (the count MDP) and the gap, against the
 independent brute force of tests/brute_force.py on the joint space S_g x S_l^n."""
 
 from __future__ import annotations
@@ -156,28 +156,31 @@ def test_non_integer_phi_is_refused():
         policy_value(system, random_policy(system, 2, 0), 3, 0, [1, 2])
 
 
-# -- memory budget and progress reach the k = n learner -----------------------------------------
-LEARN_MODULE = importlib.import_module("smfq_lib.learning")
+# -- memory budget and progress reach the count MDP behind V* ------------------------------------
+VALUES_MODULE = importlib.import_module("smfq_lib.evaluate.values")
 
 
-def test_optimal_value_passes_budget_and_progress_to_learn(monkeypatch):
+def test_optimal_value_passes_progress_and_obeys_budget(monkeypatch):
     seen = {}
+    solve = VALUES_MODULE.solve_count_mdp
 
-    def spy(*args, **kwargs):
-        seen.update(kwargs)
-        return learn(*args, **kwargs)
+    def spy(system, n, tol, progress):
+        seen["progress"] = progress
+        return solve(system, n, tol, progress)
 
-    monkeypatch.setattr(LEARN_MODULE, "learn", spy)
+    monkeypatch.setattr(VALUES_MODULE, "solve_count_mdp", spy)
     system = tiny_system(1, 2, 1, 2, seed=7)
     optimal_value_table(system, 2, memory_budget=10**8, progress=False)
-    assert seen["memory_budget"] == 10**8 and seen["progress"] is False
+    assert seen["progress"] is False
+    with pytest.raises(ValueError, match=r"^V\* .* memory budget"):
+        optimal_value_table(system, 3, memory_budget=1000)
 
 
 def test_gap_checks_everything_before_solving(monkeypatch):
     def no_solve(*args, **kwargs):
         raise AssertionError("V* was solved before the arguments were checked")
 
-    monkeypatch.setattr(LEARN_MODULE, "learn", no_solve)
+    monkeypatch.setattr(VALUES_MODULE, "solve_count_mdp", no_solve)
     system = tiny_system(2, 2, 2, 2, seed=8)
     with pytest.raises(ValueError, match="k <= n"):
         gap(system, random_policy(system, 3, 0), 2, 0, [1, 1])
@@ -196,4 +199,4 @@ def test_progress_bars(capsys):
     policy_value_table(system, pol, 5, progress=True)
     optimal_value_table(system, 5, progress=True)
     err = capsys.readouterr().err
-    assert "count chain of pi_k^est, n=5 k=2" in err and "learn k=5 mean_field" in err
+    assert "count chain of pi_k^est, n=5 k=2" in err and "V* n=5 (count MDP)" in err

@@ -256,8 +256,9 @@ _SCRIPT = textwrap.dedent(
     import hashlib, importlib, itertools, sys
     import numba
     from brute_force import tiny_system
-    L = importlib.import_module("smfq_lib.learning.learner")  # holds learn and _SERIAL_WORK
-    serial, L._SERIAL_WORK = L._SERIAL_WORK, 0  # force the parallel path even on small tables
+    L = importlib.import_module("smfq_lib.learning.learner")  # holds learn
+    S = importlib.import_module("smfq_lib.learning.solvers")  # holds SERIAL_WORK
+    serial, S.SERIAL_WORK = S.SERIAL_WORK, 0  # force the parallel path even on small tables
     s = tiny_system(2, 3, 2, 2, seed=6, aggregate=True)
     out = [str(numba.get_num_threads())]
     for alg, k, m, solver in itertools.product(
@@ -270,7 +271,7 @@ _SCRIPT = textwrap.dedent(
                 h.update(a.tobytes())
             out.append(h.hexdigest())
     print(" ".join(out))
-    L._SERIAL_WORK = serial  # as it was, for the scripts run after this one (tests/threads.py)
+    S.SERIAL_WORK = serial  # as it was, for the scripts run after this one (tests/threads.py)
     """
 )
 register("learn_api", _SCRIPT)

@@ -136,7 +136,16 @@ def test_exact_distributions_equal_brute_force():
     rows = np.tile(np.arange(len(Zt)), 2)
     laws = np.empty((rows.size, len(comps)))
     next_composition_laws(
-        np.ascontiguousarray(system.P_l), 2, Zt, sgs, rows, tables.tab, tables.off, laws
+        np.ascontiguousarray(system.P_l),
+        2,
+        Zt,
+        sgs,
+        rows,
+        tables.tab,
+        tables.off,
+        tables.law2,
+        tables.loff,
+        laws,
     )
     for sg in range(2):
         for r, zc in enumerate(Zt):

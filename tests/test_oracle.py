@@ -344,7 +344,8 @@ _THREADS_SCRIPT = textwrap.dedent(
     import test_oracle as T
     L = importlib.import_module("smfq_lib.learning.learner")
     O = importlib.import_module("smfq_lib.learning.oracle_samples")
-    serial, L._SERIAL_WORK = L._SERIAL_WORK, 0  # the parallel path even on small tables
+    S = importlib.import_module("smfq_lib.learning.solvers")  # holds SERIAL_WORK
+    serial, S.SERIAL_WORK = S.SERIAL_WORK, 0  # the parallel path even on small tables
     draws, O.ORACLE_DRAWS = O.ORACLE_DRAWS, 200  # several blocks
     s = random_system(2, 3, 2, 2, seed=12)
     out = [str(numba.get_num_threads())]
@@ -358,7 +359,7 @@ _THREADS_SCRIPT = textwrap.dedent(
                 h.update(a.tobytes())
             out.append(h.hexdigest())
     print(" ".join(out))
-    L._SERIAL_WORK, O.ORACLE_DRAWS = serial, draws
+    S.SERIAL_WORK, O.ORACLE_DRAWS = serial, draws
     """
 )
 register("oracle", _THREADS_SCRIPT)

@@ -211,7 +211,7 @@ def fx(tmp_path_factory):
         pol4=random_policy(tiny_system(1, 4, 1, 1, seed=0), 1, 0),
         iid=iid_initial(sys),
         ce=constrained_exploration(),
-        wide=random_system(2, 2, 2, 10),  # few count states, a big k = n learner
+        wide=random_system(2, 2, 2, 10),  # few count states, a big count MDP (Z_l = 20)
         z1=random_system(2, 1, 2, 1),  # Z_l = 1: both algorithms' tables are tiny at any k
         base=tiny_system(1, 2, 1, 2, seed=0),
         ones=ones,
@@ -246,8 +246,8 @@ OWN = [
     Case("rollout_agents n=2**70", lambda f: rollout_agents(f.sys, f.pol, 2**70, 0, [2**70, 0, 0], 2, 2, 0), ValueError, rf"^n {INT64}"),
     Case("table_sizes n=2**63", lambda f: table_sizes(2, 3, 2, 2, 2**63, 1), ValueError, rf"^n {INT64}"),
     Case("rule_choice k=2**64", lambda f: rule_choice(45, 2**64), ValueError, rf"^k {INT64}"),
-    # 3. the k = n learner behind V* obeys memory_budget
-    Case("optimal_value 6 MB budget", lambda f: optimal_value(f.wide, 5, 0, [5, 0], memory_budget=6e6), ValueError, r"^V\* \(Algorithm 2 with k = n\) for n = 5 agents .* = 2 x 2 x 10 x 2 x 8855 = 708400 entries .* over the memory budget of 0\.00559 GiB\. Use fewer agents, or pass memory_budget= \(bytes\) to optimal_value, optimal_value_table or gap"),
+    # 3. the count MDP behind V* obeys memory_budget
+    Case("optimal_value 6 MB budget", lambda f: optimal_value(f.wide, 5, 0, [5, 0], memory_budget=6e6), ValueError, r"^V\* \(policy iteration on the count MDP\) for n = 5 agents .* = 2 x 2 x 42504 = 170016 entries .* over the memory budget of 0\.00559 GiB\. Use fewer agents, or pass memory_budget= \(bytes\) to optimal_value, optimal_value_table or gap"),
     Case("optimal_value_table 6 MB budget", lambda f: optimal_value_table(f.wide, 5, memory_budget=6e6), ValueError, r"^V\* .* memory budget of 0\.00559 GiB"),
     Case("gap 6 MB budget", lambda f: gap(f.wide, random_policy(f.wide, 2, 0), 5, 0, [5, 0], memory_budget=6e6), ValueError, r"^V\* .* memory budget of 0\.00559 GiB"),
     Case("policy_value budget 1000 bytes", lambda f: policy_value(f.sys, f.pol, 10, 0, [10, 0, 0], memory_budget=1000), ValueError, r"N = 132 count states .* pass memory_budget= \(bytes\) to raise the budget"),

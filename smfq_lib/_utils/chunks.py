@@ -56,6 +56,9 @@ def run_chunks(
     if total <= 0:
         return
     threads = max(1, min(numba.get_num_threads(), total))
+    if threads == 1 and chunk is None and not progress:  # one chunk, no bar: just the call
+        call(0, total)
+        return
     if chunk is None:
         n_chunks = min(total, max(4 * threads if threads > 1 else 1, 20 if progress else 1))
         edges = np.linspace(0, total, n_chunks + 1).astype(np.int64).tolist()

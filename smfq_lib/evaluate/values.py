@@ -18,11 +18,12 @@ policies here, so they are functions of the count state.
   with an aggregate term, ``E[rho(s_g, a_g, x / n)]`` with ``x = sum_i phi[s_i, a_i]`` (its
   exact law is the convolution of per-agent pmfs on the integer lattice, so ``phi`` must be
   integer-valued here). ``V`` solves ``(I - gamma P) V = r`` (dense LU, exact to rounding).
-* :func:`optimal_value`: ``V*`` (eq. 4) = Algorithm 2 with ``k = n`` and the exact operator
-  (``smfq_lib.learning``, solved by policy iteration: the same fixed point as value iteration in
-  a handful of sweeps): with ``k = n`` the subsystem IS the system, so its value table read at
-  the canonical representative (``s_1`` = lowest state present, the others' counts
-  ``counts - e_{s_1}``) is ``V*``.
+* :func:`optimal_value`: ``V*`` (eq. 4) by policy iteration on the count MDP of the ``n``-agent
+  system (:mod:`smfq_lib.evaluate.count_mdp`: actions ``(a_g, zc)``, ``zc`` the agents'
+  (state, action) composition): Algorithm 2's exact operator at ``k = n`` with no agent kept
+  apart, whose ``k = n`` learner (the subsystem IS the system) reads the same ``V*`` at the
+  canonical representative (``s_1`` = lowest state present, the others ``counts - e_{s_1}``)
+  from a table ``Z_l n / (n + Z_l - 1)`` times larger.
 * :func:`gap`: ``V* - V^{pi_k^est}`` at a state or under an initial distribution, the quantity
   bounded by Theorem 0.11.
 
@@ -41,13 +42,14 @@ the policy's :class:`~smfq_lib.learning.policy.ActionLaws` under that rule (read
 policy object, whose Q table may be large); a hit is used only if ``k`` and the laws still match, so
 mutating a policy's tables in place, or a new policy object that reuses a dead one's id, triggers
 a new solve (the value depends on the policy only through its laws). Only the value tables are
-kept (not the learned ``V*`` Q table). The caches hold the last 16 entries each;
+kept (not the count MDP's Q table). The caches hold the last 16 entries each;
 :func:`clear_cache` empties them.
 
 Sizes. Every argument is checked, and every solve's size against ``memory_budget`` (bytes;
 default half the available memory), before any allocation: the policy chain's dense ``N x N``
-matrices (message naming ``N``), and for ``V*`` the ``k = n`` learner's tables (``learn`` gets
-the same budget). Counts are exact Python integers, so the sizes in the messages are right at
+matrices (message naming ``N``), and for ``V*`` the count MDP's tables (its ``Q`` over
+``(s_g, zc, a_g)`` and working tables, :func:`~smfq_lib.evaluate.count_mdp.count_mdp_bytes`).
+Counts are exact Python integers, so the sizes in the messages are right at
 any ``n`` (up to ``2**63 - 1``, the kernels' int64). The chain's rows are computed by
 :func:`smfq_lib.evaluate.count_chain.chain_rows`.
 
@@ -67,6 +69,7 @@ from smfq_lib._utils.budget import check_budget, check_fits
 from smfq_lib._utils.checks import check_int, format_count, validate_counts, validate_index
 from smfq_lib._utils.chunks import run_chunks
 from smfq_lib.evaluate.count_chain import chain_rows
+from smfq_lib.evaluate.count_mdp import count_mdp_bytes, solve_count_mdp
 from smfq_lib.execute import count_state_weights
 from smfq_lib.learning.mean_field_kernels import add_tables
 from smfq_lib.learning.policy import policy_laws, policy_tables
@@ -83,9 +86,9 @@ __all__ = [
 ]
 
 _CACHE_SIZE = 16
-_VSTAR_TOL = 1e-12  # tolerance of the k = n learner behind V* (its last value-iteration step)
+_VSTAR_TOL = 1e-12  # tolerance of V*: ||V - V*||_inf <= _VSTAR_TOL (count_mdp.solve_count_mdp)
 _WHAT_PI = "the count chain of pi_k^est"
-_WHAT_STAR = "V* (Algorithm 2 with k = n)"
+_WHAT_STAR = "V* (policy iteration on the count MDP)"
 _BAR_BYTES = 256 * 2**20  # progress=None: a bar for solves whose tables exceed this
 _POLICY_CACHE: OrderedDict = OrderedDict()
 _OPTIMAL_CACHE: OrderedDict = OrderedDict()
@@ -145,20 +148,17 @@ def _chain_bytes(system, n, memory_budget) -> int:
 
 
 def _star_bytes(system, n, memory_budget) -> int:
-    """Bytes of the ``k = n`` learner behind ``V*`` (``learn``'s own estimate, plus the count
-    states), refused if over the budget."""
-    from smfq_lib.learning import table_bytes
-
+    """Bytes of the count MDP behind ``V*`` (:func:`~smfq_lib.evaluate.count_mdp.count_mdp_bytes`,
+    plus the count states), refused if over the budget."""
     C = n_compositions(n, system.S_l)
-    Cz = n_compositions(n - 1, system.Z_l)
-    entries = system.S_g * system.S_l * Cz * system.A_l * system.A_g
-    nbytes = table_bytes(system, n, None, "mean_field") + C * (system.S_l + system.S_g + 2) * 8
+    Cz = n_compositions(n, system.Z_l)
+    entries = system.S_g * Cz * system.A_g
+    nbytes = count_mdp_bytes(system, n) + C * (system.S_l + system.S_g + 2) * 8
     check_fits(
         f"{_WHAT_STAR} for n = {n} agents (S_g x C(n + S_l - 1, S_l - 1) = {system.S_g} x "
-        f"{format_count(C)} count states) learns a Q table of |S_g||S_l||A_l||A_g| "
-        f"C(n + |Z_l| - 2, |Z_l| - 1) = {system.S_g} x {system.S_l} x {system.A_l} x "
-        f"{system.A_g} x {format_count(Cz)} = {format_count(entries)} entries (with the exact "
-        "operator's working tables); it",
+        f"{format_count(C)} count states) has a Q table of |S_g||A_g| C(n + |Z_l| - 1, "
+        f"|Z_l| - 1) = {system.S_g} x {system.A_g} x {format_count(Cz)} = "
+        f"{format_count(entries)} entries (with its working tables); it",
         nbytes,
         memory_budget,
         hint="Use fewer agents, or pass memory_budget= (bytes) to optimal_value, "
@@ -328,13 +328,12 @@ def policy_value(
 
 @one_blas_thread
 def optimal_value_table(system: CooperativeSystem, n: int, *, memory_budget=None, progress=False):
-    """``V*`` (eq. 4) at every count state, shape ``(S_g, C(n, S_l))``: Algorithm 2 with ``k = n``
-    and the exact operator, read at ``s_1`` = lowest state present, others ``counts - e_{s_1}``.
+    """``V*`` (eq. 4) at every count state, shape ``(S_g, C(n, S_l))``, ``||V - V*||_inf <=
+    1e-12``: policy iteration on the count MDP (:mod:`smfq_lib.evaluate.count_mdp`).
 
-    ``memory_budget`` (bytes; default half the available memory) bounds the ``k = n`` learner's
-    tables: they are refused before anything is allocated, and ``learn`` gets the same budget.
-    ``progress``: ``learn``'s bar over the iterations (default False, for loops; None: only when
-    the tables exceed 256 MiB).
+    ``memory_budget`` (bytes; default half the available memory) bounds the count MDP's tables:
+    they are refused before anything is allocated. ``progress``: a bar over the sweeps (default
+    False, for loops; None: only when the tables exceed 256 MiB).
 
     ``system``: the :class:`~smfq_lib.CooperativeSystem`; ``n``: agents.
     """
@@ -345,26 +344,7 @@ def optimal_value_table(system: CooperativeSystem, n: int, *, memory_budget=None
         _OPTIMAL_CACHE.move_to_end(key)
         return hit[1]
     progress = _bar(progress, _star_bytes(system, n, memory_budget))
-    from smfq_lib.learning import learn
-
-    q = learn(
-        system,
-        n,
-        None,
-        algorithm="mean_field",
-        solver="policy_iteration",
-        tol=_VSTAR_TOL,
-        progress=progress,
-        memory_budget=memory_budget,
-    )
-    Vq = np.asarray(q.V)
-    comps_n = compositions(n, system.S_l)
-    C = comps_n.shape[0]
-    s1 = np.argmax(comps_n > 0, axis=1)
-    others = comps_n.copy()
-    others[np.arange(C), s1] -= 1
-    ranks = np.array([rank(c) for c in others], dtype=np.int64)
-    V = np.ascontiguousarray(Vq[:, s1, ranks], dtype=np.float64)  # (S_g, C)
+    V = solve_count_mdp(system, n, _VSTAR_TOL, progress)
     V.setflags(write=False)
     _cache_put(_OPTIMAL_CACHE, key, (system, V))
     return V
@@ -382,9 +362,9 @@ def optimal_value(
 ) -> float:
     """Exact ``V*(s_0)`` of the n-agent system (eq. 4); ``s_0`` as in :func:`policy_value`.
 
-    ``memory_budget`` as in :func:`optimal_value_table`; ``progress``: ``learn``'s bar, shown by
-    default (None) only when the ``k = n`` tables exceed 256 MiB (the slow solves: V* of
-    constrained exploration at n = 5 runs for about half an hour), True/False always/never.
+    ``memory_budget`` as in :func:`optimal_value_table`; ``progress``: its bar, shown by
+    default (None) only when the count MDP's tables exceed 256 MiB (the slow solves),
+    True/False always/never.
 
     ``system``: the :class:`~smfq_lib.CooperativeSystem`; ``n``: agents. The start state is the
 

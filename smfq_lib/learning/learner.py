@@ -13,13 +13,11 @@ policy iteration (:mod:`smfq_lib.learning.solvers`), stopping on a value-iterati
 
 from __future__ import annotations
 
-import contextlib
 import math
 import numbers
 import time
 import warnings
 
-import numba
 import numpy as np
 
 from smfq_lib._utils.budget import check_budget, check_fits, default_budget
@@ -27,16 +25,19 @@ from smfq_lib._utils.checks import format_count
 from smfq_lib.learning.oracle_samples import block_bytes
 from smfq_lib.learning.registry import operator_class
 from smfq_lib.learning.result import SubsampledQ
-from smfq_lib.learning.solvers import SOLVERS, policy_iteration, value_iteration
+from smfq_lib.learning.solvers import (
+    SOLVERS,
+    default_max_iter,
+    policy_iteration,
+    threads_for,
+    value_iteration,
+)
 from smfq_lib.model.oracle import GenerativeOracle
 from smfq_lib.model.system import CooperativeSystem
 
 __all__ = ["learn", "choose_algorithm", "table_bytes"]
 
 ALGORITHMS = ("auto", "paper", "tabular", "mean_field")
-#: Below this much work per iteration (entries x samples) kernels run on one thread: a parallel
-#: launch costs more than the work, and far more on a loaded machine. Results do not depend on it.
-_SERIAL_WORK = 2_000_000
 #: Sizes are compared exactly while ``Z_l^(k-1)`` has at most this many bits, in logs above
 #: (where the two sides differ by far more than rounding).
 _EXACT_BITS = 4096
@@ -50,18 +51,6 @@ TABULAR_K_MAX = 31
 #: The smallest ``tol`` of :func:`learn`: its stopping threshold ``tol (1 - gamma) / gamma`` and
 #: the iteration count derived from it (a logarithm) stay finite and positive for every gamma.
 TOL_MIN = 1e-300
-
-
-@contextlib.contextmanager
-def _threads_for(work: int):
-    """Run the enclosed kernels on one thread when ``work`` is small (restored afterwards)."""
-    before = numba.get_num_threads()
-    if work < _SERIAL_WORK:
-        numba.set_num_threads(1)
-    try:
-        yield
-    finally:
-        numba.set_num_threads(before)
 
 
 def _log_comb(n: int, r: int) -> float:
@@ -257,14 +246,6 @@ def _validate(system, k, m, algorithm, solver, tol, max_iter, seed, progress, me
     check_budget(memory_budget)  # None or a positive finite number (inf, NaN: ValueError)
 
 
-def _default_max_iter(gamma, r_max, threshold) -> int:
-    """Iterations after which the contraction bound ``gamma^t max|R|`` on the residual (and so
-    ``gamma^t max|R| / (1 - gamma)`` on the error) is below ``threshold``, plus a margin of 10."""
-    if not r_max > threshold:  # also a NaN or infinite r_max: the solver then raises
-        return 10
-    return int(math.ceil(math.log(threshold / r_max) / math.log(gamma))) + 10
-
-
 def learn(
     system,
     k,
@@ -349,7 +330,7 @@ def learn(
             hint=fit + f" ({reason}.) Pass memory_budget= to raise the budget.",
         )
     work = need - (block_bytes(system, k, m) if _is_oracle(system, m) else 0)  # tables only
-    with _threads_for(work // 8):
+    with threads_for(work // 8):
         return _run(system, k, m, alg, reason, solver, tol, max_iter, int(seed), progress, t0)
 
 
@@ -358,7 +339,7 @@ def _run(system, k, m, alg, reason, solver, tol, max_iter, seed, progress, t0) -
     gamma = system.gamma
     threshold = tol * (1.0 - gamma) / gamma
     r_max = float(np.abs(op.R).max()) if op.size else 0.0
-    n_iter = _default_max_iter(gamma, r_max, threshold) if max_iter is None else int(max_iter)
+    n_iter = default_max_iter(gamma, r_max, threshold) if max_iter is None else int(max_iter)
     run = policy_iteration if solver == "policy_iteration" else value_iteration
     from tqdm.auto import tqdm
 

@@ -24,17 +24,15 @@ stopping rule and the memory guard are :func:`smfq_lib.learning.learn`'s.
 
 from __future__ import annotations
 
-import math
-
 import numba
 import numpy as np
 from scipy.sparse.linalg import LinearOperator
 
-from smfq_lib._utils.chunks import run_chunks
 from smfq_lib.learning.mean_field_exact import (
     apply_exact_mean_field,
+    exact_bytes,
     exact_tables,
-    next_composition_laws,
+    refresh_laws,
 )
 from smfq_lib.learning.mean_field_kernels import next_index, sample_base, sample_mean_field
 from smfq_lib.learning.operator import Operator
@@ -160,19 +158,7 @@ class MeanFieldOperator(Operator):
         r = (choice // (A_g * A_l)) % Cz
         s1 = (choice // (A_g * A_l * Cz)) % S_l
         sg = choice // (A_g * A_l * Cz * S_l)
-        law = sg * Cz + r
-        todo = np.flatnonzero(law != self._law_of)
-        if todo.size:
-            t = self.tables
-            D = np.empty((todo.size, self.Cs))
-            run_chunks(
-                lambda a, b: next_composition_laws(
-                    self.P_l, A_l, self.Zt, sg[todo[a:b]], r[todo[a:b]], t.tab, t.off, D[a:b]
-                ),
-                todo.size,
-            )
-            self._laws[todo] = D
-            self._law_of[todo] = law[todo]
+        refresh_laws(self.P_l, A_l, self.Zt, sg, r, self.tables, self._laws, self._law_of)
         return FactoredChain(self.P_g[sg, ag], self.P_l[s1, sg, a1], self._laws)
 
     def policy_tables(self, Q):
@@ -182,19 +168,14 @@ class MeanFieldOperator(Operator):
     def table_bytes(system, k, m):
         """Two Q buffers, R and its construction temporary, the greedy tables; the stored
         samples (at most ``m`` (index, multiplicity) pairs per entry, and each drawing thread's
-        ``k - 1`` agents) or, for ``m=None``, the
-        exact sweep's tables (the last two cells' laws: ``sum_T (T + 1) C(T + S_l - 1, S_l - 1)
-        = S_l C(k + S_l, S_l + 1) - (S_l - 1) C(k - 1 + S_l, S_l)`` per ``s_g``) and per-thread
-        buffers."""
+        ``k - 1`` agents) or, for ``m=None``, the exact sweep's tables and per-thread buffers
+        (:func:`~.mean_field_exact.exact_bytes`)."""
         S_g, S_l, A_l, A_g = system.S_g, system.S_l, system.A_l, system.A_g
         Cz, Cs, small = Operator._common_bytes(system, k)
         n_mf = S_g * S_l * Cz * A_l * A_g
         total = 4 * 8 * n_mf + small  # Q, Q_new, R, R temporary
         if m is None:  # the last two cells' laws, per-thread tables (mean_field_exact)
-            t = k - 1
-            laws = S_l * math.comb(t + S_l + 1, S_l + 1) - (S_l - 1) * math.comb(t + S_l, S_l)
-            depth = min(S_l * A_l, k + 1) + 1
-            total += 8 * S_g * laws + 8 * Cs * S_g * S_l * depth * numba.get_num_threads()
+            total += exact_bytes(S_g, S_l, A_l, k - 1, S_g * S_l)
         else:  # and each drawing thread's agents (two int64 vectors of the k - 1 others)
             total += sample_bytes(n_mf, m, S_g * S_l * Cs)
             total += 16 * (k - 1) * numba.get_num_threads()

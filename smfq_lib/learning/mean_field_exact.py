@@ -23,20 +23,32 @@ of operations, so the result does not depend on the thread count.
 
 Policy iteration (:mod:`smfq_lib.learning.solvers`) also needs the distribution itself for the
 rows its policy picks (:func:`next_composition_laws`: agent by agent, one row at a time).
+
+The count MDP. With no agent kept apart and ``t = n``, the same sweep is the Bellman operator of
+the whole ``n``-agent system on its count states ``(s_g, c)`` with actions ``(a_g, zc)``
+(:func:`apply_exact_count`): ``V*`` of :func:`smfq_lib.evaluate.optimal_value_table`.
 """
 
 from __future__ import annotations
 
+import math
+
 import numba
 import numpy as np
 from numba import njit
-from scipy.special import gammaln
 
 from smfq_lib._utils.chunks import run_chunks
 from smfq_lib.learning.mean_field_kernels import add_tables, binom_table, rank_tab
-from smfq_lib.model.combinatorics import compositions, n_compositions
 
-__all__ = ["ExactTables", "exact_tables", "apply_exact_mean_field", "next_composition_laws"]
+__all__ = [
+    "ExactTables",
+    "apply_exact_count",
+    "apply_exact_mean_field",
+    "exact_bytes",
+    "exact_tables",
+    "next_composition_laws",
+    "refresh_laws",
+]
 
 
 class ExactTables:
@@ -44,16 +56,19 @@ class ExactTables:
     (``mean_field_kernels.add_tables``), ``btab`` (binomials for ranks over ``Z_l`` cells) and
     ``law2[s_g, loff[T] + j * C(T) + x]``: the law over the compositions ``x`` of ``T`` of the
     next states of ``j`` agents of cell ``Z_l - 2`` and ``T - j`` of cell ``Z_l - 1`` (``C(T)``
-    compositions of ``T``; ``0 <= j <= T <= t``; with one cell, ``j = 0`` only)."""
+    compositions of ``T``; ``0 <= j <= T <= t``; with one cell, ``j = 0`` only), and the same
+    numbers ``x``-major for the sweep, ``law2t[s_g, loff[T] + x * (T + 1) + j]``."""
 
     def __init__(self, P_l, S_g, A_l, t):
         S_l = P_l.shape[0]
         self.t = t
         self.tab, self.off = add_tables(t + 1, S_l)
         self.btab = binom_table(t + S_l * A_l, S_l * A_l)
-        sizes = [(T + 1) * n_compositions(T, S_l) for T in range(t + 1)]
+        sizes = np.arange(1, t + 2) * np.diff(self.off)[: t + 1]  # (T + 1) C(T + S_l - 1, T)
         self.loff = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
-        self.law2 = _two_cell_laws(P_l, S_g, A_l, t, self.tab, self.off, self.loff)
+        self.law2 = np.zeros((S_g, self.loff[-1]))
+        self.law2t = np.empty((S_g, self.loff[-1]))
+        _two_cell_laws(P_l, A_l, t, self.tab, self.off, self.loff, self.law2, self.law2t)
 
 
 def exact_tables(P_l, S_g, A_l, t) -> ExactTables:
@@ -61,55 +76,37 @@ def exact_tables(P_l, S_g, A_l, t) -> ExactTables:
     return ExactTables(P_l, S_g, A_l, t)
 
 
-def _two_cell_laws(P_l, S_g, A_l, t, tab, off, loff):
-    """``law2`` of :class:`ExactTables`: ``j = 0`` is the multinomial law of the last cell (in
-    logs); ``j >= 1`` adds one agent of cell ``Z_l - 2`` to the law of ``(j - 1, T - j)`` over
-    the compositions of ``T - 1`` (:func:`_add_agent_rows`)."""
+@njit(cache=True)
+def _two_cell_laws(P_l, A_l, t, tab, off, loff, law2, law2t):
+    """``law2`` and ``law2t`` of :class:`ExactTables` (``law2`` zeroed on entry), agent by agent:
+    ``(0, T)`` is ``(0, T - 1)`` with one agent of cell ``Z_l - 1`` added, and ``(j, T - j)``,
+    ``j >= 1``, is ``(j - 1, T - j)`` with one agent of cell ``Z_l - 2`` added."""
+    S_g = law2.shape[0]
     S_l = P_l.shape[0]
     Z = S_l * A_l
-    b = (Z - 1) // A_l, (Z - 1) % A_l
-    a = (Z - 2) // A_l, (Z - 2) % A_l
-    out = np.zeros((S_g, loff[-1]))
-    for T in range(t + 1):
-        C = compositions(T, S_l)
-        n = C.shape[0]
-        log_coef = gammaln(T + 1.0) - gammaln(C + 1.0).sum(axis=1)
-        for sg in range(S_g):
-            p = P_l[b[0], sg, b[1]]
-            with np.errstate(divide="ignore", invalid="ignore"):
-                terms = np.where(C > 0, C * np.log(p), 0.0)
-            out[sg, loff[T] : loff[T] + n] = np.exp(log_coef + terms.sum(axis=1))
-            if Z == 1:
-                continue
-            if T:
-                add = tab[off[T - 1] : off[T]]  # compositions of T - 1, plus e_s
-                p_a = np.ascontiguousarray(P_l[a[0], sg, a[1]])
-                _add_agent_rows(out[sg], loff[T - 1], loff[T], n, T, add, p_a)
-    return out
-
-
-@njit(cache=True)
-def _add_agent_rows(out, lo_prev, lo_out, n, T, add, p_a):
-    """Rows ``j = 1..T`` of :func:`_two_cell_laws` for the compositions of ``T`` (``n`` of them)
-    at ``out[lo_out + j n]``: row ``j - 1`` of ``T - 1`` (at ``lo_prev``) with one agent of law
-    ``p_a`` added, ``add[r, s]`` the rank of composition ``r`` of ``T - 1`` plus ``e_s``. Summed
-    as ``sum_s bincount(add[:, s], weights=prev p_a[s])``, in that order (the same bits)."""
-    S_l = p_a.shape[0]
-    n_prev = add.shape[0]
-    tmp = np.empty(n)
-    for j in range(1, T + 1):
-        lo = lo_prev + (j - 1) * n_prev
-        base = lo_out + j * n
-        for x in range(n):
-            out[base + x] = 0.0
-        for s in range(S_l):
-            for x in range(n):
-                tmp[x] = 0.0
-            w = p_a[s]
-            for r in range(n_prev):
-                tmp[add[r, s]] += out[lo + r] * w
-            for x in range(n):
-                out[base + x] += tmp[x]
+    b_s, b_a = (Z - 1) // A_l, (Z - 1) % A_l
+    a_s, a_a = max(Z - 2, 0) // A_l, max(Z - 2, 0) % A_l
+    for sg in range(S_g):
+        out = law2[sg]
+        out[loff[0]] = 1.0
+        for T in range(1, t + 1):
+            n = off[T + 1] - off[T]
+            n_prev = off[T] - off[T - 1]
+            for j in range(T + 1 if Z > 1 else 1):
+                if j == 0:
+                    src, s, a = loff[T - 1], b_s, b_a
+                else:
+                    src, s, a = loff[T - 1] + (j - 1) * n_prev, a_s, a_a
+                dst = loff[T] + j * n
+                for r in range(n_prev):
+                    w = out[src + r]
+                    for s2 in range(S_l):
+                        out[dst + tab[off[T - 1] + r, s2]] += w * P_l[s, sg, a, s2]
+        for T in range(t + 1):
+            n = off[T + 1] - off[T]
+            for j in range(T + 1):
+                for x in range(n):
+                    law2t[sg, loff[T] + x * (T + 1) + j] = out[loff[T] + j * n + x]
 
 
 @njit(cache=True)
@@ -132,46 +129,58 @@ def _add_agent(src, T, p, tab, off, dst):
 
 @njit(cache=True, nogil=True)
 def _sweep_lanes(
-    lo, hi, lanes, R, VT, P_g, P_l, tab, off, law2, loff, btab, gamma, Q_old, Q_new, res
+    lo, hi, lanes, R, VT, P_g, P_l, P_1, tab, off, law2t, loff, btab, gamma, Q_old, Q_new, res
 ):
     """Lanes ``lo .. hi - 1`` of the exact sweep; lane ``L`` does the work units ``L, L + lanes,
-    ...`` (unit ``u``: ``s_g = u % S_g`` and, with three cells or more, ``zc[0] = u // S_g``)
-    and writes its residual to ``res[L]``."""
-    S_g, S_l, Cz, A_l, A_g = R.shape
+    ...`` (unit ``u``: with three cells or more ``s_g = u // (t + 1)`` and ``zc[0] = u % (t +
+    1)``, else ``s_g = u``) and writes its residual to ``res[L]``. A lane keeps the table of the
+    cell-0 agents from one unit to its next of the same ``s_g`` and adds only the new agents:
+    the same operations as from ``V``, so every entry's bits do not depend on the lanes. ``P_l``
+    moves the others; ``P_1[s_1, s_g, a_1, s_1']`` moves agent 1 (``R`` is ``(S_g, S_1, Cz,
+    A_1, A_g)``, ``VT`` ``(Cs, S_g S_1')``)."""
+    S_g, S_1, Cz, A_1, A_g = R.shape
+    S_l, A_l = P_l.shape[0], P_l.shape[2]
+    S_1n = P_1.shape[3]
     Z = S_l * A_l
     Cs, K = VT.shape
     t = loff.shape[0] - 2
     last = max(Z - 3, 0)  # deepest level of the prefix zc[0..Z-3]
     depth = min(Z - 2, t + 1) + 1 if Z > 2 else 1  # tables alive at once (+ a spare)
     bufs = np.empty((depth, Cs, K))
+    W2 = np.empty((K, t + 1))
     free = np.empty(depth, dtype=np.int64)
     src = np.zeros(Z, dtype=np.int64)
     own = np.zeros(Z, dtype=np.bool_)
     Tn = np.zeros(Z, dtype=np.int64)
     zc = np.zeros(Z, dtype=np.int64)
-    W = np.empty(K)
-    X = np.empty(S_g)
+    X = np.empty((S_g, t + 1))
+    acc = np.empty(t + 1)
     units = S_g * (t + 1) if Z > 2 else S_g
     for lane in range(lo, hi):
         mx = 0.0
+        held, sg_held = -1, -1  # the cell-0 table in bufs[src[0]]: its agents, its s_g
         for u in range(lane, units, lanes):
-            sg = u % S_g
-            n0 = u // S_g if Z > 2 else 0
+            sg = u // (t + 1) if Z > 2 else u
+            n0 = u % (t + 1) if Z > 2 else 0
+            l2t = law2t[sg]
+            if held < 0 or sg != sg_held or n0 < held:  # start again from V
+                src[0] = 0
+                for r in range(Cs):
+                    for q in range(K):
+                        bufs[0, r, q] = VT[r, q]
+                held, sg_held = 0, sg
+            nfree = 0
             for i in range(depth):
-                free[i] = i
-            nfree = depth - 1
-            b = free[nfree]
-            for r in range(Cs):
-                for q in range(K):
-                    bufs[b, r, q] = VT[r, q]
-            src[0] = b
-            Tn[0] = t
-            for _ in range(n0):  # n0 agents into cell 0
+                if i != src[0]:
+                    free[nfree] = i
+                    nfree += 1
+            while held < n0:  # the unit's agents into cell 0, on from the last unit's table
                 f = free[nfree - 1]
-                _add_agent(bufs[src[0]], Tn[0], P_l[0, sg, 0], tab, off, bufs[f])
+                _add_agent(bufs[src[0]], t - held, P_l[0, sg, 0], tab, off, bufs[f])
                 free[nfree - 1] = src[0]
                 src[0] = f
-                Tn[0] -= 1
+                held += 1
+            Tn[0] = t - n0
             for d in range(1, last + 1):
                 src[d] = src[0]
                 own[d] = False
@@ -184,35 +193,44 @@ def _sweep_lanes(
                 rr = rank_tab(zc, t, btab)
             while True:
                 # the rows of this prefix: j agents in cell Z - 2, the other T - j in cell Z - 1
+                # W2[q, j] = sum_x law2[j, x] L[x, q], x ascending, the j rows side by side
                 L = bufs[src[last]]
                 T = Tn[last]
                 nT = off[T + 1] - off[T]
-                for j in range(T + 1 if Z > 1 else 1):
-                    base = loff[T] + j * nT
+                nj = T + 1 if Z > 1 else 1
+                for q in range(K):
+                    for j in range(nj):
+                        W2[q, j] = 0.0
+                for x in range(nT):
+                    lt = loff[T] + x * (T + 1)
                     for q in range(K):
-                        W[q] = 0.0
-                    for x in range(nT):
-                        w = law2[sg, base + x]
-                        if w != 0.0:
-                            for q in range(K):
-                                W[q] += w * L[x, q]
-                    for s1 in range(S_l):
-                        for a1 in range(A_l):
+                        Lx = L[x, q]
+                        for j in range(nj):
+                            W2[q, j] += l2t[lt + j] * Lx
+                # then, for the nj rows at once: agent 1's move, the global move, the backup
+                for s1 in range(S_1):
+                    for a1 in range(A_1):
+                        for g in range(S_g):
+                            for j in range(nj):
+                                X[g, j] = 0.0
+                            for s in range(S_1n):
+                                w = P_1[s1, sg, a1, s]
+                                for j in range(nj):
+                                    X[g, j] += w * W2[g * S_1n + s, j]
+                        for ag in range(A_g):
+                            for j in range(nj):
+                                acc[j] = 0.0
                             for g in range(S_g):
-                                acc = 0.0
-                                for s in range(S_l):
-                                    acc += P_l[s1, sg, a1, s] * W[g * S_l + s]
-                                X[g] = acc
-                            for ag in range(A_g):
-                                acc = 0.0
-                                for g in range(S_g):
-                                    acc += P_g[sg, ag, g] * X[g]
-                                qv = R[sg, s1, rr, a1, ag] + gamma * acc
-                                dd = abs(qv - Q_old[sg, s1, rr, a1, ag])
+                                w = P_g[sg, ag, g]
+                                for j in range(nj):
+                                    acc[j] += w * X[g, j]
+                            for j in range(nj):
+                                qv = R[sg, s1, rr + j, a1, ag] + gamma * acc[j]
+                                dd = abs(qv - Q_old[sg, s1, rr + j, a1, ag])
                                 if dd > mx:
                                     mx = dd
-                                Q_new[sg, s1, rr, a1, ag] = qv
-                    rr += 1
+                                Q_new[sg, s1, rr + j, a1, ag] = qv
+                rr += nj
                 # next prefix: one more agent in the deepest cell 1 <= d <= Z - 3 that takes one
                 d = last
                 while d >= 1 and Tn[d] == 0:
@@ -243,40 +261,102 @@ def apply_exact_mean_field(R, V, P_g, P_l, tables, gamma, Q_old, Q_new) -> float
     gamma E V(next)`` for the value table ``V`` (shape ``(S_g, S_l, Cs)``); returns
     ``max |Q_new - Q_old|``. Runs on ``numba.get_num_threads()`` threads (nogil kernel)."""
     S_g, S_l, Cs = V.shape
-    VT = np.ascontiguousarray(V.reshape(S_g * S_l, Cs).T)
-    lanes = 4 * numba.get_num_threads()
+    return _backup(R, V.reshape(S_g * S_l, Cs), P_g, P_l, P_l, tables, gamma, Q_old, Q_new)
+
+
+def apply_exact_count(R, V, P_g, P_l, tables, gamma, Q_old, Q_new) -> float:
+    """The Bellman operator of the count MDP of the whole ``n``-agent system (the sweep with no
+    agent kept apart, ``tables`` for ``t = n``): ``Q_new[s_g, r, a_g] = R + gamma sum_{s_g'}
+    P_g[s_g, a_g, s_g'] E V[s_g', c']``, ``c'`` the next state composition of the ``n`` agents
+    of composition ``zc_r`` (eq. 2), for ``V`` of shape ``(S_g, Cs)`` and ``R``, ``Q`` of shape
+    ``(S_g, Cz, A_g)``; returns ``max |Q_new - Q_old|``. Agent 1 is a placeholder with one
+    state and one action that stays put (probability 1: the same bits as no agent)."""
+    S_g, Cz, A_g = R.shape
+    five = (S_g, 1, Cz, 1, A_g)
+    stay = np.ones((1, S_g, 1, 1))
+    stay.setflags(write=P_l.flags.writeable)  # P_1 typed as P_l: one compilation of the sweep
+    return _backup(
+        R.reshape(five), V, P_g, P_l, stay, tables, gamma, Q_old.reshape(five),
+        Q_new.reshape(five),
+    )  # fmt: skip
+
+
+def _backup(R, V2, P_g, P_l, P_1, tables, gamma, Q_old, Q_new) -> float:
+    """The sweep (:func:`_sweep_lanes`) for the value table ``V2`` (``(S_g S_1', Cs)``) on
+    ``numba.get_num_threads()`` threads; returns its residual."""
+    VT = np.ascontiguousarray(V2.T)
+    threads = numba.get_num_threads()
+    lanes = 4 * threads if threads > 1 else 1  # one lane: each unit carries on from the last
     res = np.zeros(lanes)
     run_chunks(
         lambda a, b: _sweep_lanes(
-            a, b, lanes, R, VT, P_g, P_l, tables.tab, tables.off, tables.law2, tables.loff,
-            tables.btab, gamma, Q_old, Q_new, res,
+            a, b, lanes, R, VT, P_g, P_l, P_1, tables.tab, tables.off, tables.law2t,
+            tables.loff, tables.btab, gamma, Q_old, Q_new, res,
         ),
         lanes,
     )  # fmt: skip
     return float(res.max())
 
 
+def refresh_laws(P_l, A_l, Zt, sg, r, tables, laws, law_of) -> None:
+    """``laws[v]`` = the next-composition law (:func:`next_composition_laws`) of the agents of
+    composition ``Zt[r[v]]`` under global state ``sg[v]``, for every value state ``v`` of a
+    policy; recomputed only where ``law_of[v]`` (``sg * Cz + r`` of the law held) changed."""
+    law = sg * Zt.shape[0] + r
+    todo = np.flatnonzero(law != law_of)
+    if todo.size:
+        D = np.empty((todo.size, laws.shape[1]))
+        run_chunks(
+            lambda a, b: next_composition_laws(
+                P_l, A_l, Zt, sg[todo[a:b]], r[todo[a:b]], tables.tab, tables.off, tables.law2,
+                tables.loff, D[a:b],
+            ),
+            todo.size,
+        )  # fmt: skip
+        laws[todo] = D
+        law_of[todo] = law[todo]
+
+
+def exact_bytes(S_g, S_l, A_l, t, K) -> int:
+    """Bytes of :class:`ExactTables` for ``t`` agents (the last two cells' laws, in two layouts:
+    ``sum_T (T + 1) C(T + S_l - 1, S_l - 1) = S_l C(t + S_l + 1, S_l + 1) - (S_l - 1) C(t + S_l,
+    S_l)`` per ``s_g``) and the sweep's per-thread tables of ``K`` channels over ``C(t + S_l -
+    1, S_l - 1)`` compositions (and over the ``t + 1`` rows of a prefix)."""
+    laws = S_l * math.comb(t + S_l + 1, S_l + 1) - (S_l - 1) * math.comb(t + S_l, S_l)
+    depth = min(S_l * A_l, t + 2) + 1
+    Cs = math.comb(t + S_l - 1, S_l - 1)
+    return 16 * S_g * laws + 8 * K * (Cs * depth + t + 1) * numba.get_num_threads()
+
+
 @njit(cache=True, nogil=True)
-def next_composition_laws(P_l, A_l, Zt, sgs, rows, tab, off, out):
-    """``out[i, c']`` = probability that the ``k - 1`` others of composition ``Zt[rows[i]]``
-    (global state ``sgs[i]``) move to state composition ``c'`` (rank order): the convolution of
-    their one-agent laws, added agent by agent in ascending cell order (eq. 12)."""
+def next_composition_laws(P_l, A_l, Zt, sgs, rows, tab, off, law2, loff, out):
+    """``out[i, c']`` = probability that the agents of composition ``Zt[rows[i]]`` (global state
+    ``sgs[i]``) move to state composition ``c'`` (rank order; eq. 12): the law of the last two
+    cells' agents from ``law2`` (:class:`ExactTables`, the sweep's own table), then the other
+    cells' agents added one by one in ascending cell order. Built from the tables the sweep
+    reads, a policy's chain agrees with the backup to rounding, which is what lets
+    policy iteration certify its last policy without extra sweeps."""
     Z_l = Zt.shape[1]
     S_l = P_l.shape[0]
     Cs = out.shape[1]
     nxt = np.empty(Cs)
     for i in range(rows.shape[0]):
         sg = sgs[i]
+        zc = Zt[rows[i]]
         cur = out[i]
-        cur[:] = 0.0
-        cur[0] = 1.0
-        t = 0
-        for z in range(Z_l):
+        j = zc[Z_l - 2] if Z_l > 1 else 0
+        t = zc[Z_l - 1] + j
+        n_t = off[t + 1] - off[t]
+        base = loff[t] + j * n_t
+        for q in range(Cs):
+            cur[q] = law2[sg, base + q] if q < n_t else 0.0
+        for z in range(Z_l - 2):
             s = z // A_l
             a = z % A_l
-            for _ in range(Zt[rows[i], z]):
+            for _ in range(zc[z]):
                 n_next = off[t + 2] - off[t + 1]
-                nxt[:n_next] = 0.0
+                for q in range(n_next):
+                    nxt[q] = 0.0
                 for rr in range(off[t + 1] - off[t]):
                     p = cur[rr]
                     if p == 0.0:

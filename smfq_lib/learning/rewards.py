@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["mean_field_reward", "tabular_reward"]
+from smfq_lib.model.combinatorics import cell_sums
+
+__all__ = ["count_reward", "mean_field_reward", "tabular_reward"]
 
 
 def mean_field_reward(system, k: int, Zt: np.ndarray) -> np.ndarray:
@@ -26,25 +28,53 @@ def mean_field_reward(system, k: int, Zt: np.ndarray) -> np.ndarray:
     ``R = r_g[s_g, a_g] + (r_l[s_1, s_g, a_1] + sum_z zc[z] r_l[z_s, s_g, z_a]) / k`` and, with an
     aggregate, ``+ rho(s_g, a_g, (phi[s_1, a_1] + sum_z zc[z] phi[z]) / k)``.
     """
-    S_g, S_l, A_l, A_g = system.S_g, system.S_l, system.A_l, system.A_g
-    Zf = Zt.astype(np.float64)
-    # sum over the others of r_l: (Cz, S_g); r_l[s, s_g, a] -> (Z_l, S_g) with z = s*A_l + a
-    rl_z = system.r_l.transpose(0, 2, 1).reshape(S_l * A_l, S_g)
-    others = Zf @ rl_z  # (Cz, S_g)
-    R = (
-        system.r_g[:, None, None, None, :]
-        + (system.r_l.transpose(1, 0, 2)[:, :, None, :, None] + others.T[:, None, :, None, None])
-        / k
-    )
-    R = np.broadcast_to(R, (S_g, S_l, Zt.shape[0], A_l, A_g)).copy()
+    S_g, S_l, A_l = system.S_g, system.S_l, system.A_l
+    others, phi_others = _cell_sums(system, Zt)
+    local = system.r_l.transpose(1, 0, 2)[:, :, None, :, None] + others.T[:, None, :, None, None]
+    phi = None
     if system.aggregate is not None:
-        phi = system.aggregate.phi
-        phi_others = Zf @ phi.reshape(S_l * A_l)  # (Cz,)
-        xbar = (phi[None, :, None, :, None] + phi_others[None, None, :, None, None]) / k
-        s_g = np.arange(S_g)[:, None, None, None, None]
-        a_g = np.arange(A_g)[None, None, None, None, :]
-        xbar = np.broadcast_to(xbar, R.shape)
-        R += system.aggregate(np.broadcast_to(s_g, R.shape), np.broadcast_to(a_g, R.shape), xbar)
+        phi = system.aggregate.phi[None, :, None, :, None] + phi_others[None, None, :, None, None]
+    return _reward(system, k, local, phi, (S_g, S_l, Zt.shape[0], A_l, system.A_g))
+
+
+def count_reward(system, n: int, Zt: np.ndarray) -> np.ndarray:
+    """``R[s_g, r, a_g]``: the stage reward (3) of the whole ``n``-agent system at a count state
+    and action, shape ``(S_g, Cz, A_g)`` (eq. 6 with ``Delta`` = every agent, none kept apart).
+
+    ``Zt`` is ``compositions(n, Z_l)`` (rank order): row ``r`` is the (state, action) composition
+    ``zc`` of the ``n`` agents. ``R = r_g[s_g, a_g] + (1/n) sum_z zc[z] r_l[z_s, s_g, z_a]`` and,
+    with an aggregate, ``+ rho(s_g, a_g, (1/n) sum_z zc[z] phi[z])``.
+    """
+    others, phi_others = _cell_sums(system, Zt)
+    phi = None if phi_others is None else phi_others[None, :, None]
+    return _reward(system, n, others.T[:, :, None], phi, (system.S_g, Zt.shape[0], system.A_g))
+
+
+def _cell_sums(system, Zt):
+    """Per composition ``zc`` (rows of ``Zt``, cells ``z = s * A_l + a``): ``sum_z zc[z]
+    r_l[z_s, s_g, z_a]``, shape ``(Cz, S_g)``, and ``sum_z zc[z] phi[z]`` (``(Cz,)``; None
+    without an aggregate)."""
+    S_g, Z_l = system.S_g, system.Z_l
+    rl_z = np.ascontiguousarray(system.r_l.transpose(0, 2, 1).reshape(Z_l, S_g))  # z = s*A_l + a
+    others = cell_sums(Zt, rl_z)
+    if system.aggregate is None:
+        return others, None
+    return others, cell_sums(Zt, system.aggregate.phi.reshape(Z_l, 1).astype(np.float64))[:, 0]
+
+
+def _reward(system, k, local, phi, shape):
+    """``r_g[s_g, a_g] + local / k`` (+ ``rho(s_g, a_g, phi / k)``) on a table of ``shape``
+    (axis 0 ``s_g``, last axis ``a_g``): ``local`` and ``phi`` are the sums over the ``k``
+    agents of ``r_l`` and of the aggregate's ``phi``, broadcastable to ``shape``."""
+    mid = (None,) * (len(shape) - 2)
+    R = system.r_g[(slice(None),) + mid + (slice(None),)] + local / k
+    if R.shape != shape:
+        R = np.broadcast_to(R, shape).copy()
+    if system.aggregate is not None:
+        s_g = np.arange(shape[0]).reshape((-1,) + (1,) * (len(shape) - 1))
+        a_g = np.arange(shape[-1]).reshape((1,) * (len(shape) - 1) + (-1,))
+        xbar = np.broadcast_to(phi / k, shape)
+        R += system.aggregate(np.broadcast_to(s_g, shape), np.broadcast_to(a_g, shape), xbar)
     return R
 
 

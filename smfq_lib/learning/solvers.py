@@ -22,9 +22,12 @@ empirical MDP, whose transition law is the samples' frequencies.
 
 from __future__ import annotations
 
+import contextlib
+import math
 import time
 from dataclasses import dataclass, field
 
+import numba
 import numpy as np
 import scipy.sparse as sp
 from numba import njit
@@ -33,7 +36,16 @@ from scipy.sparse.linalg import LinearOperator, gmres, spsolve
 from smfq_lib._utils.blas import one_blas_thread
 from smfq_lib._utils.chunks import run_chunks
 
-__all__ = ["SOLVERS", "SolveStats", "evaluate_policy", "policy_iteration", "value_iteration"]
+__all__ = [
+    "SOLVERS",
+    "QuietBar",
+    "SolveStats",
+    "default_max_iter",
+    "evaluate_policy",
+    "policy_iteration",
+    "threads_for",
+    "value_iteration",
+]
 
 SOLVERS = ("auto", "policy_iteration", "value_iteration")
 #: Policy evaluation of an exact operator solves densely (LU) up to this many value states, by
@@ -46,18 +58,54 @@ MAX_EVALUATIONS = 100
 #: tol (1 - gamma) / (4 gamma))`` of the max: its own rule (it only has to stop cycling on ties
 #: and certify the tolerance), separate from the execution tie rules of the greedy tables.
 PI_TIE_RTOL = 1e-11
+#: Below this much work per iteration (entries x samples) kernels run on one thread: a parallel
+#: launch costs more than the work, and far more on a loaded machine. Results do not depend on it.
+SERIAL_WORK = 2_000_000
+
+
+class QuietBar:
+    """What a solver calls on its progress bar, doing nothing: for callers that show no bar
+    (a disabled tqdm costs tens of microseconds to build, which small solves notice)."""
+
+    def set_postfix_str(self, *args, **kwargs) -> None:
+        pass
+
+    def update(self, *args, **kwargs) -> None:
+        pass
 
 
 @dataclass
 class SolveStats:
     """What a solver did: sweeps (backups of the whole ``Q``), policy evaluations (linear
-    solves) and their seconds, the residual of every sweep."""
+    solves) and their seconds, the residual of every sweep; ``values``: the value table (max
+    of the returned ``Q`` over each value state's entries) when the last step computed it."""
 
     solver: str
     sweeps: int = 0
     solves: int = 0
     solve_seconds: float = 0.0
     residuals: list = field(default_factory=list)
+    values: np.ndarray | None = None
+
+
+@contextlib.contextmanager
+def threads_for(work: int):
+    """Run the enclosed kernels on one thread when ``work`` is small (restored afterwards)."""
+    before = numba.get_num_threads()
+    if work < SERIAL_WORK:
+        numba.set_num_threads(1)
+    try:
+        yield
+    finally:
+        numba.set_num_threads(before)
+
+
+def default_max_iter(gamma, r_max, threshold) -> int:
+    """Iterations after which the contraction bound ``gamma^t max|R|`` on the residual (and so
+    ``gamma^t max|R| / (1 - gamma)`` on the error) is below ``threshold``, plus a margin of 10."""
+    if not r_max > threshold:  # also a NaN or infinite r_max: the solver then raises
+        return 10
+    return int(math.ceil(math.log(threshold / r_max) / math.log(gamma))) + 10
 
 
 def _checked(res: float, sweep: int) -> float:
@@ -191,6 +239,7 @@ def policy_iteration(op, threshold: float, max_sweeps: int, bar) -> tuple[np.nda
             bound = _checked(op.gamma * float(np.abs(V - V_pi).max()), stats.sweeps)
             if bound <= threshold:
                 stats.residuals.append(bound)
+                stats.values = V  # Q is unchanged since the improvement that filled V
                 break
         vi_step = changed == 0 or stats.solves >= MAX_EVALUATIONS
         V_pi = None

@@ -55,7 +55,8 @@ def _local_action(B, w, rule, s_g, si, c, scale, ck, cc, x, xb, cdf, st):
     docstring); ``ck``, ``cc``, ``x``, ``xb``, ``cdf``: scratch."""
     if rule == 0:
         return first_reading(B, w, s_g, si, c, scale, x, xb)[0]
-    ck[:] = c
+    for s in range(c.shape[0]):
+        ck[s] = c[s]
     ck[si] += 1
     s0, a1, _ = coordinated_reading(B, w, s_g, ck, scale, cc, x, xb)
     if si != s0:

@@ -74,6 +74,30 @@ def polya_design(M, t, Z_l, alpha, key_seed, out):
             out[i, z] += 1
 
 
+@njit(cache=True)
+def _draw_row(row, Zd, S_l, A_l, A_g, cdf_g, last_g, cdf_l, last_l, m, seed, ag_s, ag_a, cnt, nxt):
+    """The ``m`` samples of every entry ``(a_1, a_g)`` of design row ``row`` (flat ``(s_g, s_1,
+    i)``), drawn with the module docstring's keys: ``nxt[(a_1 A_g + a_g) m + j] = (s_g^j, s_1^j,
+    c^j)``. The one loop of the samples, shared by :func:`fitted_targets` (which redraws them)
+    and :func:`draw_fixed_samples` (which stores them), so both see the same draws."""
+    M = Zd.shape[0]
+    sg = row // (S_l * M)
+    s1 = (row // M) % S_l
+    expand_cells(Zd[row % M], A_l, ag_s, ag_a)
+    for a1 in range(A_l):
+        for ag in range(A_g):
+            key = stream_key(seed, (row * A_l + a1) * A_g + ag)
+            for j in range(m):
+                sgn, s1n = draw_next(
+                    cdf_g, last_g, cdf_l, last_l, sg, s1, a1, ag, ag_s, ag_a, key, j, cnt
+                )
+                u = (a1 * A_g + ag) * m + j
+                nxt[u, 0] = sgn
+                nxt[u, 1] = s1n
+                for s in range(S_l):
+                    nxt[u, 2 + s] = cnt[s]
+
+
 @njit(cache=True, parallel=True)
 def fitted_targets(
     R, Zd, cdf_g, last_g, cdf_l, last_l, m, seed, gamma, closed, B, mw, Vtab, btab, Y
@@ -92,24 +116,26 @@ def fitted_targets(
         ag_s = np.empty(t, np.int64)
         ag_a = np.empty(t, np.int64)
         cnt = np.zeros(S_l, np.int64)
+        nxt = np.empty((A_l * A_g * m, 2 + S_l), np.int64)
         present = np.empty(S_l, np.int64)
         for row in range(blk * _ROWS, min(rows, (blk + 1) * _ROWS)):
+            _draw_row(
+                row, Zd, S_l, A_l, A_g, cdf_g, last_g, cdf_l, last_l, m, seed, ag_s, ag_a, cnt,
+                nxt,
+            )  # fmt: skip
             sg = row // (S_l * M)
             s1 = (row // M) % S_l
             i = row % M
-            expand_cells(Zd[i], A_l, ag_s, ag_a)
             for a1 in range(A_l):
                 for ag in range(A_g):
-                    key = stream_key(seed, (row * A_l + a1) * A_g + ag)
                     acc = 0.0
                     for j in range(m):
-                        sgn, s1n = draw_next(
-                            cdf_g, last_g, cdf_l, last_l, sg, s1, a1, ag, ag_s, ag_a, key, j, cnt
-                        )
+                        u = (a1 * A_g + ag) * m + j
+                        c = nxt[u, 2:]
                         if closed:
-                            acc += model_value(B, mw, sgn, s1n, cnt, scale, present)
+                            acc += model_value(B, mw, nxt[u, 0], nxt[u, 1], c, scale, present)
                         else:
-                            acc += Vtab[sgn, s1n, rank_tab(cnt, t, btab)]
+                            acc += Vtab[nxt[u, 0], nxt[u, 1], rank_tab(c, t, btab)]
                     Y[sg, s1, i, a1, ag] = R[sg, s1, i, a1, ag] + gamma * acc / m
 
 
@@ -124,25 +150,21 @@ def draw_fixed_samples(Zd, S_g, S_l, A_l, A_g, cdf_g, last_g, cdf_l, last_l, m, 
     btab = binom_table(t + S_l, S_l)
     Cs = btab[t + S_l - 1, S_l - 1]
     rows = S_g * S_l * M
+    per_row = A_l * A_g * m  # entries e = row A_l A_g + a_1 A_g + a_g, m samples each
     blocks = (rows + _ROWS - 1) // _ROWS
     for blk in prange(blocks):
         ag_s = np.empty(t, np.int64)
         ag_a = np.empty(t, np.int64)
         cnt = np.zeros(S_l, np.int64)
+        nxt = np.empty((per_row, 2 + S_l), np.int64)
         for row in range(blk * _ROWS, min(rows, (blk + 1) * _ROWS)):
-            sg = row // (S_l * M)
-            s1 = (row // M) % S_l
-            i = row % M
-            expand_cells(Zd[i], A_l, ag_s, ag_a)
-            for a1 in range(A_l):
-                for ag in range(A_g):
-                    e = (row * A_l + a1) * A_g + ag
-                    key = stream_key(seed, e)
-                    for j in range(m):
-                        sgn, s1n = draw_next(
-                            cdf_g, last_g, cdf_l, last_l, sg, s1, a1, ag, ag_s, ag_a, key, j, cnt
-                        )
-                        out[e * m + j] = (sgn * S_l + s1n) * Cs + rank_tab(cnt, t, btab)
+            _draw_row(
+                row, Zd, S_l, A_l, A_g, cdf_g, last_g, cdf_l, last_l, m, seed, ag_s, ag_a, cnt,
+                nxt,
+            )  # fmt: skip
+            for u in range(per_row):
+                idx = (nxt[u, 0] * S_l + nxt[u, 1]) * Cs + rank_tab(nxt[u, 2:], t, btab)
+                out[row * per_row + u] = idx
 
 
 @njit(cache=True)

@@ -146,7 +146,8 @@ def first_reading(B, w, sg, s1, c, scale, x, xb):
                 continue
             _split(w[sg, s1, a1, ag], c, scale, -1, 0, q - floor, x)
             if b1 < 0 or _earlier(x, xb):
-                xb[:] = x
+                for s in range(x.shape[0]):
+                    xb[s] = x[s]
                 b1, bg = a1, ag
     return b1, bg, V
 
@@ -160,7 +161,8 @@ def coordinated_reading(B, w, sg, ck, scale, c, x, xb):
     s0 = 0
     while ck[s0] == 0:
         s0 += 1
-    c[:] = ck
+    for s in range(ck.shape[0]):
+        c[s] = ck[s]
     c[s0] -= 1
     V = -np.inf
     for a1 in range(A_l):
@@ -175,7 +177,8 @@ def coordinated_reading(B, w, sg, ck, scale, c, x, xb):
                 continue
             _split(w[sg, s0, a1, ag], c, scale, s0, a1, q - floor, x)
             if b1 < 0 or (a1 == b1 and _earlier(x, xb)):
-                xb[:] = x
+                for s in range(x.shape[0]):
+                    xb[s] = x[s]
                 b1, bg = a1, ag
     return s0, b1, bg
 
@@ -202,7 +205,8 @@ def closed_form_laws(B, w, k, rule, prob_g, prob_l):
                     prob_g[sg, s1, r, ag] = 1.0
                     prob_l[sg, s1, r, a1] = 1.0
                     continue
-                ck[:] = comps[r]
+                for s in range(S_l):
+                    ck[s] = comps[r, s]
                 ck[s1] += 1
                 s0, a1, ag = coordinated_reading(B, w, sg, ck, scale, cc, x, xb)
                 prob_g[sg, s1, r, ag] = 1.0

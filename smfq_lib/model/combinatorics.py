@@ -38,6 +38,8 @@ __all__ = [
     "state_marginal",
     "expand_cells",
     "marginal_ranks",
+    "marginal_ranks_of",
+    "cell_sums",
     "log_multinomial_pmf",
     "multinomial_pmf",
     "mv_hypergeometric_pmf",
@@ -242,10 +244,34 @@ def expand_cells(zc, A_l, s_out, a_out):
 def marginal_ranks(t, S_l, A_l):
     """For every composition ``zc`` of ``t`` into ``S_l * A_l`` cells (rank order), the rank of
     its state marginal among the compositions of ``t`` into ``S_l`` parts."""
-    Z = compositions(t, S_l * A_l)
+    return marginal_ranks_of(compositions(t, S_l * A_l), S_l, A_l)
+
+
+@njit(cache=True)
+def marginal_ranks_of(Z, S_l, A_l):
+    """:func:`marginal_ranks` of the rows of ``Z`` (compositions into ``S_l * A_l`` cells)."""
     out = np.empty(Z.shape[0], dtype=np.int64)
+    c = np.empty(S_l, dtype=np.int64)
     for r in range(Z.shape[0]):
-        out[r] = rank(state_marginal(Z[r], S_l, A_l))
+        for s in range(S_l):  # state_marginal, into one buffer
+            c[s] = 0
+            for a in range(A_l):
+                c[s] += Z[r, s * A_l + a]
+        out[r] = rank(c)
+    return out
+
+
+@njit(cache=True)
+def cell_sums(Zt, w):
+    """``out[r, q] = sum_z Zt[r, z] w[z, q]`` (``Zt @ w`` for integer compositions, summed over
+    the cells ``z`` in ascending order: the same bits on every machine, no BLAS)."""
+    out = np.zeros((Zt.shape[0], w.shape[1]))
+    for r in range(Zt.shape[0]):
+        for z in range(Zt.shape[1]):
+            c = Zt[r, z]
+            if c != 0:
+                for q in range(w.shape[1]):
+                    out[r, q] += c * w[z, q]
     return out
 
 
