@@ -30,7 +30,7 @@ import hashlib
 import numpy as np
 
 from smfq_lib._utils.checks import check_gamma, check_int, real_array
-from smfq_lib.model.system import CooperativeSystem, _check_noise, _check_value_bound
+from smfq_lib.model.system import CooperativeSystem, _check_noise, _check_value_bound, digest
 
 __all__ = ["GenerativeOracle", "cdf_rows", "check_draws", "inverse_cdf_samplers"]
 
@@ -215,14 +215,7 @@ class GenerativeOracle:
         h.update(f"{sizes}{self.uniforms}".encode())
         h.update(f"{_tag(self.sample_global)}|{_tag(self.sample_local)}".encode())
         parts = [("r_g", self.r_g), ("r_l", self.r_l), ("gamma", np.array([self.gamma]))]
-        if self.reward_noise is not None:
-            parts.append(("w_g", np.broadcast_to(self.reward_noise.w_g, self.r_g.shape)))
-            parts.append(("w_l", np.broadcast_to(self.reward_noise.w_l, self.r_l.shape)))
-        for name, arr in parts:
-            arr = np.ascontiguousarray(arr, dtype="<f8")
-            h.update(f"{name}{arr.shape}".encode())
-            h.update(arr.tobytes())
-        return h.hexdigest()[:16]
+        return digest(h, parts, self.reward_noise, self)
 
     # checked draws -----------------------------------------------------------------------------
     def draw_global(self, s_g, a_g, rng) -> np.ndarray:

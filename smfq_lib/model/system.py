@@ -316,20 +316,12 @@ class CooperativeSystem:
 
         A learned policy records it (``system_fingerprint``), and the evaluators and executors
         refuse a policy learned on another system (docs/design.md §4)."""
-        h = hashlib.sha256(b"smfq.CooperativeSystem/1")
         parts = [("P_g", self.P_g), ("P_l", self.P_l), ("r_g", self.r_g), ("r_l", self.r_l)]
         parts.append(("gamma", np.array([self.gamma])))
         if self.aggregate is not None:
             parts.append(("phi", self.aggregate.phi))
             parts.append(("rho", self.aggregate.grid_values(self.S_g, self.A_g)))
-        if self.reward_noise is not None:
-            parts.append(("w_g", np.broadcast_to(self.reward_noise.w_g, self.r_g.shape)))
-            parts.append(("w_l", np.broadcast_to(self.reward_noise.w_l, self.r_l.shape)))
-        for name, arr in parts:
-            arr = np.ascontiguousarray(arr, dtype="<f8")
-            h.update(f"{name}{arr.shape}".encode())
-            h.update(arr.tobytes())
-        return h.hexdigest()[:16]
+        return digest(hashlib.sha256(b"smfq.CooperativeSystem/1"), parts, self.reward_noise, self)
 
     # sizes -------------------------------------------------------------------------------
     @property
@@ -395,3 +387,17 @@ class CooperativeSystem:
             f"CooperativeSystem(S_g={self.S_g}, A_g={self.A_g}, S_l={self.S_l}, A_l={self.A_l}, "
             f"Z_l={self.Z_l}, gamma={self.gamma}, r_tilde={self.r_tilde:.4g}{extra})"
         )
+
+
+def digest(h, parts, reward_noise, sizes) -> str:
+    """16 hex digits of ``h`` updated with each named array of ``parts`` (as little-endian
+    float64, with its shape) and, if any, the reward noise's half-widths broadcast to the shapes
+    of ``sizes.r_g`` and ``sizes.r_l``: the fingerprint of a system or an oracle."""
+    if reward_noise is not None:
+        parts = [*parts, ("w_g", np.broadcast_to(reward_noise.w_g, sizes.r_g.shape))]
+        parts.append(("w_l", np.broadcast_to(reward_noise.w_l, sizes.r_l.shape)))
+    for name, arr in parts:
+        arr = np.ascontiguousarray(arr, dtype="<f8")
+        h.update(f"{name}{arr.shape}".encode())
+        h.update(arr.tobytes())
+    return h.hexdigest()[:16]
