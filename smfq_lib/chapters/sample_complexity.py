@@ -6,7 +6,7 @@ A point of the sweep (:func:`gap_point`) learns ``Q_{k,m}^est`` with ``m`` sampl
 worst-case gap of its policy over every start state of ``n`` agents exactly
 (:func:`smfq_lib.evaluate.worst_case.worst_case_gap`, tie rule
 :data:`~smfq_lib.learning.policy.DEFAULT_RULE`: the quantity that tests Theorem 0.11, docs/design.md
-§5) and counts its oracle calls (:func:`smfq_lib.theory.oracle_calls`: one global and ``k``
+§5) and records the oracle calls its ``learn`` made (``q.oracle_calls``: one global and ``k``
 local draws per sample). ``k = n`` with Algorithm 2 is mean-field value iteration on all ``n``
 agents fed the same oracle: Remark 0.7's comparator, the baseline.
 
@@ -76,15 +76,17 @@ def gap_point(instance_name, n, k, m, seed) -> dict:
     """One sweep point: learn with ``m`` samples per entry (learning seed ``seed``) on ``k`` of
     ``n`` agents of ``instance(instance_name)``; return the exact worst-case gap over start
     states (``gap``), a start state attaining it (``worst_s_g``, ``worst_counts`` as text), the
-    algorithm that ran and its oracle calls ``calls_global``, ``calls_local`` and ``calls`` (their
-    sum). ``k = n`` runs Algorithm 2 (the baseline), other ``k`` the smaller table."""
+    algorithm that ran and the oracle calls its ``learn`` recorded (``q.oracle_calls``):
+    ``calls_global``, ``calls_local`` and ``calls`` (their sum; the count of
+    :func:`smfq_lib.theory.oracle_calls`). ``k = n`` runs Algorithm 2 (the baseline), other ``k``
+    the smaller table."""
     system = instance(instance_name)
     n = check_int("n", n, 1)
     k = check_int("k", k, 1, n, fix="k agents are sampled out of n.")
     m = check_int("m", m, 1, fix="m is the number of samples per entry.")
     q = learn(system, k, m, algorithm=_algorithm(k, n), seed=seed, progress=False)
     gap, (s_g, counts) = worst_case_gap(system, n, q, rule=DEFAULT_RULE)
-    calls = oracle_calls(system.S_g, system.S_l, system.A_g, system.A_l, k, m, q.algorithm)
+    calls = q.oracle_calls
     return {
         "gap": gap,
         "worst_s_g": s_g,
