@@ -112,8 +112,10 @@ def exact_gaps(instance_name, n, ks) -> dict:
 def summarize(results: pd.DataFrame) -> pd.DataFrame:
     """One row per ``(k, m)`` of a table of sweep points (columns ``k, m, seed, gap, calls``):
     ``k, m, calls, seeds, gap_mean, gap_std`` (ddof 0), ``gap_min``, ``gap_max``, sorted by
-    ``(k, m)``. The calls must be the same for every seed of a ``(k, m)`` (they do not depend on
-    the samples drawn)."""
+    ``(k, m)``; ``gap_mean`` divides the correctly rounded sum of the seeds' gaps (``math.fsum``)
+    by their number and is held within ``[gap_min, gap_max]`` (equal gaps give that gap, not an
+    ulp beside it). The calls must be the same for every seed of a ``(k, m)`` (they do not depend
+    on the samples drawn)."""
     missing = sorted({"k", "m", "seed", "gap", "calls"} - set(results.columns))
     if missing:
         raise ValueError(f"results lack the column(s) {missing}; pass the sweep's points.")
@@ -123,11 +125,14 @@ def summarize(results: pd.DataFrame) -> pd.DataFrame:
     out = g.agg(
         calls=("calls", "first"),
         seeds=("seed", "nunique"),
-        gap_mean=("gap", "mean"),
+        gap_mean=("gap", lambda x: math.fsum(x) / len(x)),
         gap_std=("gap", lambda x: float(np.std(x))),
         gap_min=("gap", "min"),
         gap_max=("gap", "max"),
     )
+    # the mean lies in [min, max]; in floats it can leave it by an ulp (equal gaps), which the
+    # figure's bars from the lowest to the highest seed cannot draw
+    out["gap_mean"] = out["gap_mean"].clip(out["gap_min"], out["gap_max"])
     return out.reset_index()
 
 
