@@ -108,6 +108,20 @@ def test_summarize_by_hand_and_refusals():
         frontier(points)
 
 
+def test_summarize_mean_lies_within_the_seeds_range():
+    """The mean of equal gaps is that gap, not an ulp beside it (a naive float sum of 16 copies of
+    chapter 11's 0.7614445990009662 is not 16 times it), so min <= mean <= max for the figure's
+    bars."""
+    for gap, seeds in ((0.7614445990009662, 16), (0.1, 10), (0.1757, 12)):
+        points = pd.DataFrame({"k": 1, "m": 1, "seed": range(seeds), "gap": gap, "calls": 8})
+        t = summarize(points)
+        assert t.gap_mean.iloc[0] == t.gap_min.iloc[0] == t.gap_max.iloc[0] == gap
+    spread = pd.DataFrame({"k": 1, "m": 1, "seed": range(3), "gap": [0.1, 0.2, 0.6], "calls": 8})
+    t = summarize(spread)
+    assert t.gap_min.iloc[0] <= t.gap_mean.iloc[0] <= t.gap_max.iloc[0]
+    np.testing.assert_allclose(t.gap_mean, [0.3])
+
+
 def test_gap_point_is_learn_plus_worst_case_gap_and_counts_the_table():
     system = instance("random_system_25")
     for k, m, seed in ((1, 3, 0), (3, 2, 5), (6, 2, 1)):

@@ -6,7 +6,7 @@ A point of the sweep (:func:`gap_point`) learns ``Q_{k,m}^est`` with ``m`` sampl
 worst-case gap of its policy over every start state of ``n`` agents exactly
 (:func:`smfq_lib.evaluate.worst_case.worst_case_gap`, tie rule
 :data:`~smfq_lib.learning.policy.DEFAULT_RULE`: the quantity that tests Theorem 0.11, docs/design.md
-§5) and counts its oracle calls (:func:`smfq_lib.theory.oracle_calls`: one global and ``k``
+§5) and records the oracle calls its ``learn`` made (``q.oracle_calls``: one global and ``k``
 local draws per sample). ``k = n`` with Algorithm 2 is mean-field value iteration on all ``n``
 agents fed the same oracle: Remark 0.7's comparator, the baseline.
 
@@ -76,15 +76,17 @@ def gap_point(instance_name, n, k, m, seed) -> dict:
     """One sweep point: learn with ``m`` samples per entry (learning seed ``seed``) on ``k`` of
     ``n`` agents of ``instance(instance_name)``; return the exact worst-case gap over start
     states (``gap``), a start state attaining it (``worst_s_g``, ``worst_counts`` as text), the
-    algorithm that ran and its oracle calls ``calls_global``, ``calls_local`` and ``calls`` (their
-    sum). ``k = n`` runs Algorithm 2 (the baseline), other ``k`` the smaller table."""
+    algorithm that ran and the oracle calls its ``learn`` recorded (``q.oracle_calls``):
+    ``calls_global``, ``calls_local`` and ``calls`` (their sum; the count of
+    :func:`smfq_lib.theory.oracle_calls`). ``k = n`` runs Algorithm 2 (the baseline), other ``k``
+    the smaller table."""
     system = instance(instance_name)
     n = check_int("n", n, 1)
     k = check_int("k", k, 1, n, fix="k agents are sampled out of n.")
     m = check_int("m", m, 1, fix="m is the number of samples per entry.")
     q = learn(system, k, m, algorithm=_algorithm(k, n), seed=seed, progress=False)
     gap, (s_g, counts) = worst_case_gap(system, n, q, rule=DEFAULT_RULE)
-    calls = oracle_calls(system.S_g, system.S_l, system.A_g, system.A_l, k, m, q.algorithm)
+    calls = q.oracle_calls
     return {
         "gap": gap,
         "worst_s_g": s_g,
@@ -110,8 +112,10 @@ def exact_gaps(instance_name, n, ks) -> dict:
 def summarize(results: pd.DataFrame) -> pd.DataFrame:
     """One row per ``(k, m)`` of a table of sweep points (columns ``k, m, seed, gap, calls``):
     ``k, m, calls, seeds, gap_mean, gap_std`` (ddof 0), ``gap_min``, ``gap_max``, sorted by
-    ``(k, m)``. The calls must be the same for every seed of a ``(k, m)`` (they do not depend on
-    the samples drawn)."""
+    ``(k, m)``; ``gap_mean`` divides the correctly rounded sum of the seeds' gaps (``math.fsum``)
+    by their number and is held within ``[gap_min, gap_max]`` (equal gaps give that gap, not an
+    ulp beside it). The calls must be the same for every seed of a ``(k, m)`` (they do not depend
+    on the samples drawn)."""
     missing = sorted({"k", "m", "seed", "gap", "calls"} - set(results.columns))
     if missing:
         raise ValueError(f"results lack the column(s) {missing}; pass the sweep's points.")
@@ -121,11 +125,14 @@ def summarize(results: pd.DataFrame) -> pd.DataFrame:
     out = g.agg(
         calls=("calls", "first"),
         seeds=("seed", "nunique"),
-        gap_mean=("gap", "mean"),
+        gap_mean=("gap", lambda x: math.fsum(x) / len(x)),
         gap_std=("gap", lambda x: float(np.std(x))),
         gap_min=("gap", "min"),
         gap_max=("gap", "max"),
     )
+    # the mean lies in [min, max]; in floats it can leave it by an ulp (equal gaps), which the
+    # figure's bars from the lowest to the highest seed cannot draw
+    out["gap_mean"] = out["gap_mean"].clip(out["gap_min"], out["gap_max"])
     return out.reset_index()
 
 
