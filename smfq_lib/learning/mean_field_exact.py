@@ -61,13 +61,13 @@ class ExactTables:
 
     def __init__(self, P_l, S_g, A_l, t):
         self.t = t
-        self.tab, self.off, self.btab, self.loff = index_tables(t, P_l.shape[0], A_l)
+        self.tab, self.off, self.btab, self.loff = _index_tables(t, P_l.shape[0], A_l)
         self.law2 = np.zeros((S_g, self.loff[-1]))
         _two_cell_laws(P_l, A_l, t, self.tab, self.off, self.loff, self.law2)
 
 
 @functools.lru_cache(maxsize=16)
-def index_tables(t, S_l, A_l):
+def _index_tables(t, S_l, A_l):
     """``tab``, ``off``, ``btab``, ``loff`` of :class:`ExactTables`: they depend only on ``(t,
     S_l, A_l)``, so they are built once and shared (read-only) by every table set of that
     shape (a small solve, ``V*`` on 25 agents, spends as long building them as sweeping)."""
