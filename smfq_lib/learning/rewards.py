@@ -71,8 +71,8 @@ def _reward(system, k, local, phi, shape):
     r_g = system.r_g[(slice(None),) + mid + (slice(None),)]
     local = np.broadcast_to(local / k, shape[:-1] + (1,))[..., 0]
     R = np.empty(shape)
-    for a_g in range(shape[-1]):  # one a_g at a time: NumPy's inner loops then run along r
-        np.add(r_g[..., a_g], local, out=R[..., a_g])
+    for a_g in range(shape[-1]):  # one a_g at a time: NumPy's inner loops then run along the
+        np.add(r_g[..., a_g], local, out=R[..., a_g])  # long axes, not along the short a_g
     if system.aggregate is not None:
         s_g = np.arange(shape[0]).reshape((-1,) + (1,) * (len(shape) - 1))
         a_g = np.arange(shape[-1]).reshape((1,) * (len(shape) - 1) + (-1,))
