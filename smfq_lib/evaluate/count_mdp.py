@@ -27,11 +27,13 @@ stopping rule, so ``||V - V*||_inf <= tol``.
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 
 import numpy as np
 
+from smfq_lib._utils.blas import one_blas_thread
 from smfq_lib.learning.mean_field import FactoredChain
 from smfq_lib.learning.mean_field_exact import (
     apply_exact_count,
@@ -68,6 +70,18 @@ def count_mdp_bytes(system, n: int) -> int:
     return total + (16 * N * N if N <= DENSE_MAX else 0)
 
 
+@functools.lru_cache(maxsize=8)
+def _actions(n, S_l, A_l):
+    """The compositions of ``n`` agents into the ``S_l A_l`` cells (rank order) and the rank of
+    each one's state marginal: they depend only on ``(n, S_l, A_l)``, so they are built once and
+    shared (read-only) by every count MDP of that shape."""
+    Zt = compositions(n, S_l * A_l)
+    mr = marginal_ranks_of(Zt, S_l, A_l)
+    Zt.setflags(write=False)
+    mr.setflags(write=False)
+    return Zt, mr
+
+
 class CountMDP:
     """The count MDP as the operator :func:`~smfq_lib.learning.solvers.policy_iteration`
     iterates: ``R`` (flat ``(S_g, Cz, A_g)``, eq. 3), ``size``, ``n_values``, ``gamma``,
@@ -79,8 +93,7 @@ class CountMDP:
         self.P_g = np.ascontiguousarray(system.P_g)
         self.P_l = np.ascontiguousarray(system.P_l)
         self.A_l = A_l
-        self.Zt = compositions(n, S_l * A_l)
-        self.mr = marginal_ranks_of(self.Zt, S_l, A_l)
+        self.Zt, self.mr = _actions(n, S_l, A_l)
         self.Cs = int(n_compositions(n, S_l))
         self.shape = (S_g, self.Zt.shape[0], A_g)
         self.R = count_reward(system, n, self.Zt).ravel()
@@ -116,6 +129,7 @@ class CountMDP:
         return FactoredChain(self.P_g[sg, ag], self._stay, self._laws)
 
 
+@one_blas_thread  # once for the solve: its evaluations then skip setting the limit again
 def solve_count_mdp(system, n: int, tol: float, progress: bool) -> np.ndarray:
     """``V*`` of the ``n``-agent system, shape ``(S_g, C(n + S_l - 1, S_l - 1))`` indexed
     ``[s_g, rank(c)]``, with ``||V - V*||_inf <= tol``: policy iteration stops on a

@@ -31,6 +31,7 @@ the whole ``n``-agent system on its count states ``(s_g, c)`` with actions ``(a_
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numba
@@ -56,19 +57,27 @@ class ExactTables:
     (``mean_field_kernels.add_tables``), ``btab`` (binomials for ranks over ``Z_l`` cells) and
     ``law2[s_g, loff[T] + j * C(T) + x]``: the law over the compositions ``x`` of ``T`` of the
     next states of ``j`` agents of cell ``Z_l - 2`` and ``T - j`` of cell ``Z_l - 1`` (``C(T)``
-    compositions of ``T``; ``0 <= j <= T <= t``; with one cell, ``j = 0`` only), and the same
-    numbers ``x``-major for the sweep, ``law2t[s_g, loff[T] + x * (T + 1) + j]``."""
+    compositions of ``T``; ``0 <= j <= T <= t``; with one cell, ``j = 0`` only)."""
 
     def __init__(self, P_l, S_g, A_l, t):
-        S_l = P_l.shape[0]
         self.t = t
-        self.tab, self.off = add_tables(t + 1, S_l)
-        self.btab = binom_table(t + S_l * A_l, S_l * A_l)
-        sizes = np.arange(1, t + 2) * np.diff(self.off)[: t + 1]  # (T + 1) C(T + S_l - 1, T)
-        self.loff = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+        self.tab, self.off, self.btab, self.loff = _index_tables(t, P_l.shape[0], A_l)
         self.law2 = np.zeros((S_g, self.loff[-1]))
-        self.law2t = np.empty((S_g, self.loff[-1]))
-        _two_cell_laws(P_l, A_l, t, self.tab, self.off, self.loff, self.law2, self.law2t)
+        _two_cell_laws(P_l, A_l, t, self.tab, self.off, self.loff, self.law2)
+
+
+@functools.lru_cache(maxsize=16)
+def _index_tables(t, S_l, A_l):
+    """``tab``, ``off``, ``btab``, ``loff`` of :class:`ExactTables`: they depend only on ``(t,
+    S_l, A_l)``, so they are built once and shared (read-only) by every table set of that
+    shape (a small solve, ``V*`` on 25 agents, spends as long building them as sweeping)."""
+    tab, off = add_tables(t + 1, S_l)
+    btab = binom_table(t + S_l * A_l, S_l * A_l)
+    sizes = np.arange(1, t + 2) * np.diff(off)[: t + 1]  # (T + 1) C(T + S_l - 1, T)
+    loff = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+    for a in (tab, off, btab, loff):
+        a.setflags(write=False)
+    return tab, off, btab, loff
 
 
 def exact_tables(P_l, S_g, A_l, t) -> ExactTables:
@@ -77,8 +86,8 @@ def exact_tables(P_l, S_g, A_l, t) -> ExactTables:
 
 
 @njit(cache=True)
-def _two_cell_laws(P_l, A_l, t, tab, off, loff, law2, law2t):
-    """``law2`` and ``law2t`` of :class:`ExactTables` (``law2`` zeroed on entry), agent by agent:
+def _two_cell_laws(P_l, A_l, t, tab, off, loff, law2):
+    """``law2`` of :class:`ExactTables` (zeroed on entry), agent by agent:
     ``(0, T)`` is ``(0, T - 1)`` with one agent of cell ``Z_l - 1`` added, and ``(j, T - j)``,
     ``j >= 1``, is ``(j - 1, T - j)`` with one agent of cell ``Z_l - 2`` added."""
     S_g = law2.shape[0]
@@ -98,15 +107,10 @@ def _two_cell_laws(P_l, A_l, t, tab, off, loff, law2, law2t):
                 else:
                     src, s, a = loff[T - 1] + (j - 1) * n_prev, a_s, a_a
                 dst = loff[T] + j * n
-                for r in range(n_prev):
-                    w = out[src + r]
-                    for s2 in range(S_l):
-                        out[dst + tab[off[T - 1] + r, s2]] += w * P_l[s, sg, a, s2]
-        for T in range(t + 1):
-            n = off[T + 1] - off[T]
-            for j in range(T + 1):
-                for x in range(n):
-                    law2t[sg, loff[T] + x * (T + 1) + j] = out[loff[T] + j * n + x]
+                for s2 in range(S_l):  # one next state at a time: no two updates of the inner
+                    w = P_l[s, sg, a, s2]  # loop hit the same entry (no store-to-load chain)
+                    for r in range(n_prev):
+                        out[dst + tab[off[T - 1] + r, s2]] += out[src + r] * w
 
 
 @njit(cache=True)
@@ -118,18 +122,59 @@ def _add_agent(src, T, p, tab, off, dst):
     base = off[T - 1]
     for r in range(off[T] - base):
         for q in range(K):
-            dst[r, q] = 0.0
-        for s in range(S_l):
-            w = p[s]
-            if w != 0.0:
-                j = tab[base + r, s]
-                for q in range(K):
-                    dst[r, q] += w * src[j, q]
+            acc = 0.0  # in a register: no store-to-load chain through dst[r, q]
+            for s in range(S_l):
+                w = p[s]
+                if w != 0.0:
+                    acc += w * src[tab[base + r, s], q]
+            dst[r, q] = acc
+
+
+@njit(cache=True, nogil=True)
+def _prefix_sums(L, l2, base, nT, nj, W2):
+    """``W2[q, j] = sum_x l2[base + j nT + x] L[x, q]`` (``x`` ascending) for ``j < nj``: the
+    rows of one prefix, each the law of its last two cells (``law2``) against the table ``L``.
+    Four rows by two channels at once, the eight sums in registers: the loops are short (``nT``
+    and ``nj`` about ``T``), and sums kept in memory would wait on each other's stores."""
+    K = L.shape[1]
+    for q in range(0, K, 2):
+        p = min(q + 1, K - 1)  # the second channel (q again when K is odd: written twice)
+        j0 = 0
+        while j0 + 4 <= nj:
+            a0 = a1 = a2 = a3 = b0 = b1 = b2 = b3 = 0.0
+            lt = base + j0 * nT
+            for x in range(nT):
+                Lq, Lp = L[x, q], L[x, p]
+                w0, w1, w2, w3 = (
+                    l2[lt + x],
+                    l2[lt + nT + x],
+                    l2[lt + 2 * nT + x],
+                    l2[lt + 3 * nT + x],
+                )
+                a0 += w0 * Lq
+                a1 += w1 * Lq
+                a2 += w2 * Lq
+                a3 += w3 * Lq
+                b0 += w0 * Lp
+                b1 += w1 * Lp
+                b2 += w2 * Lp
+                b3 += w3 * Lp
+            W2[q, j0], W2[q, j0 + 1], W2[q, j0 + 2], W2[q, j0 + 3] = a0, a1, a2, a3
+            W2[p, j0], W2[p, j0 + 1], W2[p, j0 + 2], W2[p, j0 + 3] = b0, b1, b2, b3
+            j0 += 4
+        for j in range(j0, nj):
+            a0 = b0 = 0.0
+            lt = base + j * nT
+            for x in range(nT):
+                a0 += l2[lt + x] * L[x, q]
+                b0 += l2[lt + x] * L[x, p]
+            W2[q, j] = a0
+            W2[p, j] = b0
 
 
 @njit(cache=True, nogil=True)
 def _sweep_lanes(
-    lo, hi, lanes, R, VT, P_g, P_l, P_1, tab, off, law2t, loff, btab, gamma, Q_old, Q_new, res
+    lo, hi, lanes, R, VT, P_g, P_l, P_1, tab, off, law2, loff, btab, gamma, Q_old, Q_new, res
 ):
     """Lanes ``lo .. hi - 1`` of the exact sweep; lane ``L`` does the work units ``L, L + lanes,
     ...`` (unit ``u``: with three cells or more ``s_g = u // (t + 1)`` and ``zc[0] = u % (t +
@@ -162,7 +207,7 @@ def _sweep_lanes(
         for u in range(lane, units, lanes):
             sg = u // (t + 1) if Z > 2 else u
             n0 = u % (t + 1) if Z > 2 else 0
-            l2t = law2t[sg]
+            l2 = law2[sg]
             if held < 0 or sg != sg_held or n0 < held:  # start again from V
                 src[0] = 0
                 for r in range(Cs):
@@ -193,42 +238,35 @@ def _sweep_lanes(
                 rr = rank_tab(zc, t, btab)
             while True:
                 # the rows of this prefix: j agents in cell Z - 2, the other T - j in cell Z - 1
-                # W2[q, j] = sum_x law2[j, x] L[x, q], x ascending, the j rows side by side
                 L = bufs[src[last]]
                 T = Tn[last]
                 nT = off[T + 1] - off[T]
                 nj = T + 1 if Z > 1 else 1
-                for q in range(K):
-                    for j in range(nj):
-                        W2[q, j] = 0.0
-                for x in range(nT):
-                    lt = loff[T] + x * (T + 1)
-                    for q in range(K):
-                        Lx = L[x, q]
-                        for j in range(nj):
-                            W2[q, j] += l2t[lt + j] * Lx
+                _prefix_sums(L, l2, loff[T], nT, nj, W2)
                 # then, for the nj rows at once: agent 1's move, the global move, the backup
                 for s1 in range(S_1):
                     for a1 in range(A_1):
-                        for g in range(S_g):
-                            for j in range(nj):
-                                X[g, j] = 0.0
-                            for s in range(S_1n):
-                                w = P_1[s1, sg, a1, s]
+                        Xa = X
+                        if S_1n == 1 and P_1[s1, sg, a1, 0] == 1.0:
+                            Xa = W2  # agent 1 stays put (the count MDP): X = W2, bit for bit
+                        else:
+                            for g in range(S_g):
                                 for j in range(nj):
-                                    X[g, j] += w * W2[g * S_1n + s, j]
+                                    X[g, j] = 0.0
+                                for s in range(S_1n):
+                                    w = P_1[s1, sg, a1, s]
+                                    for j in range(nj):
+                                        X[g, j] += w * W2[g * S_1n + s, j]
                         for ag in range(A_g):
                             for j in range(nj):
                                 acc[j] = 0.0
                             for g in range(S_g):
                                 w = P_g[sg, ag, g]
                                 for j in range(nj):
-                                    acc[j] += w * X[g, j]
+                                    acc[j] += w * Xa[g, j]
                             for j in range(nj):
                                 qv = R[sg, s1, rr + j, a1, ag] + gamma * acc[j]
-                                dd = abs(qv - Q_old[sg, s1, rr + j, a1, ag])
-                                if dd > mx:
-                                    mx = dd
+                                mx = max(mx, abs(qv - Q_old[sg, s1, rr + j, a1, ag]))
                                 Q_new[sg, s1, rr + j, a1, ag] = qv
                 rr += nj
                 # next prefix: one more agent in the deepest cell 1 <= d <= Z - 3 that takes one
@@ -290,7 +328,7 @@ def _backup(R, V2, P_g, P_l, P_1, tables, gamma, Q_old, Q_new) -> float:
     res = np.zeros(lanes)
     run_chunks(
         lambda a, b: _sweep_lanes(
-            a, b, lanes, R, VT, P_g, P_l, P_1, tables.tab, tables.off, tables.law2t,
+            a, b, lanes, R, VT, P_g, P_l, P_1, tables.tab, tables.off, tables.law2,
             tables.loff, tables.btab, gamma, Q_old, Q_new, res,
         ),
         lanes,
@@ -318,14 +356,14 @@ def refresh_laws(P_l, A_l, Zt, sg, r, tables, laws, law_of) -> None:
 
 
 def exact_bytes(S_g, S_l, A_l, t, K) -> int:
-    """Bytes of :class:`ExactTables` for ``t`` agents (the last two cells' laws, in two layouts:
+    """Bytes of :class:`ExactTables` for ``t`` agents (the last two cells' laws:
     ``sum_T (T + 1) C(T + S_l - 1, S_l - 1) = S_l C(t + S_l + 1, S_l + 1) - (S_l - 1) C(t + S_l,
     S_l)`` per ``s_g``) and the sweep's per-thread tables of ``K`` channels over ``C(t + S_l -
     1, S_l - 1)`` compositions (and over the ``t + 1`` rows of a prefix)."""
     laws = S_l * math.comb(t + S_l + 1, S_l + 1) - (S_l - 1) * math.comb(t + S_l, S_l)
     depth = min(S_l * A_l, t + 2) + 1
     Cs = math.comb(t + S_l - 1, S_l - 1)
-    return 16 * S_g * laws + 8 * K * (Cs * depth + t + 1) * numba.get_num_threads()
+    return 8 * S_g * laws + 8 * K * (Cs * depth + t + 1) * numba.get_num_threads()
 
 
 @njit(cache=True, nogil=True)
@@ -357,14 +395,11 @@ def next_composition_laws(P_l, A_l, Zt, sgs, rows, tab, off, law2, loff, out):
                 n_next = off[t + 2] - off[t + 1]
                 for q in range(n_next):
                     nxt[q] = 0.0
-                for rr in range(off[t + 1] - off[t]):
-                    p = cur[rr]
-                    if p == 0.0:
-                        continue
-                    for sn in range(S_l):
-                        w = P_l[s, sg, a, sn]
-                        if w != 0.0:
-                            nxt[tab[off[t] + rr, sn]] += p * w
+                for sn in range(S_l):  # one next state at a time (as in _two_cell_laws)
+                    w = P_l[s, sg, a, sn]
+                    if w != 0.0:
+                        for rr in range(off[t + 1] - off[t]):
+                            nxt[tab[off[t] + rr, sn]] += cur[rr] * w
                 for q in range(n_next):
                     cur[q] = nxt[q]
                 t += 1

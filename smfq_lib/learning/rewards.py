@@ -65,11 +65,14 @@ def _cell_sums(system, Zt):
 def _reward(system, k, local, phi, shape):
     """``r_g[s_g, a_g] + local / k`` (+ ``rho(s_g, a_g, phi / k)``) on a table of ``shape``
     (axis 0 ``s_g``, last axis ``a_g``): ``local`` and ``phi`` are the sums over the ``k``
-    agents of ``r_l`` and of the aggregate's ``phi``, broadcastable to ``shape``."""
+    agents of ``r_l`` and of the aggregate's ``phi``, broadcastable to ``shape`` (``local``
+    with a last axis of 1: it does not depend on ``a_g``)."""
     mid = (None,) * (len(shape) - 2)
-    R = system.r_g[(slice(None),) + mid + (slice(None),)] + local / k
-    if R.shape != shape:
-        R = np.broadcast_to(R, shape).copy()
+    r_g = system.r_g[(slice(None),) + mid + (slice(None),)]
+    local = np.broadcast_to(local / k, shape[:-1] + (1,))[..., 0]
+    R = np.empty(shape)
+    for a_g in range(shape[-1]):  # one a_g at a time: NumPy's inner loops then run along the
+        np.add(r_g[..., a_g], local, out=R[..., a_g])  # long axes, not along the short a_g
     if system.aggregate is not None:
         s_g = np.arange(shape[0]).reshape((-1,) + (1,) * (len(shape) - 1))
         a_g = np.arange(shape[-1]).reshape((1,) * (len(shape) - 1) + (-1,))

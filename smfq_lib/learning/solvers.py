@@ -111,7 +111,7 @@ def default_max_iter(gamma, r_max, threshold) -> int:
 def _checked(res: float, sweep: int) -> float:
     """``res``, or ``ValueError`` if it is NaN or infinite (``NaN <= tol`` is False, but so is
     ``NaN > tol``: a NaN must not pass for convergence)."""
-    if not np.isfinite(res):
+    if not math.isfinite(res):
         raise ValueError(
             f"the residual of sweep {sweep} is {res}: Q overflowed or became NaN. The rewards "
             "(and 1 / (1 - gamma)) must keep every value finite in float64; rescale them."

@@ -264,14 +264,15 @@ def marginal_ranks_of(Z, S_l, A_l):
 @njit(cache=True)
 def cell_sums(Zt, w):
     """``out[r, q] = sum_z Zt[r, z] w[z, q]`` (``Zt @ w`` for integer compositions, summed over
-    the cells ``z`` in ascending order: the same bits on every machine, no BLAS)."""
-    out = np.zeros((Zt.shape[0], w.shape[1]))
+    the cells ``z`` in ascending order: the same bits on every machine, no BLAS). ``w`` finite:
+    the empty cells add ``0 w = 0``."""
+    out = np.empty((Zt.shape[0], w.shape[1]))
     for r in range(Zt.shape[0]):
-        for z in range(Zt.shape[1]):
-            c = Zt[r, z]
-            if c != 0:
-                for q in range(w.shape[1]):
-                    out[r, q] += c * w[z, q]
+        for q in range(w.shape[1]):
+            acc = 0.0  # in a register: no store-to-load chain through out[r, q]
+            for z in range(Zt.shape[1]):
+                acc += Zt[r, z] * w[z, q]
+            out[r, q] = acc
     return out
 
 
