@@ -2,13 +2,13 @@
 
 ``python -m smfq_lib.chapters.warmup`` (``make install`` runs it) calls every public entry point
 that reaches a kernel on tiny inputs: the learners (both algorithms, exact and sampled, both
-solvers, reward noise, an aggregate reward), the action laws of every tie rule, both executors
-(every ``keep``, recorded counts, an i.i.d. start, given local states), the exact evaluation,
-the linear learner (closed-form, tabulated and exact) and its executor. The kernels are
-``@njit(cache=True)``, so the machine code lands in the package's ``__pycache__`` folders and
-every later process loads it instead of compiling (docs/design.md §2, "Kernels"). Nothing is
-written elsewhere and no result is kept. One progress line per step; the whole run takes about a
-minute on an idle core, and seconds when the cache is already filled.
+solvers, reward noise, an aggregate reward, from a generative oracle; the online learner), the
+action laws of every tie rule, both executors (every ``keep``, recorded counts, an i.i.d. start,
+given local states), the exact evaluation, the linear learner (closed-form, tabulated and exact) and
+its executor. The kernels are ``@njit(cache=True)``, so the machine code lands in the package's
+``__pycache__`` folders and every later process loads it instead of compiling (docs/design.md §2,
+"Kernels"). Nothing is written elsewhere and no result is kept. One progress line per step; the
+whole run takes about a minute on an idle core, and seconds when the cache is already filled.
 """
 
 from __future__ import annotations
@@ -37,12 +37,23 @@ def steps():
         rollout_linear,
     )
     from smfq_lib.model.examples import gaussian_squeeze, majority_mode, random_system
+    from smfq_lib.model.oracle import GenerativeOracle, inverse_cdf_samplers
     from smfq_lib.model.system import RewardNoise
 
     s = random_system(2, 2, 2, 2, seed=0)
     noisy = replace(s, reward_noise=RewardNoise(0.1, 0.1))
     sq = gaussian_squeeze(loads=3, mu=1.0, sigma=0.5)
     mm = majority_mode()
+    draw_g, draw_l = inverse_cdf_samplers(s.P_g, s.P_l)
+    sizes = dict(S_g=2, S_l=2, A_g=2, A_l=2, gamma=s.gamma, r_g=s.r_g, r_l=s.r_l)
+    oracles = (  # uniforms mode (a system's own oracle) and Generator mode (a user's samplers)
+        GenerativeOracle.from_system(s),
+        GenerativeOracle(
+            **sizes,
+            sample_global=lambda s_g, a_g, rng: draw_g(s_g, a_g, rng.random(len(s_g))),
+            sample_local=lambda s_i, s_g, a_i, rng: draw_l(s_i, s_g, a_i, rng.random(len(s_i))),
+        ),
+    )
     c = np.array([3, 3])
     q = {}
 
@@ -53,6 +64,8 @@ def steps():
                     q[alg, m] = learn(s, 3, m, algorithm=alg, solver=solver, progress=False)
                 learn(noisy, 3, 3, algorithm=alg, progress=False)
                 learn(s, 2, 300, algorithm=alg, progress=False)  # multiplicities in uint16
+                for oracle in oracles:
+                    learn(oracle, 3, 3, algorithm=alg, progress=False)
         q["sq"] = learn(sq, 2, None, progress=False)
         learn(mm, 2, None, progress=False)
         learn_online(noisy, 3, 6, 100)  # the online learner (one kernel, noise or not)
@@ -100,7 +113,11 @@ def steps():
         rollout_linear(noisy, transfer(lin[1], noisy), 6, 0, c, 3, 2, 0)
 
     return [
-        ("learn: Algorithms 1 and 2, exact and sampled, both solvers; learn_online", learners),
+        (
+            "learn: Algorithms 1 and 2, exact and sampled, both solvers, from a generative "
+            "oracle; learn_online",
+            learners,
+        ),
         ("action laws of every tie rule", laws),
         ("rollout_counts, rollout_agents", executors),
         ("exact values: policy_value, V*, worst-case gap", evaluation),
