@@ -36,6 +36,9 @@ def test_cache_kept_while_sources_unchanged_and_dropped_when_one_changes(tmp_pat
     (pkg / "a.py").write_text("def base(j, t):\n    return j * (t + 2)\n")  # another file
     assert drop_stale_cache(pkg, "0.68.1") == 2 and not any(f.exists() for f in files)
     files = _cache_files(pkg)
+    (pkg / "chapters").mkdir()
+    (pkg / "chapters" / "driver.py").write_text("x = 1\n")  # never compiled: the cache stays
+    assert drop_stale_cache(pkg, "0.68.1") == 0 and all(f.exists() for f in files)
     assert drop_stale_cache(pkg, "0.69.0") == 2, "another Numba version"
     (pkg / "sub" / "new.py").write_text("")
     assert sources_hash(pkg, "0.69.0") != (pkg / "__pycache__" / STAMP).read_text()
