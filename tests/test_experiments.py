@@ -48,24 +48,13 @@ def test_squeeze_point_does_not_depend_on_where_it_runs():
     """A sweep point gives the same numbers bit for bit in this process (Numba's and BLAS's
     threads) and in a Dask worker's environment (one thread each), so the automatic choice
     between the two (a timing) cannot change a stored result; only the wall time differs."""
-    import json
-    import os
-    import subprocess
-    import sys
+    from threads import hexed, in_worker_environment
 
     params = dict(loads=3, mu=1.0, sigma=1.0, gamma=0.9, n=6, k=3, seed=4, rollouts=60,
                   horizon=40, algorithm="mean_field")  # fmt: skip
     here = squeeze_point(**params)
-    code = (
-        "import json, sys\nfrom smfq_lib.chapters.experiments import squeeze_point\n"
-        f"out = squeeze_point(**{params!r})\n"
-        "print(json.dumps({k: (v.hex() if isinstance(v, float) else v) for k, v in out.items()}))"
-    )
-    one = {"NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
-    proc = subprocess.run([sys.executable, "-c", code], env=dict(os.environ, **one),
-                          capture_output=True, text=True, timeout=600, check=True)  # fmt: skip
-    there = json.loads(proc.stdout.strip().splitlines()[-1])
+    there = in_worker_environment("smfq_lib.chapters.experiments", "squeeze_point", params)
     assert set(there) == set(here)
-    for name, value in here.items():
+    for name, value in hexed(here).items():
         if name != "learn_seconds":
-            assert there[name] == (value.hex() if isinstance(value, float) else value), name
+            assert there[name] == value, name

@@ -193,20 +193,9 @@ def test_gap_point_does_not_depend_on_where_it_runs():
     """A sweep point gives the same numbers bit for bit in this process and in a Dask worker's
     environment (one Numba, OpenMP and BLAS thread), so run_sweep's choice between the two
     cannot change a stored result."""
-    import json
-    import os
-    import subprocess
-    import sys
+    from threads import hexed, in_worker_environment
 
     params = dict(instance_name="random_system_25", n=8, k=4, m=16, seed=3)
     here = gap_point(**params)
-    code = (
-        "import json\nfrom smfq_lib.chapters.sample_complexity import gap_point\n"
-        f"out = gap_point(**{params!r})\n"
-        "print(json.dumps({k: (v.hex() if isinstance(v, float) else v) for k, v in out.items()}))"
-    )
-    one = {"NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
-    proc = subprocess.run([sys.executable, "-c", code], env=dict(os.environ, **one),
-                          capture_output=True, text=True, timeout=600, check=True)  # fmt: skip
-    there = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert there == {k: (v.hex() if isinstance(v, float) else v) for k, v in here.items()}
+    there = in_worker_environment("smfq_lib.chapters.sample_complexity", "gap_point", params)
+    assert there == hexed(here)

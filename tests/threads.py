@@ -72,3 +72,26 @@ def outputs_by_thread_count(name: str) -> dict[str, list[str]]:
         assert first == threads, f"the script ran on {first} threads, not {threads}"
         out[threads] = words
     return out
+
+
+def hexed(point: dict) -> dict:
+    """A sweep point's values with every float as its exact ``float.hex()`` (JSON-safe, bits)."""
+    return {k: (v.hex() if isinstance(v, float) else v) for k, v in point.items()}
+
+
+def in_worker_environment(module: str, function: str, params: dict) -> dict:
+    """``hexed(function(**params))`` computed in a fresh interpreter with one Numba, OpenMP and
+    BLAS thread: a Dask worker's environment (``smfq_lib.sweep``), so a test can compare it bit
+    for bit with the same call in the test's own process."""
+    code = (
+        f"import json\nfrom {module} import {function}\nfrom threads import hexed\n"
+        f"print(json.dumps(hexed({function}(**{params!r}))))"
+    )
+    one = {"NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+    env = dict(os.environ, **one)
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO / "tests"), str(REPO)])
+    res = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=600,
+        check=True,
+    )  # fmt: skip
+    return json.loads(res.stdout.strip().splitlines()[-1])
