@@ -60,13 +60,14 @@ def count_mdp_bytes(system, n: int) -> int:
     its next sweep, ``R`` and its construction temporary), the compositions and their marginal
     ranks, the exact sweep's tables (:func:`~smfq_lib.learning.mean_field_exact.exact_bytes`),
     one next-composition law per value state, the evaluation's dense matrix (up to
-    ``DENSE_MAX`` value states) and the value-state vectors. Exact Python integers."""
+    ``DENSE_MAX`` value states) and the value-state vectors (with ``V`` premixed by ``P_g``,
+    ``A_g`` per value state). Exact Python integers."""
     S_g, S_l, A_l, A_g, Z_l = system.S_g, system.S_l, system.A_l, system.A_g, system.Z_l
     Cz = math.comb(n + Z_l - 1, Z_l - 1)
     Cs = math.comb(n + S_l - 1, S_l - 1)
     N = S_g * Cs
     total = 4 * 8 * S_g * Cz * A_g + 8 * Cz * (Z_l + 1 + S_g)
-    total += exact_bytes(S_g, S_l, A_l, n, S_g) + 8 * N * Cs + 8 * N * (S_g + 6)
+    total += exact_bytes(S_g, S_l, A_l, n, A_g) + 8 * N * Cs + 8 * N * (S_g + A_g + 6)
     return total + (16 * N * N if N <= DENSE_MAX else 0)
 
 

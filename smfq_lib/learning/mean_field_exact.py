@@ -26,7 +26,9 @@ rows its policy picks (:func:`next_composition_laws`: agent by agent, one row at
 
 The count MDP. With no agent kept apart and ``t = n``, the same sweep is the Bellman operator of
 the whole ``n``-agent system on its count states ``(s_g, c)`` with actions ``(a_g, zc)``
-(:func:`apply_exact_count`): ``V*`` of :func:`smfq_lib.evaluate.optimal_value_table`.
+(:func:`apply_exact_count`): ``V*`` of :func:`smfq_lib.evaluate.optimal_value_table`. There the
+next global state does not depend on the compositions given the action, so ``V`` is first mixed
+by ``P_g`` (``A_g`` channels per ``s_g``) and a row's value is its channel's sum.
 """
 
 from __future__ import annotations
@@ -114,20 +116,22 @@ def _two_cell_laws(P_l, A_l, t, tab, off, loff, law2):
 
 
 @njit(cache=True)
-def _add_agent(src, T, p, tab, off, dst):
-    """``dst = A_p src``: ``dst[r] = sum_s p[s] src[rank(c_r + e_s)]`` over the compositions
-    ``c_r`` of ``T - 1`` (``src`` over compositions of ``T``; rows of ``K`` channels)."""
-    S_l = p.shape[0]
-    K = src.shape[1]
+def _add_agent(bufs, i_src, T, P_l, s_p, sg, a_p, tab, off, i_dst):
+    """``bufs[i_dst] = A_p bufs[i_src]``, ``p = P_l[s_p, sg, a_p]``: ``dst[r] = sum_s p[s]
+    src[rank(c_r + e_s)]`` over the compositions ``c_r`` of ``T - 1`` (``src`` over compositions
+    of ``T``; rows of ``K`` channels). Indices, not views: a view per call costs as much as the
+    work of a small table."""
+    S_l = P_l.shape[0]
+    K = bufs.shape[2]
     base = off[T - 1]
     for r in range(off[T] - base):
         for q in range(K):
             acc = 0.0  # in a register: no store-to-load chain through dst[r, q]
             for s in range(S_l):
-                w = p[s]
+                w = P_l[s_p, sg, a_p, s]
                 if w != 0.0:
-                    acc += w * src[tab[base + r, s], q]
-            dst[r, q] = acc
+                    acc += w * bufs[i_src, tab[base + r, s], q]
+            bufs[i_dst, r, q] = acc
 
 
 @njit(cache=True, nogil=True)
@@ -174,7 +178,24 @@ def _prefix_sums(L, l2, base, nT, nj, W2):
 
 @njit(cache=True, nogil=True)
 def _sweep_lanes(
-    lo, hi, lanes, R, VT, P_g, P_l, P_1, tab, off, law2, loff, btab, gamma, Q_old, Q_new, res
+    lo,
+    hi,
+    lanes,
+    R,
+    VT,
+    premixed,
+    P_g,
+    P_l,
+    P_1,
+    tab,
+    off,
+    law2,
+    loff,
+    btab,
+    gamma,
+    Q_old,
+    Q_new,
+    res,
 ):
     """Lanes ``lo .. hi - 1`` of the exact sweep; lane ``L`` does the work units ``L, L + lanes,
     ...`` (unit ``u``: with three cells or more ``s_g = u // (t + 1)`` and ``zc[0] = u % (t +
@@ -182,12 +203,14 @@ def _sweep_lanes(
     cell-0 agents from one unit to its next of the same ``s_g`` and adds only the new agents:
     the same operations as from ``V``, so every entry's bits do not depend on the lanes. ``P_l``
     moves the others; ``P_1[s_1, s_g, a_1, s_1']`` moves agent 1 (``R`` is ``(S_g, S_1, Cz,
-    A_1, A_g)``, ``VT`` ``(Cs, S_g S_1')``)."""
+    A_1, A_g)``, ``VT`` ``(1, Cs, S_g S_1')``). ``premixed`` (the count MDP, no agent 1):
+    ``VT[s_g, c, a_g] = sum_g P_g[s_g, a_g, g] V[g, c]`` already holds the global move, so the
+    rows of ``s_g`` read channel ``a_g`` of their sums directly (``P_1`` is not read)."""
     S_g, S_1, Cz, A_1, A_g = R.shape
     S_l, A_l = P_l.shape[0], P_l.shape[2]
     S_1n = P_1.shape[3]
     Z = S_l * A_l
-    Cs, K = VT.shape
+    Cs, K = VT.shape[1], VT.shape[2]
     t = loff.shape[0] - 2
     last = max(Z - 3, 0)  # deepest level of the prefix zc[0..Z-3]
     depth = min(Z - 2, t + 1) + 1 if Z > 2 else 1  # tables alive at once (+ a spare)
@@ -210,9 +233,10 @@ def _sweep_lanes(
             l2 = law2[sg]
             if held < 0 or sg != sg_held or n0 < held:  # start again from V
                 src[0] = 0
+                v = sg if premixed else 0
                 for r in range(Cs):
                     for q in range(K):
-                        bufs[0, r, q] = VT[r, q]
+                        bufs[0, r, q] = VT[v, r, q]
                 held, sg_held = 0, sg
             nfree = 0
             for i in range(depth):
@@ -221,7 +245,7 @@ def _sweep_lanes(
                     nfree += 1
             while held < n0:  # the unit's agents into cell 0, on from the last unit's table
                 f = free[nfree - 1]
-                _add_agent(bufs[src[0]], t - held, P_l[0, sg, 0], tab, off, bufs[f])
+                _add_agent(bufs, src[0], t - held, P_l, 0, sg, 0, tab, off, f)
                 free[nfree - 1] = src[0]
                 src[0] = f
                 held += 1
@@ -243,12 +267,18 @@ def _sweep_lanes(
                 nT = off[T + 1] - off[T]
                 nj = T + 1 if Z > 1 else 1
                 _prefix_sums(L, l2, loff[T], nT, nj, W2)
-                # then, for the nj rows at once: agent 1's move, the global move, the backup
-                for s1 in range(S_1):
+                if premixed:  # the backup: W2[a_g, j] = E sum_g P_g[s_g, a_g, g] V[g, c']
+                    for j in range(nj):
+                        for ag in range(A_g):
+                            qv = R[sg, 0, rr + j, 0, ag] + gamma * W2[ag, j]
+                            mx = max(mx, abs(qv - Q_old[sg, 0, rr + j, 0, ag]))
+                            Q_new[sg, 0, rr + j, 0, ag] = qv
+                # else, for the nj rows at once: agent 1's move, the global move, the backup
+                for s1 in range(0 if premixed else S_1):
                     for a1 in range(A_1):
                         Xa = X
                         if S_1n == 1 and P_1[s1, sg, a1, 0] == 1.0:
-                            Xa = W2  # agent 1 stays put (the count MDP): X = W2, bit for bit
+                            Xa = W2  # one local state: X = W2, bit for bit
                         else:
                             for g in range(S_g):
                                 for j in range(nj):
@@ -277,7 +307,7 @@ def _sweep_lanes(
                     break
                 nfree -= 1
                 f = free[nfree]
-                _add_agent(bufs[src[d]], Tn[d], P_l[d // A_l, sg, d % A_l], tab, off, bufs[f])
+                _add_agent(bufs, src[d], Tn[d], P_l, d // A_l, sg, d % A_l, tab, off, f)
                 if own[d]:
                     free[nfree] = src[d]
                     nfree += 1
@@ -299,7 +329,21 @@ def apply_exact_mean_field(R, V, P_g, P_l, tables, gamma, Q_old, Q_new) -> float
     gamma E V(next)`` for the value table ``V`` (shape ``(S_g, S_l, Cs)``); returns
     ``max |Q_new - Q_old|``. Runs on ``numba.get_num_threads()`` threads (nogil kernel)."""
     S_g, S_l, Cs = V.shape
-    return _backup(R, V.reshape(S_g * S_l, Cs), P_g, P_l, P_l, tables, gamma, Q_old, Q_new)
+    VT = np.ascontiguousarray(V.reshape(S_g * S_l, Cs).T)[None]
+    return _backup(R, VT, False, P_g, P_l, P_l, tables, gamma, Q_old, Q_new)
+
+
+@njit(cache=True)
+def _premix(P_g, V, out):
+    """``out[s_g, c, a_g] = sum_g P_g[s_g, a_g, g] V[g, c]`` (``g`` ascending)."""
+    S_g, A_g = P_g.shape[0], P_g.shape[1]
+    for sg in range(S_g):
+        for c in range(V.shape[1]):
+            for ag in range(A_g):
+                acc = 0.0
+                for g in range(S_g):
+                    acc += P_g[sg, ag, g] * V[g, c]
+                out[sg, c, ag] = acc
 
 
 def apply_exact_count(R, V, P_g, P_l, tables, gamma, Q_old, Q_new) -> float:
@@ -307,28 +351,28 @@ def apply_exact_count(R, V, P_g, P_l, tables, gamma, Q_old, Q_new) -> float:
     agent kept apart, ``tables`` for ``t = n``): ``Q_new[s_g, r, a_g] = R + gamma sum_{s_g'}
     P_g[s_g, a_g, s_g'] E V[s_g', c']``, ``c'`` the next state composition of the ``n`` agents
     of composition ``zc_r`` (eq. 2), for ``V`` of shape ``(S_g, Cs)`` and ``R``, ``Q`` of shape
-    ``(S_g, Cz, A_g)``; returns ``max |Q_new - Q_old|``. Agent 1 is a placeholder with one
-    state and one action that stays put (probability 1: the same bits as no agent)."""
+    ``(S_g, Cz, A_g)``; returns ``max |Q_new - Q_old|``. ``s_g'`` does not depend on ``c'``
+    given the action, so the sum over ``s_g'`` is taken first, on ``V`` (:func:`_premix`: ``A_g``
+    channels per ``s_g``), and the sweep reads each row's value from its channel."""
     S_g, Cz, A_g = R.shape
     five = (S_g, 1, Cz, 1, A_g)
-    stay = np.ones((1, S_g, 1, 1))
-    stay.setflags(write=P_l.flags.writeable)  # P_1 typed as P_l: one compilation of the sweep
+    VT = np.empty((S_g, V.shape[1], A_g))
+    _premix(P_g, V, VT)
     return _backup(
-        R.reshape(five), V, P_g, P_l, stay, tables, gamma, Q_old.reshape(five),
+        R.reshape(five), VT, True, P_g, P_l, P_l, tables, gamma, Q_old.reshape(five),
         Q_new.reshape(five),
     )  # fmt: skip
 
 
-def _backup(R, V2, P_g, P_l, P_1, tables, gamma, Q_old, Q_new) -> float:
-    """The sweep (:func:`_sweep_lanes`) for the value table ``V2`` (``(S_g S_1', Cs)``) on
-    ``numba.get_num_threads()`` threads; returns its residual."""
-    VT = np.ascontiguousarray(V2.T)
+def _backup(R, VT, premixed, P_g, P_l, P_1, tables, gamma, Q_old, Q_new) -> float:
+    """The sweep (:func:`_sweep_lanes`) for the value table ``VT`` (``(1, Cs, S_g S_1')``, or
+    premixed ``(S_g, Cs, A_g)``) on ``numba.get_num_threads()`` threads; returns its residual."""
     threads = numba.get_num_threads()
     lanes = 4 * threads if threads > 1 else 1  # one lane: each unit carries on from the last
     res = np.zeros(lanes)
     run_chunks(
         lambda a, b: _sweep_lanes(
-            a, b, lanes, R, VT, P_g, P_l, P_1, tables.tab, tables.off, tables.law2,
+            a, b, lanes, R, VT, premixed, P_g, P_l, P_1, tables.tab, tables.off, tables.law2,
             tables.loff, tables.btab, gamma, Q_old, Q_new, res,
         ),
         lanes,
