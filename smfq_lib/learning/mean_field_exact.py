@@ -135,12 +135,13 @@ def _add_agent(bufs, i_src, T, P_l, s_p, sg, a_p, tab, off, i_dst):
 
 
 @njit(cache=True, nogil=True)
-def _prefix_sums(L, l2, base, nT, nj, W2):
-    """``W2[q, j] = sum_x l2[base + j nT + x] L[x, q]`` (``x`` ascending) for ``j < nj``: the
+def _prefix_sums(bufs, i, law2, sg, base, nT, nj, W2):
+    """``W2[q, j] = sum_x l2[base + j nT + x] L[x, q]`` (``x`` ascending) for ``j < nj``, with
+    ``L = bufs[i]`` and ``l2 = law2[sg]`` (indices, not views, as in :func:`_add_agent`): the
     rows of one prefix, each the law of its last two cells (``law2``) against the table ``L``.
     Four rows by two channels at once, the eight sums in registers: the loops are short (``nT``
     and ``nj`` about ``T``), and sums kept in memory would wait on each other's stores."""
-    K = L.shape[1]
+    K = bufs.shape[2]
     for q in range(0, K, 2):
         p = min(q + 1, K - 1)  # the second channel (q again when K is odd: written twice)
         j0 = 0
@@ -148,12 +149,12 @@ def _prefix_sums(L, l2, base, nT, nj, W2):
             a0 = a1 = a2 = a3 = b0 = b1 = b2 = b3 = 0.0
             lt = base + j0 * nT
             for x in range(nT):
-                Lq, Lp = L[x, q], L[x, p]
+                Lq, Lp = bufs[i, x, q], bufs[i, x, p]
                 w0, w1, w2, w3 = (
-                    l2[lt + x],
-                    l2[lt + nT + x],
-                    l2[lt + 2 * nT + x],
-                    l2[lt + 3 * nT + x],
+                    law2[sg, lt + x],
+                    law2[sg, lt + nT + x],
+                    law2[sg, lt + 2 * nT + x],
+                    law2[sg, lt + 3 * nT + x],
                 )
                 a0 += w0 * Lq
                 a1 += w1 * Lq
@@ -170,8 +171,8 @@ def _prefix_sums(L, l2, base, nT, nj, W2):
             a0 = b0 = 0.0
             lt = base + j * nT
             for x in range(nT):
-                a0 += l2[lt + x] * L[x, q]
-                b0 += l2[lt + x] * L[x, p]
+                a0 += law2[sg, lt + x] * bufs[i, x, q]
+                b0 += law2[sg, lt + x] * bufs[i, x, p]
             W2[q, j] = a0
             W2[p, j] = b0
 
@@ -230,7 +231,6 @@ def _sweep_lanes(
         for u in range(lane, units, lanes):
             sg = u // (t + 1) if Z > 2 else u
             n0 = u % (t + 1) if Z > 2 else 0
-            l2 = law2[sg]
             if held < 0 or sg != sg_held or n0 < held:  # start again from V
                 src[0] = 0
                 v = sg if premixed else 0
@@ -262,11 +262,10 @@ def _sweep_lanes(
                 rr = rank_tab(zc, t, btab)
             while True:
                 # the rows of this prefix: j agents in cell Z - 2, the other T - j in cell Z - 1
-                L = bufs[src[last]]
                 T = Tn[last]
                 nT = off[T + 1] - off[T]
                 nj = T + 1 if Z > 1 else 1
-                _prefix_sums(L, l2, loff[T], nT, nj, W2)
+                _prefix_sums(bufs, src[last], law2, sg, loff[T], nT, nj, W2)
                 if premixed:  # the backup: W2[a_g, j] = E sum_g P_g[s_g, a_g, g] V[g, c']
                     for j in range(nj):
                         for ag in range(A_g):
