@@ -1,4 +1,6 @@
-"""Surrogate reward tables of a k-agent subsystem, eq. (6), tabulated in NumPy before any kernel.
+"""Surrogate reward tables of a k-agent subsystem, eq. (6), tabulated before any kernel (in NumPy;
+the count MDP's, rebuilt for every ``V*`` solve, in one small Numba pass when there is no
+aggregate).
 
 ``r_Delta(s, a) = r_g[s_g, a_g] + (1/k) sum_{i in Delta} r_l[s_i, s_g, a_i]`` (eq. 6), plus, when
 the system has an :class:`~smfq_lib.model.system.Aggregate`, ``rho(s_g, a_g, xbar)`` with
@@ -14,6 +16,7 @@ these tables as they are.
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
 from smfq_lib.model.combinatorics import cell_sums
 
@@ -45,18 +48,41 @@ def count_reward(system, n: int, Zt: np.ndarray) -> np.ndarray:
     ``zc`` of the ``n`` agents. ``R = r_g[s_g, a_g] + (1/n) sum_z zc[z] r_l[z_s, s_g, z_a]`` and,
     with an aggregate, ``+ rho(s_g, a_g, (1/n) sum_z zc[z] phi[z])``.
     """
+    if system.aggregate is None:  # one pass, the same operations as below (count MDPs are
+        R = np.empty((system.S_g, Zt.shape[0], system.A_g))  # rebuilt for every V* solve)
+        _count_reward_table(Zt, _rl_cells(system), system.r_g, n, R)
+        return R
     others, phi_others = _cell_sums(system, Zt)
     phi = None if phi_others is None else phi_others[None, :, None]
     return _reward(system, n, others.T[:, :, None], phi, (system.S_g, Zt.shape[0], system.A_g))
+
+
+@njit(cache=True)
+def _count_reward_table(Zt, rl_z, r_g, n, out):
+    """``out[s_g, r, a_g] = r_g[s_g, a_g] + (sum_z Zt[r, z] rl_z[z, s_g]) / n``, the cells ``z``
+    summed in ascending order as :func:`~smfq_lib.model.combinatorics.cell_sums` does."""
+    for sg in range(out.shape[0]):
+        for r in range(Zt.shape[0]):
+            acc = 0.0
+            for z in range(Zt.shape[1]):
+                acc += Zt[r, z] * rl_z[z, sg]
+            loc = acc / n
+            for ag in range(out.shape[2]):
+                out[sg, r, ag] = r_g[sg, ag] + loc
+
+
+def _rl_cells(system):
+    """``r_l`` as ``(Z_l, S_g)``, cell ``z = s * A_l + a``."""
+    rl = system.r_l.transpose(0, 2, 1).reshape(system.Z_l, system.S_g)
+    return np.ascontiguousarray(rl)
 
 
 def _cell_sums(system, Zt):
     """Per composition ``zc`` (rows of ``Zt``, cells ``z = s * A_l + a``): ``sum_z zc[z]
     r_l[z_s, s_g, z_a]``, shape ``(Cz, S_g)``, and ``sum_z zc[z] phi[z]`` (``(Cz,)``; None
     without an aggregate)."""
-    S_g, Z_l = system.S_g, system.Z_l
-    rl_z = np.ascontiguousarray(system.r_l.transpose(0, 2, 1).reshape(Z_l, S_g))  # z = s*A_l + a
-    others = cell_sums(Zt, rl_z)
+    Z_l = system.Z_l
+    others = cell_sums(Zt, _rl_cells(system))
     if system.aggregate is None:
         return others, None
     return others, cell_sums(Zt, system.aggregate.phi.reshape(Z_l, 1).astype(np.float64))[:, 0]
