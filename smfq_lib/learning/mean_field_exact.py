@@ -179,24 +179,7 @@ def _prefix_sums(bufs, i, law2, sg, base, nT, nj, W2):
 
 @njit(cache=True, nogil=True)
 def _sweep_lanes(
-    lo,
-    hi,
-    lanes,
-    R,
-    VT,
-    premixed,
-    P_g,
-    P_l,
-    P_1,
-    tab,
-    off,
-    law2,
-    loff,
-    btab,
-    gamma,
-    Q_old,
-    Q_new,
-    res,
+    lo, hi, lanes, R, VT, mixed, P_g, P_l, P_1, tab, off, law2, loff, btab, gamma, Q_old, Q_new, res
 ):
     """Lanes ``lo .. hi - 1`` of the exact sweep; lane ``L`` does the work units ``L, L + lanes,
     ...`` (unit ``u``: with three cells or more ``s_g = u // (t + 1)`` and ``zc[0] = u % (t +
@@ -204,7 +187,7 @@ def _sweep_lanes(
     cell-0 agents from one unit to its next of the same ``s_g`` and adds only the new agents:
     the same operations as from ``V``, so every entry's bits do not depend on the lanes. ``P_l``
     moves the others; ``P_1[s_1, s_g, a_1, s_1']`` moves agent 1 (``R`` is ``(S_g, S_1, Cz,
-    A_1, A_g)``, ``VT`` ``(1, Cs, S_g S_1')``). ``premixed`` (the count MDP, no agent 1):
+    A_1, A_g)``, ``VT`` ``(1, Cs, S_g S_1')``). ``mixed`` (the count MDP, no agent 1):
     ``VT[s_g, c, a_g] = sum_g P_g[s_g, a_g, g] V[g, c]`` already holds the global move, so the
     rows of ``s_g`` read channel ``a_g`` of their sums directly (``P_1`` is not read)."""
     S_g, S_1, Cz, A_1, A_g = R.shape
@@ -233,7 +216,7 @@ def _sweep_lanes(
             n0 = u % (t + 1) if Z > 2 else 0
             if held < 0 or sg != sg_held or n0 < held:  # start again from V
                 src[0] = 0
-                v = sg if premixed else 0
+                v = sg if mixed else 0
                 for r in range(Cs):
                     for q in range(K):
                         bufs[0, r, q] = VT[v, r, q]
@@ -266,14 +249,14 @@ def _sweep_lanes(
                 nT = off[T + 1] - off[T]
                 nj = T + 1 if Z > 1 else 1
                 _prefix_sums(bufs, src[last], law2, sg, loff[T], nT, nj, W2)
-                if premixed:  # the backup: W2[a_g, j] = E sum_g P_g[s_g, a_g, g] V[g, c']
+                if mixed:  # the backup: W2[a_g, j] = E sum_g P_g[s_g, a_g, g] V[g, c']
                     for j in range(nj):
                         for ag in range(A_g):
                             qv = R[sg, 0, rr + j, 0, ag] + gamma * W2[ag, j]
                             mx = max(mx, abs(qv - Q_old[sg, 0, rr + j, 0, ag]))
                             Q_new[sg, 0, rr + j, 0, ag] = qv
                 # else, for the nj rows at once: agent 1's move, the global move, the backup
-                for s1 in range(0 if premixed else S_1):
+                for s1 in range(0 if mixed else S_1):
                     for a1 in range(A_1):
                         Xa = X
                         if S_1n == 1 and P_1[s1, sg, a1, 0] == 1.0:
@@ -363,15 +346,16 @@ def apply_exact_count(R, V, P_g, P_l, tables, gamma, Q_old, Q_new) -> float:
     )  # fmt: skip
 
 
-def _backup(R, VT, premixed, P_g, P_l, P_1, tables, gamma, Q_old, Q_new) -> float:
+def _backup(R, VT, mixed, P_g, P_l, P_1, tables, gamma, Q_old, Q_new) -> float:
     """The sweep (:func:`_sweep_lanes`) for the value table ``VT`` (``(1, Cs, S_g S_1')``, or
-    premixed ``(S_g, Cs, A_g)``) on ``numba.get_num_threads()`` threads; returns its residual."""
+    ``mixed`` by ``P_g``: ``(S_g, Cs, A_g)``) on ``numba.get_num_threads()`` threads; returns
+    its residual."""
     threads = numba.get_num_threads()
     lanes = 4 * threads if threads > 1 else 1  # one lane: each unit carries on from the last
     res = np.zeros(lanes)
     run_chunks(
         lambda a, b: _sweep_lanes(
-            a, b, lanes, R, VT, premixed, P_g, P_l, P_1, tables.tab, tables.off, tables.law2,
+            a, b, lanes, R, VT, mixed, P_g, P_l, P_1, tables.tab, tables.off, tables.law2,
             tables.loff, tables.btab, gamma, Q_old, Q_new, res,
         ),
         lanes,
