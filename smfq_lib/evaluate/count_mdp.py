@@ -121,12 +121,17 @@ class CountMDP:
 
     def policy_chain(self, choice):
         """The chain between value states of the policy taking the flat entry ``choice[v]`` at
-        value state ``v``: ``P[v, (g, c')] = P_g[s_g, a_g, g] D[v, c']``."""
+        value state ``v``: ``P[v, (g, c')] = P_g[s_g, a_g, g] D[v, c']``; a dense array up to
+        ``DENSE_MAX`` value states (what the evaluation solves), else a
+        :class:`~smfq_lib.learning.mean_field.FactoredChain` (its products, for GMRES)."""
         S_g, Cz, A_g = self.shape
         ag = choice % A_g
         r = (choice // A_g) % Cz
         sg = choice // (A_g * Cz)
         refresh_laws(self.P_l, self.A_l, self.Zt, sg, r, self.tables, self._laws, self._law_of)
+        if self.n_values <= DENSE_MAX:
+            P = np.multiply(self.P_g[sg, ag][:, :, None], self._laws[:, None, :])
+            return P.reshape(self.n_values, self.n_values)
         return FactoredChain(self.P_g[sg, ag], self._stay, self._laws)
 
 
