@@ -12,7 +12,7 @@ import pytest
 from brute_force import bf_next_counts, bf_optimal_value, tiny_system
 from tie_cases import max_err_vs_joint
 
-from smfq_lib.evaluate import clear_cache, optimal_value, optimal_value_table
+from smfq_lib.evaluate import clear_cache, count_mdp, optimal_value, optimal_value_table
 from smfq_lib.evaluate.count_mdp import CountMDP
 from smfq_lib.learning import learn
 from smfq_lib.model.combinatorics import compositions, rank
@@ -139,9 +139,10 @@ def test_iterative_evaluation_gives_the_same_vstar(monkeypatch):
     clear_cache()
 
 
-def test_policy_chain_is_the_transition_law():
-    """The chain of a policy (one (a_g, zc) per count state) against bf_next_counts, densely
-    and as the matrix-vector product the iterative evaluation uses."""
+def test_policy_chain_is_the_transition_law(monkeypatch):
+    """The chain of a policy (one (a_g, zc) per count state) against bf_next_counts: the dense
+    array the evaluation solves, and above DENSE_MAX value states the factored operator whose
+    matrix-vector products the iterative evaluation uses."""
     system = tiny_system(2, 3, 2, 2, seed=11)
     n = 3
     op = CountMDP(system, n)
@@ -152,8 +153,8 @@ def test_policy_chain_is_the_transition_law():
         s_g, c = divmod(v, op.Cs)
         r = rng.choice(np.flatnonzero(op.mr == c))
         choice[v] = (s_g * Cz + r) * A_g + rng.integers(A_g)
-    chain = op.policy_chain(choice)
-    P = chain.toarray()
+    P = op.policy_chain(choice)
+    assert isinstance(P, np.ndarray)
     for v, e in enumerate(choice):
         s_g, r, a_g = e // (Cz * A_g), (e // A_g) % Cz, e % A_g
         zc = op.Zt[r]
@@ -162,5 +163,9 @@ def test_policy_chain_is_the_transition_law():
         for c, p in bf_next_counts(system, s_g, cells).items():
             want[:, rank(np.array(c))] = system.P_g[s_g, a_g] * p
         np.testing.assert_allclose(P[v], want.ravel(), atol=1e-14, rtol=0)
+    monkeypatch.setattr(count_mdp, "DENSE_MAX", 0)  # the route of large count MDPs
+    chain = op.policy_chain(choice)
+    assert not isinstance(chain, np.ndarray)
+    np.testing.assert_array_equal(chain.toarray(), P)
     x = rng.random(op.n_values)
     np.testing.assert_allclose(chain @ x, P @ x, atol=1e-13, rtol=0)
