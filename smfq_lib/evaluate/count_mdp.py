@@ -136,16 +136,17 @@ class CountMDP:
 
 
 @one_blas_thread  # once for the solve: its evaluations then skip setting the limit again
-def solve_count_mdp(system, n: int, tol: float, progress: bool) -> np.ndarray:
+def solve_count_mdp(system, n: int, tol: float, progress: bool, op=None) -> np.ndarray:
     """``V*`` of the ``n``-agent system, shape ``(S_g, C(n + S_l - 1, S_l - 1))`` indexed
     ``[s_g, rank(c)]``, with ``||V - V*||_inf <= tol``: policy iteration stops on a
     value-iteration step of residual ``<= tol (1 - gamma) / gamma`` (or on its bound), as
-    :func:`smfq_lib.learn` does. ``progress``: a bar over the sweeps. Call after the size check
-    (:func:`count_mdp_bytes`)."""
+    :func:`smfq_lib.learn` does. ``progress``: a bar over the sweeps. ``op``: a fresh
+    :class:`CountMDP` of ``(system, n)`` built beforehand, or None to build it here (benchmarks
+    time the solve alone with it). Call after the size check (:func:`count_mdp_bytes`)."""
     from tqdm.auto import tqdm
 
     with threads_for(count_mdp_bytes(system, n) // 8):
-        op = CountMDP(system, n)
+        op = CountMDP(system, n) if op is None else op
         gamma = op.gamma
         threshold = tol * (1.0 - gamma) / gamma
         n_iter = default_max_iter(gamma, float(np.abs(op.R).max()), threshold)

@@ -86,7 +86,7 @@ __all__ = [
 ]
 
 _CACHE_SIZE = 16
-_VSTAR_TOL = 1e-12  # tolerance of V*: ||V - V*||_inf <= _VSTAR_TOL (count_mdp.solve_count_mdp)
+VSTAR_TOL = 1e-12  # tolerance of V*: ||V - V*||_inf <= VSTAR_TOL (count_mdp.solve_count_mdp)
 _WHAT_PI = "the count chain of pi_k^est"
 _WHAT_STAR = "V* (policy iteration on the count MDP)"
 _BAR_BYTES = 256 * 2**20  # progress=None: a bar for solves whose tables exceed this
@@ -344,7 +344,7 @@ def optimal_value_table(system: CooperativeSystem, n: int, *, memory_budget=None
         _OPTIMAL_CACHE.move_to_end(key)
         return hit[1]
     progress = _bar(progress, _star_bytes(system, n, memory_budget))
-    V = solve_count_mdp(system, n, _VSTAR_TOL, progress)
+    V = solve_count_mdp(system, n, VSTAR_TOL, progress)
     V.setflags(write=False)
     _cache_put(_OPTIMAL_CACHE, key, (system, V))
     return V
