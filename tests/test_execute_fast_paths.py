@@ -1,7 +1,9 @@
-"""The agent-level executor's fast paths (smfq_lib.execute.agents) give the slow paths' numbers bit
-for bit: samples ranked through the code table (``_code_ranks``) equal samples counted and ranked
-(``_draw_counts``, ``_rank_table``), and transition draws from a row's bounds (``_next_local``)
-equal the plain inverse CDF (``_inverse_cdf``), on small systems with ties and reward noise."""
+"""The executors' fast paths give the slow paths' numbers bit for bit, on small systems with ties,
+reward noise, aggregate rewards and drawn starts. Agent level (smfq_lib.execute.agents): samples
+ranked through the code table (``_code_ranks``) equal samples counted and ranked (``_draw_counts``,
+``_rank_table``), and transition draws from a row's bounds (``_next_local``) equal the plain
+inverse CDF (``_inverse_cdf``). Count level (smfq_lib.execute.counts): laws memoised per count
+state equal laws computed every step."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ import numpy as np
 import pytest
 from brute_force import random_policy, tiny_system
 
-from smfq_lib.execute import agents, rollout_agents
+from smfq_lib.execute import agents, counts, iid_initial, rollout_agents, rollout_counts
 from smfq_lib.learning import learn
 from smfq_lib.learning.policy import RULES
 from smfq_lib.model.combinatorics import compositions
@@ -94,3 +96,44 @@ def test_code_table_path_equals_the_counting_path(monkeypatch):
     for f, s in zip(fast, slow, strict=True):
         for a, b in zip(f, s, strict=True):
             np.testing.assert_array_equal(a, b)
+
+
+def _count_cases():
+    gs = gaussian_squeeze(loads=3, mu=1.0, sigma=1.0, gamma=0.9)
+    for k in (1, 3):
+        q = learn(gs, k, None, algorithm="mean_field", progress=False)
+        for rule in RULES:
+            yield gs, q, rule, 7, [3, 2, 2], None
+    for agg in (False, True):
+        system = tiny_system(3, 3, 2, 2, seed=5, aggregate=agg)
+        for k in (1, 2, 4):
+            pol = random_policy(system, k, k)
+            yield _noisy(system, k), pol, None, 9, [3, 3, 3], None
+            start = iid_initial(system, [0.2, 0.3, 0.5], [0.5, 0.2, 0.3])
+            yield system, pol, None, 6, None, start
+
+
+@pytest.mark.parametrize("memo_max", [0, 40])
+def test_memoised_laws_equal_laws_computed_every_step(monkeypatch, memo_max):
+    """The count-level executor with its laws memoised (all states, or a table that fills up)
+    and computed every step (memo switched off): the same rollouts bit for bit."""
+
+    def runs():
+        out = []
+        for s, q, rule, n, c, init in _count_cases():
+            s_g = None if c is None else 0
+            kw = dict(rule=rule, initial=init, record_counts=True)
+            out.append(_fields(rollout_counts(s, q, n, s_g, c, 30, 6, 11, **kw)))
+        return out
+
+    fast = runs()
+    monkeypatch.setattr(counts, "_MEMO_MAX", memo_max)
+    assert counts._memo(tiny_system(1, 3, 1, 2), 6)[0] == memo_max // 7  # 1 + 3 x 2 per state
+    for f, s in zip(fast, runs(), strict=True):
+        for a, b in zip(f, s, strict=True):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_no_memo_where_the_keys_would_overflow():
+    assert counts._memo(tiny_system(1, 3, 1, 2), 10**9)[0] == 0  # B table too large
+    assert counts._memo(tiny_system(1, 40, 1, 2), 10**6)[0] == 0  # C(n + 39, 39) > 2**62
