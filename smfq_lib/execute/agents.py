@@ -12,6 +12,13 @@ A reading whose law is one-hot (every reading under rule ``"first"``) takes its 
 random number, so such runs draw exactly the numbers a deterministic table would. Cost O(n k) per
 step.
 
+Speed (the same numbers as the plain loop, tests/test_execute_fast_paths.py): a local agent's
+sample of ``k - 1`` is ranked through a table indexed by its states in draw order
+(:func:`_code_ranks`, up to ``_CODES_MAX`` entries) instead of counted and ranked; a transition
+row is searched only between its first and last outcome of positive probability
+(:func:`_row_bounds`); and the per-agent work is written out in the kernel, since a call that
+passes arrays costs atomic reference counts per agent (most of the time of a plain loop).
+
 Random numbers: one sequential splitmix64 stream per rollout, keyed by ``(seed, rollout)``
 (:mod:`~.rollouts`).
 """
@@ -34,13 +41,15 @@ from smfq_lib.execute.run import (
     thread_count,
     validate_common,
 )
-from smfq_lib.model.combinatorics import binom
+from smfq_lib.model.combinatorics import binom, rank
 from smfq_lib.model.system import CooperativeSystem
 
 __all__ = ["rollout_agents"]
 
 # samples of at most this size are de-duplicated by a linear scan, larger ones by a stamp array
 _SCAN_MAX = 24
+# samples of K agents are ranked through a table of S_l**K codes up to this size (8 bytes each)
+_CODES_MAX = 2**16
 
 
 @njit(cache=True)
@@ -53,7 +62,7 @@ def _inverse_cdf(cdf, u):
     return j
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _rank_table(B, c, T):
     """``combinatorics.rank`` of a composition ``c`` of ``T`` with ``B[t, p] = C(t + p, p)``."""
     d = c.shape[0]
@@ -65,6 +74,27 @@ def _rank_table(B, c, T):
             r += B[T, p] - B[T - ci, p]
             T -= ci
     return r
+
+
+@njit(cache=True, inline="always")
+def _floyd_index(j, m, K, sel, mark, stamp, st):
+    """Step ``j`` of Floyd's algorithm (``m`` indices drawn so far): ``t ~ U{0 .. j}``, replaced
+    by ``j`` if already drawn (a scan of ``sel`` for ``K <= _SCAN_MAX``, else ``mark[t] ==
+    stamp``), and recorded."""
+    t = np.int64(next_uniform(st) * (j + 1))
+    if t > j:
+        t = j
+    if K <= _SCAN_MAX:
+        for q in range(m):
+            if sel[q] == t:
+                t = j
+                break
+        sel[m] = t
+    else:
+        if mark[t] == stamp:
+            t = j
+        mark[t] = stamp
+    return t
 
 
 @njit(cache=True)
@@ -80,22 +110,61 @@ def _draw_counts(s, N, K, skip, c, sel, mark, stamp, st):
     c[:] = 0
     m = 0
     for j in range(N - K, N):
-        t = np.int64(next_uniform(st) * (j + 1))
-        if t > j:
-            t = j
-        if K <= _SCAN_MAX:
-            for q in range(m):
-                if sel[q] == t:
-                    t = j
-                    break
-            sel[m] = t
-        else:
-            if mark[t] == stamp:
-                t = j
-            mark[t] = stamp
+        t = _floyd_index(j, m, K, sel, mark, stamp, st)
         m += 1
         idx = t if t < skip else t + 1
         c[s[idx]] += 1
+
+
+@njit(cache=True, inline="always")
+def _draw_code(s, N, K, skip, S_l, sel, st):
+    """The sample of :func:`_draw_counts` (``K <= _SCAN_MAX``: the same numbers in the same
+    order) as the base-``S_l`` number whose digits are its agents' states in draw order, the
+    index of :func:`_code_ranks`."""
+    code = 0
+    m = 0
+    for j in range(N - K, N):
+        t = _floyd_index(j, m, K, sel, sel, 0, st)
+        idx = t if t < skip else t + 1
+        code = code * S_l + s[idx]
+        m += 1
+    return code
+
+
+def _code_ranks(S_l, K):
+    """``rank(c)`` of every sample of ``K`` agents by its code (:func:`_draw_code`): entry
+    ``sum_m d_m S_l**(K-1-m)`` is the rank of the counts of the states ``d_0 .. d_{K-1}``;
+    empty (the kernel then counts and ranks, :func:`_draw_counts`) beyond ``_CODES_MAX``
+    entries or for ``K > _SCAN_MAX``."""
+    if K > _SCAN_MAX or S_l**K > _CODES_MAX:
+        return np.zeros(0, np.int64)
+    if K == 0:  # the empty sample (k = 1): rank 0
+        return np.zeros(1, np.int64)
+    digits = np.indices((S_l,) * K).reshape(K, -1).T
+    return np.array([rank(np.bincount(d, minlength=S_l)) for d in digits], dtype=np.int64)
+
+
+@njit(cache=True, inline="always")
+def _next_local(cdf_l, lo_l, hi_l, si, s_g, a, u):
+    """:func:`_inverse_cdf` of the transition row ``cdf_l[si, s_g, a]`` (cumulative, normalised,
+    non-decreasing) from its bounds ``lo``, ``hi`` (:func:`_row_bounds`): ``lo`` plus the entries
+    of ``cdf[lo:hi]`` at most ``u``, without a branch per entry, and without taking the row as
+    an array (a view per agent costs two atomic reference counts)."""
+    lo = lo_l[si, s_g, a]
+    j = lo
+    for q in range(lo, hi_l[si, s_g, a]):
+        j += u >= cdf_l[si, s_g, a, q]
+    return j
+
+
+def _row_bounds(cdf):
+    """``(lo, hi)`` of every cumulative row: ``lo`` its first outcome of positive probability
+    (the entries before are 0.0 <= u, skipped by any draw), ``hi`` its last (``cdf[hi]`` is
+    exactly 1.0 > u: no draw goes past it)."""
+    pos = np.diff(cdf, axis=-1, prepend=0.0) > 0.0
+    lo = pos.argmax(axis=-1)
+    hi = cdf.shape[-1] - 1 - pos[..., ::-1].argmax(axis=-1)
+    return lo.astype(np.int64), hi.astype(np.int64)
 
 
 @njit(cache=True)
@@ -162,8 +231,8 @@ def _stage_reward(s_g, a_g, r_g, rew_l, noise_l, n, noisy, w_g, st2):
 
 @njit(cache=True, nogil=True)
 def _agent_kernel(
-    lo, hi, cdf_g, cdf_l, r_g, r_l, phi, det_g, det_l, law_g, law_l, k, n, B, sg0, counts0,
-    local0, seed, disc, returns, rewards, xs, sgs, ags, counts_tr, noisy, w_g, w_l,
+    lo, hi, cdf_g, cdf_l, lo_l, hi_l, r_g, r_l, phi, det_g, det_l, law_g, law_l, k, n, B, codes,
+    sg0, counts0, local0, seed, disc, returns, rewards, xs, sgs, ags, counts_tr, noisy, w_g, w_l,
 ):  # fmt: skip
     """Rollouts ``lo .. hi-1`` of the literal Algorithm 3, rollout ``r`` on the sequential
     stream of key ``stream_key(seed, r)`` (:func:`smfq_lib._utils.rng.start_sequential`), writing
@@ -208,14 +277,22 @@ def _agent_kernel(
                 si = s[i]
                 cnt[si] += 1
                 # local agent i: Delta_i ~ U(C([n] minus i, k-1))
-                stamp += 1
-                _draw_counts(s, n - 1, k - 1, i, c, sel, mark, stamp, st)
-                a = _act(det_l, law_l, s_g, si, _rank_table(B, c, k - 1), st)
-                dr, dn, dx, nxt = _agent_moves(si, s_g, a, r_l, phi, cdf_l, noisy, w_l, st, st2)
-                s_next[i] = nxt
-                rew_l += dr
-                noise_l += dn
-                x += dx
+                if codes.shape[0] > 0:
+                    rk = codes[_draw_code(s, n - 1, k - 1, i, S_l, sel, st)]
+                else:
+                    stamp += 1
+                    _draw_counts(s, n - 1, k - 1, i, c, sel, mark, stamp, st)
+                    rk = _rank_table(B, c, k - 1)
+                # _act and _agent_moves written out: a call passing arrays costs atomic
+                # reference counts per agent, more than the rest of its work
+                a = det_l[s_g, si, rk]
+                if a < 0:
+                    a = _inverse_cdf(law_l[s_g, si, rk], next_uniform(st))
+                if noisy:  # r_l + w_l xi_i, xi_i = +-1
+                    noise_l += w_l[si, s_g, a] * (1.0 if next_uniform(st2) < 0.5 else -1.0)
+                rew_l += r_l[si, s_g, a]
+                x += phi[si, a]
+                s_next[i] = _next_local(cdf_l, lo_l, hi_l, si, s_g, a, next_uniform(st))
             rew = _stage_reward(s_g, a_g, r_g, rew_l, noise_l, n, noisy, w_g, st2)
             ret += disc[t] * rew
             keep_step(j, t, rew, x, s_g, a_g, cnt, rewards, xs, sgs, ags, counts_tr)
@@ -302,11 +379,13 @@ def rollout_agents(
     S_l = system.S_l
     B = np.array([[binom(t + p, p) for p in range(S_l)] for t in range(k + 1)], dtype=np.int64)
     phi = phi_table(system)
+    lo_l, hi_l = _row_bounds(cdf_l)
+    codes = _code_ranks(S_l, k - 1)
 
     def call(a, b, *run):
         _agent_kernel(
-            a, b, cdf_g, cdf_l, system.r_g, system.r_l, phi, det_g, det_l, law_g, law_l, k, n,
-            B, sg0, c0, loc, *run,
+            a, b, cdf_g, cdf_l, lo_l, hi_l, system.r_g, system.r_l, phi, det_g, det_l, law_g,
+            law_l, k, n, B, codes, sg0, c0, loc, *run,
         )  # fmt: skip
 
     return run_rollouts(call, system, n, laws, seed, R, H, "agents", keep, record_counts, progress)
