@@ -20,6 +20,7 @@ import pandas as pd
 from smfq_lib.evaluate import worst_case_gap
 from smfq_lib.execute import iid_initial, rollout_counts
 from smfq_lib.learning import learn, learn_online
+from smfq_lib.learning.online import learn_online_steps
 from smfq_lib.theory import oracle_calls
 
 __all__ = ["matched_m", "gap_vs_steps", "samples_to_reach", "returns_at_large_n"]
@@ -44,7 +45,9 @@ def gap_vs_steps(
     visits)^omega``; runs and oracle samples are seeded by ``seed``. One row per ``(k, steps,
     seed)``: ``samples``, ``online_gap``, ``moved`` (share of Q entries no longer 0: a lower
     bound on the share visited), ``oracle_m``, ``oracle_gap`` (NaN where ``m = 0``),
-    ``exact_gap``.
+    ``exact_gap``. Each ``(k, seed)`` runs once, to the largest steps, and its tables at every
+    steps of the grid are read off that run (:func:`~smfq_lib.learning.online.learn_online_steps`:
+    the same tables as a run of each length).
     """
     init = iid_initial(system) if initial is None else initial
     rows = []
@@ -55,9 +58,14 @@ def gap_vs_steps(
 
         bar = tqdm(total=len(todo), desc=f"online gaps n={n}")
     exact = {k: worst_case_gap(system, n, learn(system, k, None, progress=False))[0] for k in ks}
+    online = {}  # (k, seed) -> the tables after each steps of the grid, from one run
     for k, steps, seed in todo:
-        q = learn_online(system, k, n, steps, epsilon=epsilon, omega=omega, seed=seed,
-                         restart=restart, initial=init)  # fmt: skip
+        if (k, seed) not in online:
+            grid = sorted(set(steps_grid))
+            online[k, seed] = dict(zip(grid, learn_online_steps(
+                system, k, n, grid, epsilon=epsilon, omega=omega, seed=seed, restart=restart,
+                initial=init), strict=True))  # fmt: skip
+        q = online[k, seed][steps]
         m = matched_m(system, k, q.samples)
         oracle = np.nan
         if m >= 1:
