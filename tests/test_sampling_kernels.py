@@ -1,9 +1,12 @@
 """The fast paths of the empirical operators' sampling (eq. 8, 9) against their slow, obvious
 definitions: the branch-free inverse-CDF draw, the counters' precomputed hashes, Algorithm 2's
-hoisted sampling kernel against :func:`draw_next` sample by sample, and the three ways of
-compressing an entry's samples against ``numpy.unique``."""
+hoisted sampling kernel against :func:`draw_next` sample by sample, the three ways of
+compressing an entry's samples against ``numpy.unique``, and the exact sweep's two-cell laws
+kept for ``T = t`` only against the full table and an enumeration."""
 
 from __future__ import annotations
+
+import itertools
 
 import numpy as np
 import pytest
@@ -17,6 +20,7 @@ from smfq_lib._utils.rng import (
     uniform,
     uniform_hashed,
 )
+from smfq_lib.learning.mean_field_exact import ExactTables, _index_tables, _two_cell_laws
 from smfq_lib.learning.mean_field_kernels import draw_next, sample_base, sample_mean_field
 from smfq_lib.learning.sampled import _COUNTED_MAX, _INSERTION_MAX, _compress, cdf_tables
 from smfq_lib.model.combinatorics import compositions, expand_cells, rank
@@ -121,3 +125,33 @@ def test_compress_is_numpy_unique(m, n_targets):
         assert np.array_equal(idx[o : o + cnt[e]], vals)
         assert np.array_equal(mult[o : o + cnt[e]], counts)
         o += cnt[e]
+
+
+@pytest.mark.parametrize(
+    ("S_l", "A_l", "t"), [(2, 1, 0), (2, 1, 1), (2, 1, 9), (1, 2, 6), (1, 1, 5)]
+)
+def test_two_cell_tables_keep_the_full_tables_last_laws(S_l, A_l, t):
+    """With two cells or fewer, ExactTables keeps only the laws of T = t, built without storing
+    the smaller T: the same numbers, bit for bit, as that block of the full table; and that
+    block is the law of the agents' next states (a multinomial sum, enumerated here)."""
+    system = tiny_system(2, S_l, 2, A_l, seed=t)
+    tables = ExactTables(system.P_l, 2, A_l, t)
+    tab, off, _, loff = _index_tables(t, S_l, A_l)
+    full = np.zeros((2, loff[-1]))
+    _two_cell_laws(system.P_l, A_l, t, tab, off, loff, full, False)
+    assert tables.law2.shape == (2, loff[t + 1] - loff[t])
+    assert np.array_equal(tables.law2, full[:, loff[t] :])
+    comps = compositions(t, S_l)
+    Z = S_l * A_l
+    for sg in range(2):
+        for j in range(t + 1 if Z > 1 else 1):
+            # j agents of cell Z - 2 and t - j of cell Z - 1 (cell z = s A_l + a), by enumeration
+            cells = [max(Z - 2, 0)] * j + [Z - 1] * (t - j)
+            want = np.zeros(len(comps))
+            for moves in itertools.product(range(S_l), repeat=t):
+                p = 1.0
+                for z, s2 in zip(cells, moves, strict=True):
+                    p *= system.P_l[z // A_l, sg, z % A_l, s2]
+                want[rank(np.bincount(np.array(moves, dtype=np.int64), minlength=S_l))] += p
+            got = tables.law2[sg, tables.loff[t] + j * len(comps) :][: len(comps)]
+            np.testing.assert_allclose(got, want, rtol=0, atol=1e-14)
