@@ -1,8 +1,9 @@
 """The fast paths of the empirical operators' sampling (eq. 8, 9) against their slow, obvious
 definitions: the branch-free inverse-CDF draw, the counters' precomputed hashes, Algorithm 2's
-hoisted sampling kernel against :func:`draw_next` sample by sample, the three ways of
-compressing an entry's samples against ``numpy.unique``, and the exact sweep's two-cell laws
-kept for ``T = t`` only against the full table and an enumeration."""
+hoisted sampling kernel against :func:`draw_next` sample by sample, Algorithm 1's against its
+documented uniforms, the three ways of compressing an entry's samples against ``numpy.unique``,
+and the exact sweep's two-cell laws kept for ``T = t`` only against the full table and an
+enumeration."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from smfq_lib._utils.rng import (
 from smfq_lib.learning.mean_field_exact import ExactTables, _index_tables, _two_cell_laws
 from smfq_lib.learning.mean_field_kernels import draw_next, sample_base, sample_mean_field
 from smfq_lib.learning.sampled import _COUNTED_MAX, _INSERTION_MAX, _compress, cdf_tables
+from smfq_lib.learning.tabular_kernels import sample_tabular
 from smfq_lib.model.combinatorics import compositions, expand_cells, rank
 
 
@@ -155,3 +157,34 @@ def test_two_cell_tables_keep_the_full_tables_last_laws(S_l, A_l, t):
                 want[rank(np.bincount(np.array(moves, dtype=np.int64), minlength=S_l))] += p
             got = tables.law2[sg, tables.loff[t] + j * len(comps) :][: len(comps)]
             np.testing.assert_allclose(got, want, rtol=0, atol=1e-14)
+
+
+@pytest.mark.parametrize(
+    ("S_g", "S_l", "A_g", "A_l", "k", "m"), [(2, 2, 2, 2, 2, 3), (1, 3, 2, 1, 3, 2)]
+)
+def test_sample_tabular_draws_the_documented_uniforms(S_g, S_l, A_g, A_l, k, m):
+    """Algorithm 1's stored samples (eq. 8), against the obvious loop: sample j of entry e is
+    the global agent's inverse-CDF draw at uniform(key, j (k + 1)), then agent i's at
+    + 1 + i, the next joint state flattened (zero-probability transitions included)."""
+    system = tiny_system(S_g, S_l, A_g, A_l, seed=k + m)
+    P_l = system.P_l.copy()
+    P_l[..., 0] = 0.0  # state 0 unreachable: the CDF repeats its first value
+    P_l /= P_l.sum(axis=-1, keepdims=True)
+    cdf_g, last_g, cdf_l, last_l = cdf_tables(system.P_g, P_l)
+    Ns, Na = S_g * S_l**k, A_g * A_l**k
+    out = np.empty(Ns * Na * m, dtype=np.int64)
+    seed = 3
+    sample_tabular(cdf_g, last_g, cdf_l, last_l, k, m, seed, 0, Ns, out)
+    for row in range(Ns):
+        sg, *s = np.unravel_index(row, (S_g,) + (S_l,) * k)
+        for col in range(Na):
+            ag, *a = np.unravel_index(col, (A_g,) + (A_l,) * k)
+            e = row * Na + col
+            key = np.uint64(stream_key(seed, e))
+            for j in range(m):
+                base = j * (k + 1)
+                nxt = _first_above(cdf_g[sg, ag], last_g[sg, ag], uniform(key, base))
+                for i in range(k):
+                    u = uniform(key, base + 1 + i)
+                    nxt = nxt * S_l + _first_above(cdf_l[s[i], sg, a[i]], last_l[s[i], sg, a[i]], u)
+                assert out[e * m + j] == nxt, (row, col, j)
