@@ -278,3 +278,26 @@ def test_chapter_driver_matching_and_samples_to_reach():
     r = samples_to_reach(df, 0.05).set_index("k")
     assert r.online_samples[1] == 10000 and np.isnan(r.online_samples[2])  # 0.1 at 100 not kept
     assert r.oracle_samples[1] == 10 and r.oracle_samples[2] == 100
+
+
+@pytest.mark.parametrize("noise", [False, True])
+def test_steps_of_one_run_are_the_runs_of_each_length(noise):
+    """learn_online_steps: the table after each number of steps of one run (across the kernel's
+    chunks of 20,000 steps, with restarts and reward noise) is learn_online's run of that
+    length, bit for bit; refusals of a grid that is not increasing."""
+    system = majority_mode(flip=0.05, gamma=0.9)
+    if noise:
+        system = replace(system, reward_noise=RewardNoise(w_g=0.3, w_l=0.2))
+    law = iid_initial(system, p_l=[0.6, 0.4])
+    kw = dict(epsilon=0.1, omega=0.6, seed=5, restart=50, initial=law)
+    grid = [7, 20_000, 45_001]
+    path = online_module.learn_online_steps(system, 3, 40, grid, **kw)
+    for steps, q in zip(grid, path, strict=True):
+        alone = learn_online(system, 3, 40, steps, **kw)
+        assert q.steps == alone.steps == steps and q.reason == alone.reason
+        for name in ("Q", "V", "pi_g", "pi_l"):
+            assert np.array_equal(getattr(q, name), getattr(alone, name)), (steps, name)
+    assert not np.array_equal(path[0].Q, path[-1].Q)  # the run moved between checkpoints
+    for bad in ([], [5, 5], [10, 3], 100, [0, 4]):
+        with pytest.raises(ValueError, match="steps"):
+            online_module.learn_online_steps(system, 1, 4, bad, **kw)

@@ -17,12 +17,15 @@ from numba import njit
 
 __all__ = [
     "categorical",
+    "counter_hash",
+    "counter_hashes",
     "next_counter_uniform",
     "next_uniform",
     "splitmix64",
     "start_sequential",
     "stream_key",
     "uniform",
+    "uniform_hashed",
 ]
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
@@ -53,10 +56,33 @@ def stream_key(seed, stream):
 
 
 @njit(cache=True)
+def counter_hash(counter):
+    """The hash of ``counter`` that :func:`uniform` mixes into the key: it does not depend on
+    the key, so a kernel drawing the same counters from many streams computes it once
+    (:func:`counter_hashes`, :func:`uniform_hashed`)."""
+    return splitmix64(np.uint64(counter) + _M2)
+
+
+@njit(cache=True)
+def counter_hashes(n):
+    """``counter_hash(c)`` for ``c = 0 .. n - 1`` (uint64)."""
+    out = np.empty(n, dtype=np.uint64)
+    for c in range(n):
+        out[c] = counter_hash(c)
+    return out
+
+
+@njit(cache=True)
+def uniform_hashed(key, h):
+    """``uniform(key, counter)`` from ``h = counter_hash(counter)``: the same float, one hash
+    instead of two."""
+    return float(splitmix64(key ^ h) >> _S11) * _INV53
+
+
+@njit(cache=True)
 def uniform(key, counter):
     """The ``counter``-th float in ``[0, 1)`` of the stream with key ``key`` (53 random bits)."""
-    h = splitmix64(key ^ splitmix64(np.uint64(counter) + _M2))
-    return float(h >> _S11) * _INV53
+    return uniform_hashed(key, counter_hash(counter))
 
 
 @njit(cache=True)
@@ -112,12 +138,17 @@ def next_uniform(state):
 
 @njit(cache=True)
 def categorical(cdf, last, u):
-    """Inverse-CDF draw: the first ``s`` with ``u < cdf[s]`` (``cdf`` cumulative probabilities).
+    """Inverse-CDF draw: the first ``s`` with ``u < cdf[s]`` (``cdf`` cumulative probabilities,
+    non-decreasing as a cumulative sum of non-negative numbers is).
 
     If rounding leaves ``cdf[-1]`` slightly below ``u``, returns ``last``, the last outcome of
     positive probability, so an impossible outcome is never drawn.
+
+    Computed without branching on ``u``: for a non-decreasing ``cdf`` the first ``s`` with
+    ``u < cdf[s]`` is the number of ``s`` with ``cdf[s] <= u`` (a branch on a random ``u``
+    mispredicts about every other draw, which cost more than the draw's hashes).
     """
-    for s in range(cdf.shape[0]):
-        if u < cdf[s]:
-            return s
-    return last
+    s = 0
+    for c in range(cdf.shape[0]):
+        s += u >= cdf[c]
+    return last if s == cdf.shape[0] else s

@@ -17,9 +17,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from smfq_lib._utils.chunks import run_chunks
 from smfq_lib.evaluate import worst_case_gap
 from smfq_lib.execute import iid_initial, rollout_counts
-from smfq_lib.learning import learn, learn_online
+from smfq_lib.learning import learn
+from smfq_lib.learning.online import learn_online_steps
 from smfq_lib.theory import oracle_calls
 
 __all__ = ["matched_m", "gap_vs_steps", "samples_to_reach", "returns_at_large_n"]
@@ -44,7 +46,9 @@ def gap_vs_steps(
     visits)^omega``; runs and oracle samples are seeded by ``seed``. One row per ``(k, steps,
     seed)``: ``samples``, ``online_gap``, ``moved`` (share of Q entries no longer 0: a lower
     bound on the share visited), ``oracle_m``, ``oracle_gap`` (NaN where ``m = 0``),
-    ``exact_gap``.
+    ``exact_gap``. Each ``(k, seed)`` runs once, to the largest steps, and its tables at every
+    steps of the grid are read off that run (:func:`~smfq_lib.learning.online.learn_online_steps`:
+    the same tables as a run of each length); the runs go on threads (:func:`_online_runs`).
     """
     init = iid_initial(system) if initial is None else initial
     rows = []
@@ -55,9 +59,12 @@ def gap_vs_steps(
 
         bar = tqdm(total=len(todo), desc=f"online gaps n={n}")
     exact = {k: worst_case_gap(system, n, learn(system, k, None, progress=False))[0] for k in ks}
+    grid = sorted(set(steps_grid))
+    runs = _online_runs(system, n, [(k, seed) for k in ks for seed in seeds], grid,
+                        epsilon=epsilon, omega=omega, restart=restart, initial=init)  # fmt: skip
+    online = {pair: dict(zip(grid, qs, strict=True)) for pair, qs in runs.items()}
     for k, steps, seed in todo:
-        q = learn_online(system, k, n, steps, epsilon=epsilon, omega=omega, seed=seed,
-                         restart=restart, initial=init)  # fmt: skip
+        q = online[k, seed][steps]
         m = matched_m(system, k, q.samples)
         oracle = np.nan
         if m >= 1:
@@ -81,6 +88,22 @@ def gap_vs_steps(
     if bar is not None:
         bar.close()
     return pd.DataFrame(rows)
+
+
+def _online_runs(system, n, pairs, steps, **learner) -> dict:
+    """``{(k, seed): learn_online_steps(system, k, n, steps, seed=seed, **learner)}`` for every
+    pair of ``pairs``, the runs on ``numba.get_num_threads()`` threads at once (each run is
+    sequential in a ``nogil`` kernel and depends only on its own ``(k, seed)``: the same tables
+    whatever the thread count)."""
+    out = [None] * len(pairs)
+
+    def call(lo, hi):
+        for i in range(lo, hi):
+            k, seed = pairs[i]
+            out[i] = learn_online_steps(system, k, n, steps, seed=seed, **learner)
+
+    run_chunks(call, len(pairs), chunk=1)
+    return dict(zip(pairs, out, strict=True))
 
 
 def samples_to_reach(df, delta):
@@ -109,9 +132,10 @@ def returns_at_large_n(
     means and standard errors."""
     init = iid_initial(system) if initial is None else initial
     rows = []
+    runs = _online_runs(system, n, [(k, seed) for k in ks], [steps], epsilon=epsilon,
+                        omega=omega, restart=restart, initial=init)  # fmt: skip
     for k in ks:
-        q = learn_online(system, k, n, steps, epsilon=epsilon, omega=omega, seed=seed,
-                         restart=restart, initial=init)  # fmt: skip
+        q = runs[k, seed][0]
         m = matched_m(system, k, q.samples)
         policies = {"online": q, "exact": learn(system, k, None, progress=False)}
         if m >= 1:

@@ -59,13 +59,28 @@ class ExactTables:
     (``mean_field_kernels.add_tables``), ``btab`` (binomials for ranks over ``Z_l`` cells) and
     ``law2[s_g, loff[T] + j * C(T) + x]``: the law over the compositions ``x`` of ``T`` of the
     next states of ``j`` agents of cell ``Z_l - 2`` and ``T - j`` of cell ``Z_l - 1`` (``C(T)``
-    compositions of ``T``; ``0 <= j <= T <= t``; with one cell, ``j = 0`` only)."""
+    compositions of ``T``; ``0 <= j <= T <= t``; with one cell, ``j = 0`` only).
+
+    With two cells or fewer (``Z_l = S_l A_l <= 2``) every row has all ``t`` agents in the last
+    two cells, so the sweep and :func:`next_composition_laws` read only the laws of ``T = t``:
+    only they are kept (``loff[t] = 0``, ``loff[t + 1]`` their size; the other ``loff`` are not
+    used), built through the smaller ``T`` without storing them (the count MDP's ``t = n``: the
+    whole table is ``~ t^3 / 3`` numbers, 2.7 GB per ``s_g`` at ``n = 1000``)."""
 
     def __init__(self, P_l, S_g, A_l, t):
         self.t = t
         self.tab, self.off, self.btab, self.loff = _index_tables(t, P_l.shape[0], A_l)
+        last_only = _last_only(P_l.shape[0], A_l)
+        if last_only:
+            self.loff = np.zeros(t + 2, dtype=np.int64)
+            self.loff[t + 1] = (t + 1) * (self.off[t + 1] - self.off[t])
         self.law2 = np.zeros((S_g, self.loff[-1]))
-        _two_cell_laws(P_l, A_l, t, self.tab, self.off, self.loff, self.law2)
+        _two_cell_laws(P_l, A_l, t, self.tab, self.off, self.loff, self.law2, last_only)
+
+
+def _last_only(S_l, A_l) -> bool:
+    """True if :class:`ExactTables` keeps only the laws of ``T = t`` (two cells or fewer)."""
+    return S_l * A_l <= 2
 
 
 @functools.lru_cache(maxsize=16)
@@ -88,31 +103,45 @@ def exact_tables(P_l, S_g, A_l, t) -> ExactTables:
 
 
 @njit(cache=True)
-def _two_cell_laws(P_l, A_l, t, tab, off, loff, law2):
+def _two_cell_laws(P_l, A_l, t, tab, off, loff, law2, last_only):
     """``law2`` of :class:`ExactTables` (zeroed on entry), agent by agent:
     ``(0, T)`` is ``(0, T - 1)`` with one agent of cell ``Z_l - 1`` added, and ``(j, T - j)``,
-    ``j >= 1``, is ``(j - 1, T - j)`` with one agent of cell ``Z_l - 2`` added."""
+    ``j >= 1``, is ``(j - 1, T - j)`` with one agent of cell ``Z_l - 2`` added. With
+    ``last_only``, the laws of each ``T`` go to a scratch table that the next ``T`` reads (the
+    same operations in the same order), and only those of ``T = t`` into ``law2``."""
     S_g = law2.shape[0]
     S_l = P_l.shape[0]
     Z = S_l * A_l
     b_s, b_a = (Z - 1) // A_l, (Z - 1) % A_l
     a_s, a_a = max(Z - 2, 0) // A_l, max(Z - 2, 0) % A_l
+    size = (t + 1) * (off[t + 1] - off[t]) if last_only else 0
+    scratch = np.zeros((2, size))
     for sg in range(S_g):
-        out = law2[sg]
-        out[loff[0]] = 1.0
+        prev = scratch[0] if last_only else law2[sg]
+        cur = scratch[1] if last_only else law2[sg]
+        prev[0] = 1.0  # T = 0 (loff[0] = 0)
         for T in range(1, t + 1):
             n = off[T + 1] - off[T]
             n_prev = off[T] - off[T - 1]
+            src0 = 0 if last_only else loff[T - 1]
+            dst0 = 0 if last_only else loff[T]
+            if last_only:
+                cur[: (T + 1) * n] = 0.0
             for j in range(T + 1 if Z > 1 else 1):
                 if j == 0:
-                    src, s, a = loff[T - 1], b_s, b_a
+                    src, s, a = src0, b_s, b_a
                 else:
-                    src, s, a = loff[T - 1] + (j - 1) * n_prev, a_s, a_a
-                dst = loff[T] + j * n
+                    src, s, a = src0 + (j - 1) * n_prev, a_s, a_a
+                dst = dst0 + j * n
                 for s2 in range(S_l):  # one next state at a time: no two updates of the inner
                     w = P_l[s, sg, a, s2]  # loop hit the same entry (no store-to-load chain)
                     for r in range(n_prev):
-                        out[dst + tab[off[T - 1] + r, s2]] += out[src + r] * w
+                        cur[dst + tab[off[T - 1] + r, s2]] += prev[src + r] * w
+            if last_only:
+                prev, cur = cur, prev
+        if last_only:
+            law2[sg, :size] = prev[:size]
+            scratch[:] = 0.0
 
 
 @njit(cache=True)
@@ -385,11 +414,15 @@ def refresh_laws(P_l, A_l, Zt, sg, r, tables, laws, law_of) -> None:
 def exact_bytes(S_g, S_l, A_l, t, K) -> int:
     """Bytes of :class:`ExactTables` for ``t`` agents (the last two cells' laws:
     ``sum_T (T + 1) C(T + S_l - 1, S_l - 1) = S_l C(t + S_l + 1, S_l + 1) - (S_l - 1) C(t + S_l,
-    S_l)`` per ``s_g``) and the sweep's per-thread tables of ``K`` channels over ``C(t + S_l -
-    1, S_l - 1)`` compositions (and over the ``t + 1`` rows of a prefix)."""
-    laws = S_l * math.comb(t + S_l + 1, S_l + 1) - (S_l - 1) * math.comb(t + S_l, S_l)
-    depth = min(S_l * A_l, t + 2) + 1
+    S_l)`` per ``s_g``; with two cells or fewer those of ``T = t`` and the build's scratch) and
+    the sweep's per-thread tables of ``K`` channels over ``C(t + S_l - 1, S_l - 1)`` compositions
+    (and over the ``t + 1`` rows of a prefix)."""
     Cs = math.comb(t + S_l - 1, S_l - 1)
+    if _last_only(S_l, A_l):  # the laws of T = t, and two scratch tables while building them
+        laws = 3 * (t + 1) * Cs
+    else:
+        laws = S_l * math.comb(t + S_l + 1, S_l + 1) - (S_l - 1) * math.comb(t + S_l, S_l)
+    depth = min(S_l * A_l, t + 2) + 1
     return 8 * S_g * laws + 8 * K * (Cs * depth + t + 1) * numba.get_num_threads()
 
 

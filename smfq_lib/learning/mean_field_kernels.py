@@ -22,7 +22,13 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from smfq_lib._utils.rng import categorical, stream_key, uniform
+from smfq_lib._utils.rng import (
+    categorical,
+    counter_hashes,
+    stream_key,
+    uniform,
+    uniform_hashed,
+)
 from smfq_lib.model.combinatorics import binom, compositions, expand_cells
 
 __all__ = [
@@ -75,8 +81,8 @@ def draw_next(cdf_g, last_g, cdf_l, last_l, sg, s1, a1, ag, ag_s, ag_a, key, j, 
     state (returned) and the others' next state counts (written into ``cnt``), from uniforms
     ``j (k + 1) + 0``, ``+ 1``, ``+ 2 + i`` of the entry's stream (:func:`sample_base`).
     ``ag_s``, ``ag_a``: the ``k - 1`` others' states and actions. The one definition of an
-    Algorithm 2 sample, shared by the stored samples (:func:`sample_mean_field`), the oracle's
-    uniforms and the linear learner's fitted targets."""
+    Algorithm 2 sample, shared by the oracle's uniforms and the linear learner's fitted targets;
+    the stored samples (:func:`sample_mean_field`) draw the same with its lookups hoisted."""
     t = ag_s.shape[0]
     base = sample_base(j, t)
     sgn = categorical(cdf_g[sg, ag], last_g[sg, ag], uniform(key, base))
@@ -93,7 +99,13 @@ def sample_mean_field(cdf_g, last_g, cdf_l, last_l, Zt, A_l, m, seed, row_lo, ro
     """Draw the ``m`` fixed samples of the Algorithm 2 entries of rows ``row_lo .. row_hi - 1``
     (row ``(s_g, s_1, r)``, entries ``(a_1, a_g)``; eq. 9): ``out[(e - e_lo) * m + j]`` is the flat
     index into ``V`` (shape ``(S_g, S_l, Cs)``) of sample ``j`` of entry ``e``, where ``e_lo`` is
-    the first entry of row ``row_lo``."""
+    the first entry of row ``row_lo``.
+
+    The draws of :func:`draw_next` (same uniforms, same inverse-CDF rows), with its lookups
+    hoisted out of the sample loop: the counters' hashes once per call
+    (:func:`~smfq_lib._utils.rng.counter_hashes`), the others' CDF rows once per row and the
+    global and agent-1 rows once per entry (tests/test_mean_field_sampling.py checks every
+    sample against :func:`draw_next`)."""
     A_g = cdf_g.shape[1]
     S_l = cdf_l.shape[0]
     Cz, Z_l = Zt.shape
@@ -104,20 +116,32 @@ def sample_mean_field(cdf_g, last_g, cdf_l, last_l, Zt, A_l, m, seed, row_lo, ro
     ag_s = np.empty(t, dtype=np.int64)
     ag_a = np.empty(t, dtype=np.int64)
     cnt = np.zeros(S_l, dtype=np.int64)
+    hashes = counter_hashes(sample_base(m, t))
+    cdf_o = np.empty((t, S_l))  # the others' rows of P_l's CDF, agent by agent
+    last_o = np.empty(t, dtype=np.int64)
     for row in range(row_lo, row_hi):
         sg = row // (S_l * Cz)
         s1 = (row // Cz) % S_l
         r = row % Cz
         # the k-1 others, as (state, action) in ascending cell order
         expand_cells(Zt[r], A_l, ag_s, ag_a)
+        for i in range(t):
+            cdf_o[i] = cdf_l[ag_s[i], sg, ag_a[i]]
+            last_o[i] = last_l[ag_s[i], sg, ag_a[i]]
         for a1 in range(A_l):
+            c1, l1 = cdf_l[s1, sg, a1], last_l[s1, sg, a1]
             for ag in range(A_g):
+                cg, lg = cdf_g[sg, ag], last_g[sg, ag]
                 e = ((row * A_l) + a1) * A_g + ag
                 key = stream_key(seed, e)
                 for j in range(m):
-                    sgn, s1n = draw_next(
-                        cdf_g, last_g, cdf_l, last_l, sg, s1, a1, ag, ag_s, ag_a, key, j, cnt
-                    )
+                    base = sample_base(j, t)
+                    sgn = categorical(cg, lg, uniform_hashed(key, hashes[base]))
+                    s1n = categorical(c1, l1, uniform_hashed(key, hashes[base + 1]))
+                    cnt[:] = 0
+                    for i in range(t):
+                        u = uniform_hashed(key, hashes[base + 2 + i])
+                        cnt[categorical(cdf_o[i], last_o[i], u)] += 1
                     out[(e - e_lo) * m + j] = (sgn * S_l + s1n) * Cs + rank_tab(cnt, t, btab)
 
 

@@ -69,7 +69,7 @@ from smfq_lib.learning.rewards import mean_field_reward
 from smfq_lib.model.combinatorics import compositions, marginal_ranks, n_compositions, rank
 from smfq_lib.model.system import CooperativeSystem
 
-__all__ = ["learn_online", "online_bytes"]
+__all__ = ["learn_online", "learn_online_steps", "online_bytes"]
 
 #: Environment steps per kernel call (the progress bar's grain; results do not depend on it).
 _CHUNK = 20_000
@@ -296,6 +296,34 @@ def learn_online(
     ``pi_g``, ``pi_l`` are :func:`~smfq_lib.learning.argmax.mf_argmax`'s of the final ``Q``, and
     ``action_laws(rule)`` reads it under every tie rule, exactly as for :func:`~smfq_lib.learn`.
     """
+    return learn_online_steps(
+        system, k, n, [steps], epsilon=epsilon, omega=omega, seed=seed, draws=draws, s_g=s_g,
+        counts=counts, restart=restart, initial=initial, progress=progress,
+        memory_budget=memory_budget,
+    )[0]  # fmt: skip
+
+
+def learn_online_steps(
+    system: CooperativeSystem,
+    k: int,
+    n: int,
+    steps,
+    *,
+    epsilon: float = 0.1,
+    omega: float = 0.6,
+    seed: int = 0,
+    draws: int = 1,
+    s_g=None,
+    counts=None,
+    restart: int | None = None,
+    initial=None,
+    progress: bool = False,
+    memory_budget=None,
+) -> list[SubsampledQ]:
+    """:func:`learn_online` after each number of environment steps of ``steps`` (increasing
+    ints ``>= 1``), from one run: element ``i`` equals ``learn_online(..., steps[i], ...)``
+    (the run is sequential and its first ``s`` steps do not depend on how many follow), at the
+    cost of the largest alone. Parameters as :func:`learn_online`'s."""
     t0 = time.perf_counter()
     if not isinstance(system, CooperativeSystem):
         raise ValueError(f"system must be a CooperativeSystem; got {type(system).__name__}.")
@@ -308,7 +336,7 @@ def learn_online(
             f"k = {k} exceeds the number of agents n = {n}: the learner samples k of the n "
             "agents. Pass k <= n."
         )
-    steps = check_int("steps", steps, 1, fix="steps is the number of environment steps.")
+    grid = _steps_grid(steps)
     draws = check_int("draws", draws, 1, fix="draws is the k-samples (updates) per step.")
     epsilon = _check_real("epsilon", epsilon, 0.0, 1.0, False, "the exploration probability")
     omega = _check_real(
@@ -375,20 +403,46 @@ def learn_online(
     if progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=steps, desc=f"learn_online k={k} n={n}", unit="step")
+        bar = tqdm(total=grid[-1], desc=f"learn_online k={k} n={n}", unit="step")
     done = 0
-    while done < steps:
-        chunk = min(_CHUNK, steps - done)
-        _online_kernel(
-            system.P_g, system.P_l, R, Q, visits, V, pi_g, pi_l, prob_g, prob_l, mr, members,
-            starts, *tables, scratch, system.gamma, epsilon, omega, draws, chunk, state, counts,
-            st, nst, noisy, w_g, w_l, restart, p0_g, p0_l,
-        )  # fmt: skip
-        done += chunk
-        if bar is not None:
-            bar.update(chunk)
+    out = []
+    for target in grid:
+        while done < target:
+            chunk = min(_CHUNK, target - done)
+            _online_kernel(
+                system.P_g, system.P_l, R, Q, visits, V, pi_g, pi_l, prob_g, prob_l, mr, members,
+                starts, *tables, scratch, system.gamma, epsilon, omega, draws, chunk, state,
+                counts, st, nst, noisy, w_g, w_l, restart, p0_g, p0_l,
+            )  # fmt: skip
+            done += chunk
+            if bar is not None:
+                bar.update(chunk)
+        out.append(_result(system, Q, V.shape, mr, visits, k, n, done, epsilon, omega, draws,
+                           restart, seed, time.perf_counter() - t0))  # fmt: skip
     if bar is not None:
         bar.close()
+    return out
+
+
+def _steps_grid(steps) -> list[int]:
+    """``steps`` as a list of increasing ints ``>= 1`` (ValueError naming the fix)."""
+    if isinstance(steps, str) or not hasattr(steps, "__iter__"):
+        raise ValueError(f"steps must be a sequence of step counts; got {steps!r}.")
+    grid = [check_int("steps", s, 1, fix="steps are numbers of environment steps.") for s in steps]
+    if not grid or any(b <= a for a, b in zip(grid, grid[1:], strict=False)):
+        raise ValueError(f"steps must be a non-empty increasing sequence; got {list(steps)!r}.")
+    return grid
+
+
+def _result(system, Q, v_shape, mr, visits, k, n, steps, epsilon, omega, draws, restart, seed,
+            seconds):  # fmt: skip
+    """The :class:`SubsampledQ` of the table ``Q`` after ``steps`` steps (copied: the run goes
+    on), its value and greedy tables (shape ``v_shape``) by
+    :func:`~smfq_lib.learning.argmax.mf_argmax`."""
+    Q = Q.copy()
+    V = np.empty(v_shape)
+    pi_g = np.empty(V.shape, dtype=np.int64)
+    pi_l = np.empty(V.shape, dtype=np.int64)
     mf_argmax(Q, mr, V, pi_g, pi_l)
     reached = int(np.count_nonzero(visits))
     return SubsampledQ(
@@ -406,7 +460,7 @@ def learn_online(
         pi_g=pi_g,
         pi_l=pi_l,
         residuals=np.zeros(0),
-        seconds=time.perf_counter() - t0,
+        seconds=seconds,
         seed=seed,
         solver="online",
         system_fingerprint=system.fingerprint,

@@ -38,6 +38,12 @@ __all__ = [
 #: Entries per block of the sampling pass (each block is drawn at full width, ``m`` indices per
 #: entry, then compressed; blocks run on threads).
 _BLOCK_ENTRIES = 1 << 16
+#: Samples per entry up to which :func:`_compress` sorts an entry by insertion (faster on short
+#: runs; above, its quadratic time dominated learning at large ``m``) ...
+_INSERTION_MAX = 32
+#: ... and value-table sizes up to which longer entries are counted (a table of this many int64
+#: per block), not sorted.
+_COUNTED_MAX = 1 << 16
 
 
 def index_dtype(n_targets: int):
@@ -53,11 +59,12 @@ def _mult_dtype(m: int):
 
 def sample_bytes(entries: int, m: int, n_targets: int) -> int:
     """Upper bound on the bytes of :class:`Samples` (every sample distinct) plus the sampling
-    pass's per-thread blocks."""
+    pass's per-thread blocks (and count tables, :func:`_compress_counted`)."""
     pair = np.dtype(index_dtype(n_targets)).itemsize + np.dtype(_mult_dtype(m)).itemsize
     distinct = min(m, n_targets)
-    block = min(entries, _BLOCK_ENTRIES) * m * (16 + pair) * max(1, numba.get_num_threads())
-    return 8 * (entries + 1) + entries * distinct * pair + block
+    counted = 8 * n_targets if m > _INSERTION_MAX and n_targets <= _COUNTED_MAX else 0
+    block = min(entries, _BLOCK_ENTRIES) * m * (16 + pair) + counted
+    return 8 * (entries + 1) + entries * distinct * pair + block * max(1, numba.get_num_threads())
 
 
 @dataclass
@@ -84,15 +91,56 @@ def cdf_tables(P_g, P_l):
 
 
 @njit(cache=True, nogil=True)
-def _compress(raw, m, cnt, idx, mult):
-    """Per entry of ``raw`` (``m`` samples each): its distinct values ascending into ``idx``,
-    their multiplicities into ``mult``, their number into ``cnt``; returns the pairs written."""
+def _compress_counted(raw, m, n_targets, cnt, idx, mult):
+    """:func:`_compress` by counting: each sample's value counted in a table of ``n_targets``,
+    then only the entry's distinct values sorted (``O(m + d log d)`` for ``d`` distinct)."""
+    seen = np.zeros(n_targets, dtype=np.int64)
+    distinct = np.empty(min(m, n_targets), dtype=raw.dtype)
+    o = 0
+    for e in range(cnt.shape[0]):
+        d = 0
+        for j in range(e * m, (e + 1) * m):
+            x = raw[j]
+            if seen[x] == 0:
+                distinct[d] = x
+                d += 1
+            seen[x] += 1
+        values = distinct[:d]
+        values.sort()
+        for i in range(d):
+            x = values[i]
+            idx[o] = x
+            mult[o] = seen[x]
+            seen[x] = 0
+            o += 1
+        cnt[e] = d
+    return o
+
+
+@njit(cache=True, nogil=True)
+def _compress(raw, m, n_targets, cnt, idx, mult):
+    """Per entry of ``raw`` (``m`` samples each, values in ``0 .. n_targets - 1``): its distinct
+    values ascending into ``idx``, their multiplicities into ``mult``, their number into
+    ``cnt``; returns the pairs written. Short entries are sorted by insertion; long ones counted
+    (:func:`_compress_counted`) if the count table is small, else sorted (``m`` reaches 10^5 and
+    more: chapter 13's matched ``m``)."""
+    if m > _INSERTION_MAX and n_targets <= _COUNTED_MAX:
+        return _compress_counted(raw, m, n_targets, cnt, idx, mult)
     buf = np.empty(m, dtype=raw.dtype)
     o = 0
     for e in range(cnt.shape[0]):
-        for j in range(m):
-            buf[j] = raw[e * m + j]
-        buf.sort()  # O(m log m): an insertion sort's O(m^2) took seconds at m = 4096
+        if m <= _INSERTION_MAX:
+            for j in range(m):
+                x = raw[e * m + j]
+                i = j
+                while i > 0 and buf[i - 1] > x:
+                    buf[i] = buf[i - 1]
+                    i -= 1
+                buf[i] = x
+        else:
+            for j in range(m):  # a loop: no slice assignment in kernels (docs/design.md)
+                buf[j] = raw[e * m + j]
+            buf.sort()
         c = 0
         j = 0
         while j < m:
@@ -136,7 +184,7 @@ def draw_samples(
             cnt = np.empty(ne, dtype=np.int64)
             idx = np.empty(ne * m, dtype=it)
             mult = np.empty(ne * m, dtype=mt)
-            used = _compress(raw, m, cnt, idx, mult)
+            used = _compress(raw, m, n_targets, cnt, idx, mult)
             blocks[i] = (cnt, idx[:used].copy(), mult[:used].copy())
 
     if serial:

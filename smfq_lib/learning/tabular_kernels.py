@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from smfq_lib._utils.rng import categorical, stream_key, uniform
+from smfq_lib._utils.rng import categorical, counter_hashes, stream_key, uniform_hashed
 from smfq_lib.model.combinatorics import expand_cells
 
 __all__ = ["sample_tabular", "apply_exact_tabular", "fold"]
@@ -38,7 +38,10 @@ def _decode(x, base, k, out):
 def sample_tabular(cdf_g, last_g, cdf_l, last_l, k, m, seed, row_lo, row_hi, out):
     """Draw the ``m`` fixed samples of the Algorithm 1 entries of rows ``row_lo .. row_hi - 1``
     (eq. 8): ``out[(e - e_lo) * m + j]`` is the flat row (next ``(s_g, s_1..s_k)``) of sample
-    ``j`` of entry ``e``, where ``e_lo`` is the first entry of row ``row_lo``."""
+    ``j`` of entry ``e``, where ``e_lo`` is the first entry of row ``row_lo``. Sample ``j``
+    draws ``uniform(stream_key(seed, e), j (k + 1))`` for the global agent and ``+ 1 + i`` for
+    agent ``i``; the counters' hashes are computed once per call and the CDF rows once per
+    entry (the same uniforms: :func:`~smfq_lib._utils.rng.uniform_hashed`)."""
     A_g = cdf_g.shape[1]
     S_l = cdf_l.shape[0]
     A_l = cdf_l.shape[2]
@@ -48,22 +51,27 @@ def sample_tabular(cdf_g, last_g, cdf_l, last_l, k, m, seed, row_lo, row_hi, out
     e_lo = row_lo * Na
     sv = np.empty(k, dtype=np.int64)
     av = np.empty(k, dtype=np.int64)
+    hashes = counter_hashes(m * (k + 1))  # uniform(key, c) = uniform_hashed(key, hashes[c])
+    cdf_a = np.empty((k, S_l))  # the agents' rows of P_l's CDF, agent by agent
+    last_a = np.empty(k, dtype=np.int64)
     for row in range(row_lo, row_hi):
         sg = row // nl
         _decode(row % nl, S_l, k, sv)
         for col in range(Na):
             ag = col // na
             _decode(col % na, A_l, k, av)
+            for i in range(k):
+                cdf_a[i] = cdf_l[sv[i], sg, av[i]]
+                last_a[i] = last_l[sv[i], sg, av[i]]
+            cg, lg = cdf_g[sg, ag], last_g[sg, ag]
             e = row * Na + col
             key = stream_key(seed, e)
             for j in range(m):
                 base = j * (k + 1)
-                nxt = categorical(cdf_g[sg, ag], last_g[sg, ag], uniform(key, base))
+                nxt = categorical(cg, lg, uniform_hashed(key, hashes[base]))
                 for i in range(k):
-                    s = sv[i]
-                    a = av[i]
-                    sn = categorical(cdf_l[s, sg, a], last_l[s, sg, a], uniform(key, base + 1 + i))
-                    nxt = nxt * S_l + sn
+                    u = uniform_hashed(key, hashes[base + 1 + i])
+                    nxt = nxt * S_l + categorical(cdf_a[i], last_a[i], u)
                 out[(e - e_lo) * m + j] = nxt
 
 
