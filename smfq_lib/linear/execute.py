@@ -50,15 +50,15 @@ __all__ = ["rollout_linear"]
 
 
 @njit(cache=True)
-def _local_action(B, w, rule, s_g, si, c, scale, ck, cc, x, xb, cdf, st):
+def _local_action(B, w, rule, s_g, si, c, scale, ck, cc, x, xb, present, q, cdf, st):
     """A local agent's action in state ``si`` given its sample's others ``c`` (module
-    docstring); ``ck``, ``cc``, ``x``, ``xb``, ``cdf``: scratch."""
+    docstring); ``ck``, ``cc``, ``x``, ``xb``, ``present``, ``q``, ``cdf``: scratch."""
     if rule == 0:
-        return first_reading(B, w, s_g, si, c, scale, x, xb)[0]
+        return first_reading(B, w, s_g, si, c, scale, x, xb, present, q)[0]
     for s in range(c.shape[0]):
         ck[s] = c[s]
     ck[si] += 1
-    s0, a1, _ = coordinated_reading(B, w, s_g, ck, scale, cc, x, xb)
+    s0, a1, _ = coordinated_reading(B, w, s_g, ck, scale, cc, x, xb, present, q)
     if si != s0:
         return xb[si]
     own = 1 + (ck[si] - 1 if xb[si] == a1 else 0)
@@ -94,6 +94,7 @@ def _linear_kernel(
     cnt = np.zeros(S_l, np.int64)
     ck, cc = np.empty(S_l, np.int64), np.empty(S_l, np.int64)
     x, xb = np.empty(S_l, np.int64), np.empty(S_l, np.int64)
+    present, q = np.empty(S_l, np.int64), np.empty(B.shape[2] * B.shape[3])
     cdf = np.empty(B.shape[2])
     stamp = 0
     for r in range(lo, hi):
@@ -108,9 +109,9 @@ def _linear_kernel(
                 while c[s1] == 0:
                     s1 += 1
                 c[s1] -= 1
-                a_g = first_reading(B, w, s_g, s1, c, scale, x, xb)[1]
+                a_g = first_reading(B, w, s_g, s1, c, scale, x, xb, present, q)[1]
             else:
-                a_g = coordinated_reading(B, w, s_g, c, scale, cc, x, xb)[2]
+                a_g = coordinated_reading(B, w, s_g, c, scale, cc, x, xb, present, q)[2]
             rew_l = noise_l = xsum = 0.0
             cnt[:] = 0
             for i in range(n):
@@ -118,7 +119,7 @@ def _linear_kernel(
                 cnt[si] += 1
                 stamp += 1
                 _draw_counts(s, n - 1, k - 1, i, c, sel, mark, stamp, st)  # Delta_i
-                a = _local_action(B, w, rule, s_g, si, c, scale, ck, cc, x, xb, cdf, st)
+                a = _local_action(B, w, rule, s_g, si, c, scale, ck, cc, x, xb, present, q, cdf, st)
                 dr, dn, dx, nxt = _agent_moves(si, s_g, a, r_l, phi, cdf_l, noisy, w_l, st, st2)
                 s_next[i] = nxt
                 rew_l += dr

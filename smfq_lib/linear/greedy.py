@@ -57,7 +57,21 @@ def split_tables(theta, features):
     S_g, S_l, A_l, A_g, _ = theta.shape
     B = np.ascontiguousarray(theta @ features.b)
     w = np.ascontiguousarray((theta @ features.W).reshape(S_g, S_l, A_l, A_g, S_l, A_l))
-    return B, w, np.ascontiguousarray(w.max(axis=-1))
+    mw = w[..., 0].copy()  # the max over a, one action at a time (a reduction over the short
+    for a in range(1, A_l):  # last axis is several times slower; max is exact: same bits)
+        np.maximum(mw, w[..., a], out=mw)
+    return B, w, mw
+
+
+@njit(cache=True)
+def _present(c, present):
+    """The states with others in them (``c[s] > 0``), ascending, in ``present``; their number."""
+    n_present = 0
+    for s in range(c.shape[0]):
+        if c[s] > 0:
+            present[n_present] = s
+            n_present += 1
+    return n_present
 
 
 @njit(cache=True)
@@ -66,11 +80,7 @@ def model_value(B, mw, sg, s1, c, scale, present):
     others' state counts ``c`` (module docstring); ``scale = 1 / max(k - 1, 1)``; ``present``:
     scratch of length ``S_l`` (the states with others in them)."""
     A_l, A_g = B.shape[2], B.shape[3]
-    n_present = 0
-    for s in range(c.shape[0]):
-        if c[s] > 0:
-            present[n_present] = s
-            n_present += 1
+    n_present = _present(c, present)
     best = -np.inf
     for a1 in range(A_l):
         for ag in range(A_g):
@@ -84,28 +94,29 @@ def model_value(B, mw, sg, s1, c, scale, present):
 
 
 @njit(cache=True)
-def _best(Bp, w, c, scale, s_lo, a_lo):
-    """The best entry of one pair: ``Bp + scale sum_s c_s max w[s, :]``, state ``s_lo``'s agents
-    restricted to actions ``>= a_lo`` (``s_lo = -1``: no restriction)."""
+def _best(Bp, w, c, scale, s_lo, a_lo, present, n_present):
+    """The best entry of one pair: ``Bp + scale sum_s c_s max w[s, :]`` over the ``n_present``
+    states of ``present`` (ascending), state ``s_lo``'s agents restricted to actions ``>= a_lo``
+    (``s_lo = -1``: no restriction)."""
     v = 0.0
-    for s in range(c.shape[0]):
-        if c[s] > 0:
-            lo = a_lo if s == s_lo else 0
-            top = w[s, lo]
-            for a in range(lo + 1, w.shape[1]):
-                top = max(top, w[s, a])
-            v += c[s] * top
+    for i in range(n_present):
+        s = present[i]
+        lo = a_lo if s == s_lo else 0
+        top = w[s, lo]
+        for a in range(lo + 1, w.shape[1]):
+            top = max(top, w[s, a])
+        v += c[s] * top
     return Bp + scale * v
 
 
 @njit(cache=True)
-def _split(w, c, scale, s_lo, a_lo, slack, x):
+def _split(w, c, scale, s_lo, a_lo, slack, x, present, n_present):
     """The lexicographically first split within ``slack`` (module docstring): ``x[s]`` the
-    action of state ``s``'s agents (-1 where ``c[s] = 0``)."""
-    for s in range(c.shape[0]):
+    action of state ``s``'s agents, for the ``n_present`` states of ``present`` (the others have
+    none; ``x`` is not written there)."""
+    for i in range(n_present):
+        s = present[i]
         x[s] = -1
-        if c[s] == 0:
-            continue
         lo = a_lo if s == s_lo else 0
         top = w[s, lo]
         for a in range(lo + 1, w.shape[1]):
@@ -119,44 +130,60 @@ def _split(w, c, scale, s_lo, a_lo, slack, x):
 
 
 @njit(cache=True)
-def _earlier(x, y):
+def _earlier(x, y, present, n_present):
     """Whether split ``x`` is lexicographically before ``y`` as compositions: at the first state
-    where they differ, ``x`` uses the larger action."""
-    for s in range(x.shape[0]):
+    (of the ``n_present`` of ``present``, where the splits have agents) where they differ, ``x``
+    uses the larger action."""
+    for i in range(n_present):
+        s = present[i]
         if x[s] != y[s]:
             return x[s] > y[s]
     return False
 
 
 @njit(cache=True)
-def first_reading(B, w, sg, s1, c, scale, x, xb):
+def _keep(x, xb, present, n_present):
+    """Copy the split ``x`` into ``xb`` at the states with agents."""
+    for i in range(n_present):
+        xb[present[i]] = x[present[i]]
+
+
+@njit(cache=True)
+def first_reading(B, w, sg, s1, c, scale, x, xb, present, q):
     """Rule ``"first"`` at ``(s_g, s_1, c)``: returns ``(a_1, a_g, V)`` of the first maximizer in
-    the order ``(rank(zc), a_1, a_g)``; its split in ``xb`` (``x``: scratch, length ``S_l``)."""
+    the order ``(rank(zc), a_1, a_g)``; its split in ``xb`` (-1 where ``c[s] = 0``). Scratch:
+    ``x``, ``present`` (int, length ``S_l``), ``q`` (float, length ``A_l A_g``): each pair's best
+    entry, computed once over the states present in ``c`` only."""
     A_l, A_g = B.shape[2], B.shape[3]
+    n_present = _present(c, present)
     V = -np.inf
     for a1 in range(A_l):
         for ag in range(A_g):
-            V = max(V, _best(B[sg, s1, a1, ag], w[sg, s1, a1, ag], c, scale, -1, 0))
+            v = _best(B[sg, s1, a1, ag], w[sg, s1, a1, ag], c, scale, -1, 0, present, n_present)
+            q[a1 * A_g + ag] = v
+            V = max(V, v)
     floor = V - TIE_RTOL * (1.0 + abs(V))
+    xb[:] = -1
     b1, bg = -1, -1
     for a1 in range(A_l):
         for ag in range(A_g):
-            q = _best(B[sg, s1, a1, ag], w[sg, s1, a1, ag], c, scale, -1, 0)
-            if q < floor:
+            v = q[a1 * A_g + ag]
+            if v < floor:
                 continue
-            _split(w[sg, s1, a1, ag], c, scale, -1, 0, q - floor, x)
-            if b1 < 0 or _earlier(x, xb):
-                for s in range(x.shape[0]):
-                    xb[s] = x[s]
+            _split(w[sg, s1, a1, ag], c, scale, -1, 0, v - floor, x, present, n_present)
+            if b1 < 0 or _earlier(x, xb, present, n_present):
+                _keep(x, xb, present, n_present)
                 b1, bg = a1, ag
     return b1, bg, V
 
 
 @njit(cache=True)
-def coordinated_reading(B, w, sg, ck, scale, c, x, xb):
+def coordinated_reading(B, w, sg, ck, scale, c, x, xb, present, q):
     """Rule ``"coordinated"`` at ``(s_g, c_k)`` (``c_k`` the k-sample's state counts): returns
     ``(s_min, a_1, a_g)`` of the first joint maximizer of the profile (module docstring); the
-    split of the other ``k - 1`` agents in ``xb`` (``c``, ``x``: scratch of length ``S_l``)."""
+    split of the other ``k - 1`` agents in ``xb`` (-1 at states without them). Scratch: ``c``,
+    ``x``, ``present`` (int, length ``S_l``), ``q`` (float, length ``A_l A_g``), as
+    :func:`first_reading`."""
     A_l, A_g = B.shape[2], B.shape[3]
     s0 = 0
     while ck[s0] == 0:
@@ -164,21 +191,24 @@ def coordinated_reading(B, w, sg, ck, scale, c, x, xb):
     for s in range(ck.shape[0]):
         c[s] = ck[s]
     c[s0] -= 1
+    n_present = _present(c, present)
     V = -np.inf
     for a1 in range(A_l):
         for ag in range(A_g):
-            V = max(V, _best(B[sg, s0, a1, ag], w[sg, s0, a1, ag], c, scale, s0, a1))
+            v = _best(B[sg, s0, a1, ag], w[sg, s0, a1, ag], c, scale, s0, a1, present, n_present)
+            q[a1 * A_g + ag] = v
+            V = max(V, v)
     floor = V - TIE_RTOL * (1.0 + abs(V))
+    xb[:] = -1
     b1, bg = -1, -1
     for a1 in range(A_l - 1, -1, -1):  # a lower first cell is a later profile
         for ag in range(A_g):
-            q = _best(B[sg, s0, a1, ag], w[sg, s0, a1, ag], c, scale, s0, a1)
-            if q < floor:
+            v = q[a1 * A_g + ag]
+            if v < floor:
                 continue
-            _split(w[sg, s0, a1, ag], c, scale, s0, a1, q - floor, x)
-            if b1 < 0 or (a1 == b1 and _earlier(x, xb)):
-                for s in range(x.shape[0]):
-                    xb[s] = x[s]
+            _split(w[sg, s0, a1, ag], c, scale, s0, a1, v - floor, x, present, n_present)
+            if b1 < 0 or (a1 == b1 and _earlier(x, xb, present, n_present)):
+                _keep(x, xb, present, n_present)
                 b1, bg = a1, ag
     return s0, b1, bg
 
@@ -193,6 +223,8 @@ def closed_form_laws(B, w, k, rule, prob_g, prob_l):
     comps = compositions(k - 1, S_l)
     x = np.empty(S_l, np.int64)
     xb = np.empty(S_l, np.int64)
+    present = np.empty(S_l, np.int64)
+    q = np.empty(B.shape[2] * B.shape[3])
     ck = np.empty(S_l, np.int64)
     cc = np.empty(S_l, np.int64)
     prob_g[:] = 0.0
@@ -201,14 +233,14 @@ def closed_form_laws(B, w, k, rule, prob_g, prob_l):
         for s1 in range(S_l):
             for r in range(comps.shape[0]):
                 if rule == 0:
-                    a1, ag, _ = first_reading(B, w, sg, s1, comps[r], scale, x, xb)
+                    a1, ag, _ = first_reading(B, w, sg, s1, comps[r], scale, x, xb, present, q)
                     prob_g[sg, s1, r, ag] = 1.0
                     prob_l[sg, s1, r, a1] = 1.0
                     continue
                 for s in range(S_l):
                     ck[s] = comps[r, s]
                 ck[s1] += 1
-                s0, a1, ag = coordinated_reading(B, w, sg, ck, scale, cc, x, xb)
+                s0, a1, ag = coordinated_reading(B, w, sg, ck, scale, cc, x, xb, present, q)
                 prob_g[sg, s1, r, ag] = 1.0
                 if s1 != s0:
                     prob_l[sg, s1, r, xb[s1]] = 1.0

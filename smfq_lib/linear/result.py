@@ -138,8 +138,9 @@ class LinearQ:
         s_1 = validate_index("s_1", s_1, S_l)
         c = validate_counts(counts, S_l, self.k - 1) if self.k > 1 else np.zeros(S_l, np.int64)
         B, w, _ = split_tables(self.theta, self.features)
-        x, xb = np.empty(S_l, np.int64), np.empty(S_l, np.int64)
-        a1, ag, V = first_reading(B, w, s_g, s_1, c, 1.0 / max(self.k - 1, 1), x, xb)
+        x, xb, present = (np.empty(S_l, np.int64) for _ in range(3))
+        q = np.empty(B.shape[2] * B.shape[3])
+        a1, ag, V = first_reading(B, w, s_g, s_1, c, 1.0 / max(self.k - 1, 1), x, xb, present, q)
         return (int(a1), int(ag), float(V), xb) if full else (int(a1), int(ag), float(V))
 
     def action_laws(self, rule: str | None = None, memory_budget=None) -> ActionLaws:
