@@ -43,22 +43,22 @@ from smfq_lib.execute.run import (
     validate_common,
 )
 from smfq_lib.learning.policy import DEFAULT_RULE, RULES, ActionLaws, check_system
-from smfq_lib.linear.greedy import coordinated_reading, first_reading, split_tables
+from smfq_lib.linear.greedy import coordinated_reading, first_reading, reading_tables
 from smfq_lib.linear.result import CLOSED_RULES, LinearQ
 
 __all__ = ["rollout_linear"]
 
 
 @njit(cache=True)
-def _local_action(B, w, rule, s_g, si, c, scale, ck, cc, x, xb, present, q, cdf, st):
+def _local_action(B, w, mws, rule, s_g, si, c, scale, ck, cc, x, xb, present, q, cdf, st):
     """A local agent's action in state ``si`` given its sample's others ``c`` (module
     docstring); ``ck``, ``cc``, ``x``, ``xb``, ``present``, ``q``, ``cdf``: scratch."""
     if rule == 0:
-        return first_reading(B, w, s_g, si, c, scale, x, xb, present, q)[0]
+        return first_reading(B, w, mws, s_g, si, c, scale, x, xb, present, q)[0]
     for s in range(c.shape[0]):
         ck[s] = c[s]
     ck[si] += 1
-    s0, a1, _ = coordinated_reading(B, w, s_g, ck, scale, cc, x, xb, present, q)
+    s0, a1, _ = coordinated_reading(B, w, mws, s_g, ck, scale, cc, x, xb, present, q)
     if si != s0:
         return xb[si]
     own = 1 + (ck[si] - 1 if xb[si] == a1 else 0)
@@ -75,11 +75,11 @@ def _local_action(B, w, rule, s_g, si, c, scale, ck, cc, x, xb, present, q, cdf,
 
 @njit(cache=True, nogil=True)
 def _linear_kernel(
-    lo, hi, cdf_g, cdf_l, r_g, r_l, phi, B, w, rule, k, n, sg0, counts0, local0, seed, disc,
+    lo, hi, cdf_g, cdf_l, r_g, r_l, phi, B, w, mws, rule, k, n, sg0, counts0, local0, seed, disc,
     returns, rewards, xs, sgs, ags, counts_tr, noisy, w_g, w_l,
 ):  # fmt: skip
-    """Rollouts ``lo .. hi-1`` of Algorithm 3 with the readings of the model ``(B, w)``
-    (:func:`~.greedy.split_tables`) under ``rule`` (0 first, 1 coordinated): the loop of
+    """Rollouts ``lo .. hi-1`` of Algorithm 3 with the readings of the model ``(B, w, mws)``
+    (:func:`~.greedy.reading_tables`) under ``rule`` (0 first, 1 coordinated): the loop of
     :func:`smfq_lib.execute.agents._agent_kernel`, draw for draw."""
     H = disc.shape[0]
     S_l = counts0.shape[1]
@@ -109,9 +109,9 @@ def _linear_kernel(
                 while c[s1] == 0:
                     s1 += 1
                 c[s1] -= 1
-                a_g = first_reading(B, w, s_g, s1, c, scale, x, xb, present, q)[1]
+                a_g = first_reading(B, w, mws, s_g, s1, c, scale, x, xb, present, q)[1]
             else:
-                a_g = coordinated_reading(B, w, s_g, c, scale, cc, x, xb, present, q)[2]
+                a_g = coordinated_reading(B, w, mws, s_g, c, scale, cc, x, xb, present, q)[2]
             rew_l = noise_l = xsum = 0.0
             cnt[:] = 0
             for i in range(n):
@@ -119,7 +119,9 @@ def _linear_kernel(
                 cnt[si] += 1
                 stamp += 1
                 _draw_counts(s, n - 1, k - 1, i, c, sel, mark, stamp, st)  # Delta_i
-                a = _local_action(B, w, rule, s_g, si, c, scale, ck, cc, x, xb, present, q, cdf, st)
+                a = _local_action(
+                    B, w, mws, rule, s_g, si, c, scale, ck, cc, x, xb, present, q, cdf, st
+                )
                 dr, dn, dx, nxt = _agent_moves(si, s_g, a, r_l, phi, cdf_l, noisy, w_l, st, st2)
                 s_next[i] = nxt
                 rew_l += dr
@@ -203,13 +205,29 @@ def rollout_linear(
     sg0, c0, loc, cdf_g, cdf_l = agent_setup(
         "rollout_linear", system, n, k, R, H, seed, start, keep, record_counts, budget
     )
-    B, w, _ = split_tables(policy.theta, policy.features)
+    B, w, mws = reading_tables(policy.theta, policy.features)
     phi = phi_table(system)
     code = CLOSED_RULES[rule]
 
     def call(a, b, *run):
         _linear_kernel(
-            a, b, cdf_g, cdf_l, system.r_g, system.r_l, phi, B, w, code, k, n, sg0, c0, loc, *run
+            a,
+            b,
+            cdf_g,
+            cdf_l,
+            system.r_g,
+            system.r_l,
+            phi,
+            B,
+            w,
+            mws,
+            code,
+            k,
+            n,
+            sg0,
+            c0,
+            loc,
+            *run,
         )
 
     record = SimpleNamespace(k=k, rule=rule)

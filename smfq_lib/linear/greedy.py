@@ -45,6 +45,7 @@ __all__ = [
     "coordinated_reading",
     "first_reading",
     "model_value",
+    "reading_tables",
     "split_tables",
 ]
 
@@ -61,6 +62,17 @@ def split_tables(theta, features):
     for a in range(1, A_l):  # last axis is several times slower; max is exact: same bits)
         np.maximum(mw, w[..., a], out=mw)
     return B, w, mw
+
+
+def reading_tables(theta, features):
+    """``(B, w, mws)`` of the readings (:func:`first_reading`, :func:`coordinated_reading`):
+    :func:`split_tables`' ``B``, ``w`` and ``mws[s_g, s_1, s, a_1 A_g + a_g] = mw[s_g, s_1, a_1,
+    a_g, s]``, the pairs' ``max_a w`` of one state side by side (a reading sums over the few
+    states of its sample for every pair)."""
+    B, w, mw = split_tables(theta, features)
+    S_g, S_l, A_l, A_g = B.shape
+    mws = np.ascontiguousarray(mw.transpose(0, 1, 4, 2, 3)).reshape(S_g, S_l, S_l, A_l * A_g)
+    return B, w, mws
 
 
 @njit(cache=True)
@@ -94,19 +106,33 @@ def model_value(B, mw, sg, s1, c, scale, present):
 
 
 @njit(cache=True)
-def _best(Bp, w, c, scale, s_lo, a_lo, present, n_present):
-    """The best entry of one pair: ``Bp + scale sum_s c_s max w[s, :]`` over the ``n_present``
-    states of ``present`` (ascending), state ``s_lo``'s agents restricted to actions ``>= a_lo``
-    (``s_lo = -1``: no restriction)."""
-    v = 0.0
+def _pair_values(B, w, mws, sg, s1, c, scale, s_lo, present, n_present, q):
+    """Each pair's best entry ``q[a_1 A_g + a_g] = B[p] + scale sum_s c_s max_a w[p, s, a]``
+    over the ``n_present`` states of ``present`` (ascending), state ``s_lo``'s agents restricted
+    to actions ``>= a_1`` (``s_lo = -1``: no restriction); returns their max ``V``. The sum runs
+    state by state over every pair at once, reading ``mws[s_g, s_1, s]`` (contiguous in the
+    pairs, :func:`reading_tables`); each pair still adds its states in ascending order."""
+    A_l, A_g = B.shape[2], B.shape[3]
+    q[:] = 0.0
     for i in range(n_present):
         s = present[i]
-        lo = a_lo if s == s_lo else 0
-        top = w[s, lo]
-        for a in range(lo + 1, w.shape[1]):
-            top = max(top, w[s, a])
-        v += c[s] * top
-    return Bp + scale * v
+        if s == s_lo:
+            for a1 in range(A_l):
+                for ag in range(A_g):
+                    top = w[sg, s1, a1, ag, s, a1]
+                    for a in range(a1 + 1, A_l):
+                        top = max(top, w[sg, s1, a1, ag, s, a])
+                    q[a1 * A_g + ag] += c[s] * top
+        else:
+            for p in range(A_l * A_g):
+                q[p] += c[s] * mws[sg, s1, s, p]
+    V = -np.inf
+    for a1 in range(A_l):
+        for ag in range(A_g):
+            v = B[sg, s1, a1, ag] + scale * q[a1 * A_g + ag]
+            q[a1 * A_g + ag] = v
+            V = max(V, v)
+    return V
 
 
 @njit(cache=True)
@@ -149,19 +175,15 @@ def _keep(x, xb, present, n_present):
 
 
 @njit(cache=True)
-def first_reading(B, w, sg, s1, c, scale, x, xb, present, q):
+def first_reading(B, w, mws, sg, s1, c, scale, x, xb, present, q):
     """Rule ``"first"`` at ``(s_g, s_1, c)``: returns ``(a_1, a_g, V)`` of the first maximizer in
-    the order ``(rank(zc), a_1, a_g)``; its split in ``xb`` (-1 where ``c[s] = 0``). Scratch:
-    ``x``, ``present`` (int, length ``S_l``), ``q`` (float, length ``A_l A_g``): each pair's best
-    entry, computed once over the states present in ``c`` only."""
+    the order ``(rank(zc), a_1, a_g)``; its split in ``xb`` (-1 where ``c[s] = 0``). ``(B, w,
+    mws)``: :func:`reading_tables`; scratch: ``x``, ``present`` (int, length ``S_l``), ``q``
+    (float, length ``A_l A_g``: each pair's best entry, computed once over the states present in
+    ``c`` only)."""
     A_l, A_g = B.shape[2], B.shape[3]
     n_present = _present(c, present)
-    V = -np.inf
-    for a1 in range(A_l):
-        for ag in range(A_g):
-            v = _best(B[sg, s1, a1, ag], w[sg, s1, a1, ag], c, scale, -1, 0, present, n_present)
-            q[a1 * A_g + ag] = v
-            V = max(V, v)
+    V = _pair_values(B, w, mws, sg, s1, c, scale, -1, present, n_present, q)
     floor = V - TIE_RTOL * (1.0 + abs(V))
     xb[:] = -1
     b1, bg = -1, -1
@@ -178,12 +200,11 @@ def first_reading(B, w, sg, s1, c, scale, x, xb, present, q):
 
 
 @njit(cache=True)
-def coordinated_reading(B, w, sg, ck, scale, c, x, xb, present, q):
+def coordinated_reading(B, w, mws, sg, ck, scale, c, x, xb, present, q):
     """Rule ``"coordinated"`` at ``(s_g, c_k)`` (``c_k`` the k-sample's state counts): returns
     ``(s_min, a_1, a_g)`` of the first joint maximizer of the profile (module docstring); the
-    split of the other ``k - 1`` agents in ``xb`` (-1 at states without them). Scratch: ``c``,
-    ``x``, ``present`` (int, length ``S_l``), ``q`` (float, length ``A_l A_g``), as
-    :func:`first_reading`."""
+    split of the other ``k - 1`` agents in ``xb`` (-1 at states without them). Tables and
+    scratch (``c`` too) as :func:`first_reading`."""
     A_l, A_g = B.shape[2], B.shape[3]
     s0 = 0
     while ck[s0] == 0:
@@ -192,12 +213,7 @@ def coordinated_reading(B, w, sg, ck, scale, c, x, xb, present, q):
         c[s] = ck[s]
     c[s0] -= 1
     n_present = _present(c, present)
-    V = -np.inf
-    for a1 in range(A_l):
-        for ag in range(A_g):
-            v = _best(B[sg, s0, a1, ag], w[sg, s0, a1, ag], c, scale, s0, a1, present, n_present)
-            q[a1 * A_g + ag] = v
-            V = max(V, v)
+    V = _pair_values(B, w, mws, sg, s0, c, scale, s0, present, n_present, q)
     floor = V - TIE_RTOL * (1.0 + abs(V))
     xb[:] = -1
     b1, bg = -1, -1
@@ -214,10 +230,11 @@ def coordinated_reading(B, w, sg, ck, scale, c, x, xb, present, q):
 
 
 @njit(cache=True)
-def closed_form_laws(B, w, k, rule, prob_g, prob_l):
+def closed_form_laws(B, w, mws, k, rule, prob_g, prob_l):
     """Fill the law tables ``prob_g``, ``prob_l`` (``(S_g, S_l, Cs, A)``, as
     :class:`smfq_lib.learning.policy.ActionLaws`) of rule 0 ``"first"`` or 1 ``"coordinated"``,
-    reading by reading over every composition ``c`` of the ``k - 1`` others (rank order)."""
+    reading by reading over every composition ``c`` of the ``k - 1`` others (rank order);
+    ``(B, w, mws)``: :func:`reading_tables`."""
     S_g, S_l = B.shape[0], B.shape[1]
     scale = 1.0 / max(k - 1, 1)
     comps = compositions(k - 1, S_l)
@@ -233,14 +250,14 @@ def closed_form_laws(B, w, k, rule, prob_g, prob_l):
         for s1 in range(S_l):
             for r in range(comps.shape[0]):
                 if rule == 0:
-                    a1, ag, _ = first_reading(B, w, sg, s1, comps[r], scale, x, xb, present, q)
+                    a1, ag, _ = first_reading(B, w, mws, sg, s1, comps[r], scale, x, xb, present, q)
                     prob_g[sg, s1, r, ag] = 1.0
                     prob_l[sg, s1, r, a1] = 1.0
                     continue
                 for s in range(S_l):
                     ck[s] = comps[r, s]
                 ck[s1] += 1
-                s0, a1, ag = coordinated_reading(B, w, sg, ck, scale, cc, x, xb, present, q)
+                s0, a1, ag = coordinated_reading(B, w, mws, sg, ck, scale, cc, x, xb, present, q)
                 prob_g[sg, s1, r, ag] = 1.0
                 if s1 != s0:
                     prob_l[sg, s1, r, xb[s1]] = 1.0
