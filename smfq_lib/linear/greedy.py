@@ -47,6 +47,7 @@ __all__ = [
     "model_value",
     "reading_tables",
     "split_tables",
+    "value_tables",
 ]
 
 
@@ -62,6 +63,42 @@ def split_tables(theta, features):
     for a in range(1, A_l):  # last axis is several times slower; max is exact: same bits)
         np.maximum(mw, w[..., a], out=mw)
     return B, w, mw
+
+
+@one_blas_thread
+def value_tables(theta, features):
+    """``(B, mw)`` of :func:`split_tables` (what the value :func:`model_value` reads), without
+    the ``w`` table where every column of ``W`` has at most one nonzero entry (``[1, F]``,
+    ``[1, mean]``, a state or cell indicator): then ``w[p, z] = theta[p, d_z] W[d_z, z]``, the
+    one nonzero product of the dot product (its other terms are exact zeros, ``theta`` being
+    finite), so ``mw`` comes from ``S_l A_l`` products per pair instead of a matrix product,
+    with the same values (tests/test_linear_greedy.py)."""
+    W = features.W
+    nonzero = W != 0
+    if nonzero.sum(axis=0).max() > 1:
+        B, _, mw = split_tables(theta, features)
+        return B, mw
+    S_g, S_l, A_l, A_g, d = theta.shape
+    B = np.ascontiguousarray(theta @ features.b)
+    rows = np.where(nonzero.any(axis=0), nonzero.argmax(axis=0), -1)
+    vals = W[np.maximum(rows, 0), np.arange(W.shape[1])]
+    mw = np.empty((S_g, S_l, A_l, A_g, S_l))
+    _sparse_max(theta.reshape(-1, d), rows, vals, S_l, A_l, mw.reshape(-1, S_l))
+    return B, mw
+
+
+@njit(cache=True)
+def _sparse_max(theta, rows, vals, S_l, A_l, mw):
+    """``mw[p, s] = max_a theta[p, rows[z]] vals[z]`` over the cells ``z = s A_l + a`` (0 where
+    ``rows[z] = -1``: a zero column of ``W``): :func:`value_tables`."""
+    for p in range(theta.shape[0]):
+        for s in range(S_l):
+            top = 0.0
+            for a in range(A_l):
+                z = s * A_l + a
+                x = theta[p, rows[z]] * vals[z] if rows[z] >= 0 else 0.0
+                top = x if a == 0 else max(top, x)
+            mw[p, s] = top
 
 
 def reading_tables(theta, features):

@@ -47,7 +47,7 @@ from smfq_lib.linear.fitted import (
     stored_values,
     unrank_states,
 )
-from smfq_lib.linear.greedy import split_tables
+from smfq_lib.linear.greedy import value_tables
 from smfq_lib.linear.result import LinearQ, tabulate_value
 from smfq_lib.model.combinatorics import compositions, n_compositions
 from smfq_lib.model.system import CooperativeSystem
@@ -141,7 +141,7 @@ def learn_linear(
     converged = False
     for _ in range(max_iter):
         if closed:
-            B, _, mw = split_tables(theta, features)
+            B, mw = value_tables(theta, features)
             Vtab = np.zeros((1, 1, 1))
         else:
             B, mw = np.zeros((1, 1, 1, 1)), np.zeros((1, 1, 1, 1, 1))
