@@ -42,9 +42,11 @@ from smfq_lib.linear.fitted import (
     ALPHA_MIN,
     draw_fixed_samples,
     fitted_targets,
+    max_change,
     polya_design,
     stored_targets,
     stored_values,
+    unique_bounded,
     unrank_states,
 )
 from smfq_lib.linear.greedy import value_tables
@@ -165,7 +167,7 @@ def learn_linear(
         theta = (proj @ Y.transpose(2, 0, 1, 3, 4).reshape(design_size, blocks)).T
         theta = np.ascontiguousarray(theta.reshape(S_g, S_l, A_l, A_g, features.d))
         fit = Phi @ theta.reshape(blocks, features.d).T
-        residuals.append(float(np.max(np.abs(fit - fit_old))))
+        residuals.append(float(max_change(fit, fit_old)))
         fit_old = fit
         if not math.isfinite(residuals[-1]):
             raise FloatingPointError(
@@ -199,7 +201,7 @@ def _store_samples(system, k, Zd, cdf, m, seed, closed, budget):
         return None
     flat = np.empty(entries * m, np.int64)
     draw_fixed_samples(Zd, S_g, S_l, A_l, A_g, *cdf, m, np.uint64(seed), flat)
-    uniq, inv = np.unique(flat, return_inverse=True)
+    uniq, inv = unique_bounded(flat, S_g * S_l * n_compositions(k - 1, S_l))
     del flat
     states = None
     if closed:
