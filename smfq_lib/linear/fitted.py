@@ -196,17 +196,21 @@ def stored_values(B, mw, sg, s1, cnt, scale, out):
 
 
 @njit(cache=True, parallel=True)
-def stored_targets(R, inv, Vu, m, gamma, Y):
-    """``Y[e] = R[e] + gamma/m sum_j Vu[inv[e m + j]]`` over the flat entries, the samples summed
-    in ``j`` order: :func:`fitted_targets`' arithmetic on the stored samples (same bits)."""
+def stored_targets(R, inv, Vu, m, gamma, M, P, Yt):
+    """``Y[e] = R[e] + gamma/m sum_j Vu[inv[e m + j]]`` over the flat entries ``e = (g M + i) P +
+    p`` (``g = (s_g, s_1)``, ``i`` the design row, ``p = (a_1, a_g)``), the samples summed in
+    ``j`` order: :func:`fitted_targets`' arithmetic on the stored samples (same bits), written
+    transposed to ``Yt[i, g P + p]`` (flat), the layout the least-squares fit reads."""
     E = R.shape[0]
+    G = E // (M * P)
     blocks = (E + 16 * _ROWS - 1) // (16 * _ROWS)
     for blk in prange(blocks):
         for e in range(blk * 16 * _ROWS, min(E, (blk + 1) * 16 * _ROWS)):
             acc = 0.0
             for j in range(m):
                 acc += Vu[inv[e * m + j]]
-            Y[e] = R[e] + gamma * acc / m
+            row, p = e // P, e % P
+            Yt[(row % M) * (G * P) + (row // M) * P + p] = R[e] + gamma * acc / m
 
 
 def unique_bounded(flat, size):

@@ -173,19 +173,21 @@ def _pair_values(B, w, mws, sg, s1, c, scale, s_lo, present, n_present, q):
 
 
 @njit(cache=True)
-def _split(w, c, scale, s_lo, a_lo, slack, x, present, n_present):
-    """The lexicographically first split within ``slack`` (module docstring): ``x[s]`` the
-    action of state ``s``'s agents, for the ``n_present`` states of ``present`` (the others have
-    none; ``x`` is not written there)."""
+def _split(w, sg, s1, a1, ag, c, scale, s_lo, slack, x, present, n_present):
+    """The lexicographically first split of pair ``(s_g, s_1, a_1, a_g)`` within ``slack``
+    (module docstring), state ``s_lo``'s agents on actions ``>= a_1``: ``x[s]`` the action of
+    state ``s``'s agents, for the ``n_present`` states of ``present`` (the others have none;
+    ``x`` is not written there)."""
+    A_l = w.shape[5]
     for i in range(n_present):
         s = present[i]
         x[s] = -1
-        lo = a_lo if s == s_lo else 0
-        top = w[s, lo]
-        for a in range(lo + 1, w.shape[1]):
-            top = max(top, w[s, a])
-        for a in range(w.shape[1] - 1, lo - 1, -1):
-            loss = scale * c[s] * (top - w[s, a])
+        lo = a1 if s == s_lo else 0
+        top = w[sg, s1, a1, ag, s, lo]
+        for a in range(lo + 1, A_l):
+            top = max(top, w[sg, s1, a1, ag, s, a])
+        for a in range(A_l - 1, lo - 1, -1):
+            loss = scale * c[s] * (top - w[sg, s1, a1, ag, s, a])
             if loss <= slack:
                 x[s] = a
                 slack -= loss
@@ -229,7 +231,7 @@ def first_reading(B, w, mws, sg, s1, c, scale, x, xb, present, q):
             v = q[a1 * A_g + ag]
             if v < floor:
                 continue
-            _split(w[sg, s1, a1, ag], c, scale, -1, 0, v - floor, x, present, n_present)
+            _split(w, sg, s1, a1, ag, c, scale, -1, v - floor, x, present, n_present)
             if b1 < 0 or _earlier(x, xb, present, n_present):
                 _keep(x, xb, present, n_present)
                 b1, bg = a1, ag
@@ -259,7 +261,7 @@ def coordinated_reading(B, w, mws, sg, ck, scale, c, x, xb, present, q):
             v = q[a1 * A_g + ag]
             if v < floor:
                 continue
-            _split(w[sg, s0, a1, ag], c, scale, s0, a1, v - floor, x, present, n_present)
+            _split(w, sg, s0, a1, ag, c, scale, s0, v - floor, x, present, n_present)
             if b1 < 0 or (a1 == b1 and _earlier(x, xb, present, n_present)):
                 _keep(x, xb, present, n_present)
                 b1, bg = a1, ag

@@ -128,6 +128,7 @@ def learn_linear(
     fit_old = np.zeros((design_size, blocks))
     R = np.ascontiguousarray(R)
     Y = np.empty_like(R)  # C-contiguous, like R: the flat views below share their memory
+    Yt = np.empty((design_size, blocks))  # the stored samples' targets, in the fit's layout
     cdf = cdf_tables(system.P_g, system.P_l)
     btab = binom_table(k - 1 + S_l, S_l)
     exact = exact_tables(system.P_l, S_g, A_l, k - 1) if m is None else None
@@ -142,6 +143,7 @@ def learn_linear(
     residuals = []
     converged = False
     for _ in range(max_iter):
+        Yd = None  # the targets as (design row, block), the fit's right-hand side
         if closed:
             B, mw = value_tables(theta, features)
             Vtab = np.zeros((1, 1, 1))
@@ -158,13 +160,17 @@ def learn_linear(
                 stored_values(B, mw, *states, 1.0 / max(k - 1, 1), Vu)
             else:
                 Vu = np.ascontiguousarray(Vtab.reshape(-1)[uniq])
-            stored_targets(R.reshape(-1), inv, Vu, m, system.gamma, Y.reshape(-1))
+            P = A_l * A_g
+            stored_targets(R.reshape(-1), inv, Vu, m, system.gamma, design_size, P, Yt.reshape(-1))
+            Yd = Yt
         else:
             fitted_targets(
                 R, Zd, *cdf, m, np.uint64(seed), system.gamma, closed, B, mw,
                 Vtab, btab, Y,
             )  # fmt: skip
-        theta = (proj @ Y.transpose(2, 0, 1, 3, 4).reshape(design_size, blocks)).T
+        if Yd is None:
+            Yd = Y.transpose(2, 0, 1, 3, 4).reshape(design_size, blocks)
+        theta = (proj @ Yd).T
         theta = np.ascontiguousarray(theta.reshape(S_g, S_l, A_l, A_g, features.d))
         fit = Phi @ theta.reshape(blocks, features.d).T
         residuals.append(float(max_change(fit, fit_old)))
@@ -177,7 +183,7 @@ def learn_linear(
         if residuals[-1] <= stop:
             converged = True
             break
-    last = Y.transpose(2, 0, 1, 3, 4).reshape(fit.shape)  # the targets the last fit projected
+    last = Yd  # the targets the last fit projected
     return LinearQ(
         k=k, m=m, M=M, features=features, theta=theta, design=Zd, residuals=np.array(residuals),
         converged=converged, seconds=time.perf_counter() - t0, seed=seed, ridge=float(ridge),
