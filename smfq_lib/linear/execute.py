@@ -161,8 +161,8 @@ def rollout_linear(
     own sample (module docstring): the process of :func:`smfq_lib.execute.rollout_agents` at any
     ``k``, without law tables. ``policy`` must be a :class:`~.result.LinearQ` with affine
     features and ``rule`` (default ``DEFAULT_RULE``) ``"first"`` or ``"coordinated"``. Cost per
-    step ``O(n k + n A_l A_g S_l A_l)`` (a reading scans the model's pairs and the states present
-    in its sample).
+    step ``O(n (k + S_l + A_l A_g min(k, S_l)))`` (a reading scans the model's pairs at the
+    states present in its sample).
 
     Parameters
     ----------
