@@ -10,7 +10,9 @@ computed from the model at the sampled counts in closed form (:mod:`~.greedy`, a
 rules ``"first"`` and ``"coordinated"``) instead of looked up. Under rule ``"coordinated"`` a
 local agent in the sample's lowest state ``s_min`` draws its share (agent 1's action with
 probability ``1 / c_k[s_min]``) by the inverse CDF of the law the table would hold, so with the
-same seed the two executors give bit-identical rollouts (tests/test_linear_execute.py).
+same seed the two executors give bit-identical rollouts (tests/test_linear_execute.py). Hence
+:func:`rollout_linear` itself runs ``rollout_agents`` on the model's law tables where they are
+small (:data:`TABLE_BYTES`) and read more often than they have entries: a lookup per reading.
 
 The count-level executor needs the mixture laws of eq. (10), (11), sums over every composition
 of ``k``: :func:`smfq_lib.execute.rollout_counts` takes a ``LinearQ`` where its law tables fit and
@@ -34,6 +36,7 @@ from smfq_lib.execute.agents import (
     _stage_reward,
     _start_rollout,
     agent_setup,
+    rollout_agents,
 )
 from smfq_lib.execute.rollouts import keep_step
 from smfq_lib.execute.run import (
@@ -45,8 +48,14 @@ from smfq_lib.execute.run import (
 from smfq_lib.learning.policy import DEFAULT_RULE, RULES, ActionLaws, check_system
 from smfq_lib.linear.greedy import coordinated_reading, first_reading, reading_tables
 from smfq_lib.linear.result import CLOSED_RULES, LinearQ
+from smfq_lib.model.combinatorics import n_compositions
 
-__all__ = ["rollout_linear"]
+__all__ = ["TABLE_BYTES", "rollout_linear"]
+
+#: Law tables up to this size (bytes) are computed (once per ``LinearQ`` and rule, kept by it)
+#: and run by :func:`smfq_lib.execute.rollout_agents` when the rollouts read more often than the
+#: tables have entries: a table lookup per reading instead of a closed-form reading.
+TABLE_BYTES = 2**26
 
 
 @njit(cache=True)
@@ -201,6 +210,14 @@ def rollout_linear(
             f"policy.k = {k} exceeds the number of agents n = {format_count(n)}; Algorithm 3 "
             "samples k of the n agents."
         )
+    readings = S_g * S_l * n_compositions(k - 1, S_l)
+    if 8 * readings * (A_g + A_l) <= TABLE_BYTES and readings <= n * H * R:
+        # the same readings tabulated once (closed_form_laws): the same process, bit for bit
+        return rollout_agents(
+            system, policy.action_laws(rule), n, s_g, counts, horizon, rollouts, seed,
+            initial=initial, local_states=local_states, keep=keep, record_counts=record_counts,
+            progress=progress, memory_budget=memory_budget,
+        )  # fmt: skip
     start = (s_g, counts, initial, local_states)
     sg0, c0, loc, cdf_g, cdf_l = agent_setup(
         "rollout_linear", system, n, k, R, H, seed, start, keep, record_counts, budget
