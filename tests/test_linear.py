@@ -148,6 +148,36 @@ def test_stored_samples_equal_redrawn_ones_bit_for_bit(case, monkeypatch):
     assert np.array_equal(stored.residuals, redrawn.residuals)
 
 
+@pytest.mark.parametrize("size", [7, 50, 10_000])
+def test_unique_by_marks_equals_numpy_unique(size):
+    """The learner's distinct sample states: the mark table (size <= 4 samples) and the sort
+    (larger ranges) both give np.unique's sorted values and inverse, repeats included."""
+    from smfq_lib.linear.fitted import unique_bounded
+
+    flat = np.random.default_rng(size).integers(0, size, 300) // 3 * 3
+    flat[:5] = size - 1
+    ref_uniq, ref_inv = np.unique(flat, return_inverse=True)
+    uniq, inv = unique_bounded(flat, size)
+    assert np.array_equal(uniq, ref_uniq) and uniq.dtype == ref_uniq.dtype
+    assert np.array_equal(inv.reshape(-1), ref_inv.reshape(-1))
+
+
+@pytest.mark.parametrize("special", [None, np.inf, np.nan])
+def test_max_change_is_the_max_absolute_difference(special):
+    from smfq_lib.linear.fitted import max_change
+
+    rng = np.random.default_rng(3)
+    fit, old = rng.normal(size=(6, 5)), rng.normal(size=(6, 5))
+    old[2, 3] = fit[2, 3] - 9.5  # the largest change, an exact one
+    if special is not None:
+        fit[4, 1] = special
+    ref = np.max(np.abs(fit - old))
+    got = max_change(fit, old)
+    assert (np.isnan(got) and np.isnan(ref)) if special is np.nan else got == ref
+    assert special is not None or got == 9.5
+    assert max_change(fit, fit) == 0.0 or special is not None
+
+
 @pytest.mark.parametrize("alpha", [5e-324, 1e-100, 0.1, 1e100])
 def test_design_urn_stays_in_its_cells_at_every_alpha(alpha):
     """Agent 0 of every design row takes a uniform cell (it has no earlier agent to copy), even

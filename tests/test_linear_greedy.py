@@ -25,6 +25,7 @@ from smfq_lib.linear import (
     mean_features,
     one_hot_features,
 )
+from smfq_lib.linear.greedy import reading_tables, value_tables
 
 CASES = [  # (S_g, S_l, A_g, A_l, k)
     (1, 2, 1, 2, 1),
@@ -122,3 +123,29 @@ def test_one_hot_features_take_the_tabulated_route():
         ref_g, ref_l = bf_action_laws(system, Q, 3, rule)
         np.testing.assert_allclose(q.action_laws(rule).prob_g, ref_g, atol=1e-12)
         np.testing.assert_allclose(q.action_laws(rule).prob_l, ref_l, atol=1e-12)
+
+
+@pytest.mark.parametrize("kind", ["[1, F]", "mean", "state indicator", "random affine"])
+@pytest.mark.parametrize("ties", [True, False])
+@pytest.mark.parametrize("S_l, A_l", [(2, 3), (36, 5)])
+def test_value_and_reading_tables_are_the_max_of_the_matrix_product(kind, ties, S_l, A_l):
+    """value_tables' product-free max (column-sparse W) and reading_tables' transposed max give
+    the bits of max_a (theta W)[p, s, a] from the matrix product (BLAS, blocked at d = 181)."""
+    Z_l, rng = S_l * A_l, np.random.default_rng(S_l + ties)
+    features = {
+        "[1, F]": lambda: linear_features(Z_l),
+        "mean": lambda: mean_features((np.arange(Z_l) % 3 - 1) * 0.7),  # zero columns too
+        "state indicator": lambda: affine_features(np.kron(np.eye(S_l), np.ones((1, A_l)))),
+        "random affine": lambda: affine_features(rng.normal(size=(3, Z_l))),
+    }[kind]()
+    shape = (2, S_l, A_l, 3, features.d)
+    theta = rng.integers(-1, 2, shape).astype(float) if ties else rng.normal(size=shape)
+    w = (theta @ features.W).reshape(2, S_l, A_l, 3, S_l, A_l)  # the one matrix product
+    mw_ref = w.max(axis=-1)
+    B, mw = value_tables(theta, features)
+    np.testing.assert_array_equal(B, theta @ features.b)
+    np.testing.assert_array_equal(mw, mw_ref)
+    B2, w2, mws = reading_tables(theta, features)
+    np.testing.assert_array_equal(B2, B)
+    np.testing.assert_array_equal(w2, w)
+    np.testing.assert_array_equal(mws, mw_ref.transpose(0, 1, 4, 2, 3).reshape(2, S_l, S_l, -1))

@@ -10,7 +10,9 @@ computed from the model at the sampled counts in closed form (:mod:`~.greedy`, a
 rules ``"first"`` and ``"coordinated"``) instead of looked up. Under rule ``"coordinated"`` a
 local agent in the sample's lowest state ``s_min`` draws its share (agent 1's action with
 probability ``1 / c_k[s_min]``) by the inverse CDF of the law the table would hold, so with the
-same seed the two executors give bit-identical rollouts (tests/test_linear_execute.py).
+same seed the two executors give bit-identical rollouts (tests/test_linear_execute.py). Hence
+:func:`rollout_linear` itself runs ``rollout_agents`` on the model's law tables where they are
+small (:data:`TABLE_BYTES`) and read more often than they have entries: a lookup per reading.
 
 The count-level executor needs the mixture laws of eq. (10), (11), sums over every composition
 of ``k``: :func:`smfq_lib.execute.rollout_counts` takes a ``LinearQ`` where its law tables fit and
@@ -34,6 +36,7 @@ from smfq_lib.execute.agents import (
     _stage_reward,
     _start_rollout,
     agent_setup,
+    rollout_agents,
 )
 from smfq_lib.execute.rollouts import keep_step
 from smfq_lib.execute.run import (
@@ -43,22 +46,28 @@ from smfq_lib.execute.run import (
     validate_common,
 )
 from smfq_lib.learning.policy import DEFAULT_RULE, RULES, ActionLaws, check_system
-from smfq_lib.linear.greedy import coordinated_reading, first_reading, split_tables
+from smfq_lib.linear.greedy import coordinated_reading, first_reading, reading_tables
 from smfq_lib.linear.result import CLOSED_RULES, LinearQ
+from smfq_lib.model.combinatorics import n_compositions
 
-__all__ = ["rollout_linear"]
+__all__ = ["TABLE_BYTES", "rollout_linear"]
+
+#: Law tables up to this size (bytes) are computed (once per ``LinearQ`` and rule, kept by it)
+#: and run by :func:`smfq_lib.execute.rollout_agents` when the rollouts read more often than the
+#: tables have entries: a table lookup per reading instead of a closed-form reading.
+TABLE_BYTES = 2**26
 
 
 @njit(cache=True)
-def _local_action(B, w, rule, s_g, si, c, scale, ck, cc, x, xb, cdf, st):
+def _local_action(B, w, mws, rule, s_g, si, c, scale, ck, cc, x, xb, present, q, cdf, st):
     """A local agent's action in state ``si`` given its sample's others ``c`` (module
-    docstring); ``ck``, ``cc``, ``x``, ``xb``, ``cdf``: scratch."""
+    docstring); ``ck``, ``cc``, ``x``, ``xb``, ``present``, ``q``, ``cdf``: scratch."""
     if rule == 0:
-        return first_reading(B, w, s_g, si, c, scale, x, xb)[0]
+        return first_reading(B, w, mws, s_g, si, c, scale, x, xb, present, q)[0]
     for s in range(c.shape[0]):
         ck[s] = c[s]
     ck[si] += 1
-    s0, a1, _ = coordinated_reading(B, w, s_g, ck, scale, cc, x, xb)
+    s0, a1, _ = coordinated_reading(B, w, mws, s_g, ck, scale, cc, x, xb, present, q)
     if si != s0:
         return xb[si]
     own = 1 + (ck[si] - 1 if xb[si] == a1 else 0)
@@ -75,11 +84,11 @@ def _local_action(B, w, rule, s_g, si, c, scale, ck, cc, x, xb, cdf, st):
 
 @njit(cache=True, nogil=True)
 def _linear_kernel(
-    lo, hi, cdf_g, cdf_l, r_g, r_l, phi, B, w, rule, k, n, sg0, counts0, local0, seed, disc,
+    lo, hi, cdf_g, cdf_l, r_g, r_l, phi, B, w, mws, rule, k, n, sg0, counts0, local0, seed, disc,
     returns, rewards, xs, sgs, ags, counts_tr, noisy, w_g, w_l,
 ):  # fmt: skip
-    """Rollouts ``lo .. hi-1`` of Algorithm 3 with the readings of the model ``(B, w)``
-    (:func:`~.greedy.split_tables`) under ``rule`` (0 first, 1 coordinated): the loop of
+    """Rollouts ``lo .. hi-1`` of Algorithm 3 with the readings of the model ``(B, w, mws)``
+    (:func:`~.greedy.reading_tables`) under ``rule`` (0 first, 1 coordinated): the loop of
     :func:`smfq_lib.execute.agents._agent_kernel`, draw for draw."""
     H = disc.shape[0]
     S_l = counts0.shape[1]
@@ -94,6 +103,7 @@ def _linear_kernel(
     cnt = np.zeros(S_l, np.int64)
     ck, cc = np.empty(S_l, np.int64), np.empty(S_l, np.int64)
     x, xb = np.empty(S_l, np.int64), np.empty(S_l, np.int64)
+    present, q = np.empty(S_l, np.int64), np.empty(B.shape[2] * B.shape[3])
     cdf = np.empty(B.shape[2])
     stamp = 0
     for r in range(lo, hi):
@@ -108,9 +118,9 @@ def _linear_kernel(
                 while c[s1] == 0:
                     s1 += 1
                 c[s1] -= 1
-                a_g = first_reading(B, w, s_g, s1, c, scale, x, xb)[1]
+                a_g = first_reading(B, w, mws, s_g, s1, c, scale, x, xb, present, q)[1]
             else:
-                a_g = coordinated_reading(B, w, s_g, c, scale, cc, x, xb)[2]
+                a_g = coordinated_reading(B, w, mws, s_g, c, scale, cc, x, xb, present, q)[2]
             rew_l = noise_l = xsum = 0.0
             cnt[:] = 0
             for i in range(n):
@@ -118,7 +128,9 @@ def _linear_kernel(
                 cnt[si] += 1
                 stamp += 1
                 _draw_counts(s, n - 1, k - 1, i, c, sel, mark, stamp, st)  # Delta_i
-                a = _local_action(B, w, rule, s_g, si, c, scale, ck, cc, x, xb, cdf, st)
+                a = _local_action(
+                    B, w, mws, rule, s_g, si, c, scale, ck, cc, x, xb, present, q, cdf, st
+                )
                 dr, dn, dx, nxt = _agent_moves(si, s_g, a, r_l, phi, cdf_l, noisy, w_l, st, st2)
                 s_next[i] = nxt
                 rew_l += dr
@@ -158,8 +170,8 @@ def rollout_linear(
     own sample (module docstring): the process of :func:`smfq_lib.execute.rollout_agents` at any
     ``k``, without law tables. ``policy`` must be a :class:`~.result.LinearQ` with affine
     features and ``rule`` (default ``DEFAULT_RULE``) ``"first"`` or ``"coordinated"``. Cost per
-    step ``O(n k + n A_l A_g S_l A_l)`` (a reading scans the model's pairs and the states present
-    in its sample).
+    step ``O(n (k + S_l + A_l A_g min(k, S_l)))`` (a reading scans the model's pairs at the
+    states present in its sample).
 
     Parameters
     ----------
@@ -198,17 +210,41 @@ def rollout_linear(
             f"policy.k = {k} exceeds the number of agents n = {format_count(n)}; Algorithm 3 "
             "samples k of the n agents."
         )
+    readings = S_g * S_l * n_compositions(k - 1, S_l)
+    if 8 * readings * (A_g + A_l) <= TABLE_BYTES and readings <= n * H * R:
+        # the same readings tabulated once (closed_form_laws): the same process, bit for bit
+        return rollout_agents(
+            system, policy.action_laws(rule), n, s_g, counts, horizon, rollouts, seed,
+            initial=initial, local_states=local_states, keep=keep, record_counts=record_counts,
+            progress=progress, memory_budget=memory_budget,
+        )  # fmt: skip
     start = (s_g, counts, initial, local_states)
     sg0, c0, loc, cdf_g, cdf_l = agent_setup(
         "rollout_linear", system, n, k, R, H, seed, start, keep, record_counts, budget
     )
-    B, w, _ = split_tables(policy.theta, policy.features)
+    B, w, mws = reading_tables(policy.theta, policy.features)
     phi = phi_table(system)
     code = CLOSED_RULES[rule]
 
     def call(a, b, *run):
         _linear_kernel(
-            a, b, cdf_g, cdf_l, system.r_g, system.r_l, phi, B, w, code, k, n, sg0, c0, loc, *run
+            a,
+            b,
+            cdf_g,
+            cdf_l,
+            system.r_g,
+            system.r_l,
+            phi,
+            B,
+            w,
+            mws,
+            code,
+            k,
+            n,
+            sg0,
+            c0,
+            loc,
+            *run,
         )
 
     record = SimpleNamespace(k=k, rule=rule)

@@ -43,9 +43,11 @@ __all__ = [
     "ALPHA_MIN",
     "draw_fixed_samples",
     "fitted_targets",
+    "max_change",
     "polya_design",
     "stored_targets",
     "stored_values",
+    "unique_bounded",
     "unrank_states",
 ]
 
@@ -194,14 +196,48 @@ def stored_values(B, mw, sg, s1, cnt, scale, out):
 
 
 @njit(cache=True, parallel=True)
-def stored_targets(R, inv, Vu, m, gamma, Y):
-    """``Y[e] = R[e] + gamma/m sum_j Vu[inv[e m + j]]`` over the flat entries, the samples summed
-    in ``j`` order: :func:`fitted_targets`' arithmetic on the stored samples (same bits)."""
+def stored_targets(R, inv, Vu, m, gamma, M, P, Yt):
+    """``Y[e] = R[e] + gamma/m sum_j Vu[inv[e m + j]]`` over the flat entries ``e = (g M + i) P +
+    p`` (``g = (s_g, s_1)``, ``i`` the design row, ``p = (a_1, a_g)``), the samples summed in
+    ``j`` order: :func:`fitted_targets`' arithmetic on the stored samples (same bits), written
+    transposed to ``Yt[i, g P + p]`` (flat), the layout the least-squares fit reads."""
     E = R.shape[0]
+    G = E // (M * P)
     blocks = (E + 16 * _ROWS - 1) // (16 * _ROWS)
     for blk in prange(blocks):
         for e in range(blk * 16 * _ROWS, min(E, (blk + 1) * 16 * _ROWS)):
             acc = 0.0
             for j in range(m):
                 acc += Vu[inv[e * m + j]]
-            Y[e] = R[e] + gamma * acc / m
+            row, p = e // P, e % P
+            Yt[(row % M) * (G * P) + (row // M) * P + p] = R[e] + gamma * acc / m
+
+
+def unique_bounded(flat, size):
+    """``np.unique(flat, return_inverse=True)`` of int indices in ``[0, size)``, by a mark table
+    of length ``size`` instead of a sort where ``size <= 4 len(flat)`` (the same sorted distinct
+    values and the same inverse; about the memory of the sort's copies); else ``np.unique``."""
+    if size > 4 * flat.shape[0]:
+        return np.unique(flat, return_inverse=True)
+    seen = np.zeros(size, np.bool_)
+    seen[flat] = True
+    uniq = np.flatnonzero(seen)
+    del seen
+    index = np.empty(size, np.int64)
+    index[uniq] = np.arange(uniq.shape[0])
+    return uniq, index[flat]
+
+
+@njit(cache=True)
+def max_change(fit, fit_old):
+    """``max |fit - fit_old|`` over two arrays of one shape (C order), as
+    ``np.max(np.abs(fit - fit_old))`` without the temporaries: NaN if any difference is NaN."""
+    a, b = fit.ravel(), fit_old.ravel()
+    r = 0.0
+    for i in range(a.shape[0]):
+        d = abs(a[i] - b[i])
+        if d != d:
+            return d
+        if d > r:
+            r = d
+    return r

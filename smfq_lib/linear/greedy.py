@@ -45,7 +45,9 @@ __all__ = [
     "coordinated_reading",
     "first_reading",
     "model_value",
+    "reading_tables",
     "split_tables",
+    "value_tables",
 ]
 
 
@@ -57,7 +59,68 @@ def split_tables(theta, features):
     S_g, S_l, A_l, A_g, _ = theta.shape
     B = np.ascontiguousarray(theta @ features.b)
     w = np.ascontiguousarray((theta @ features.W).reshape(S_g, S_l, A_l, A_g, S_l, A_l))
-    return B, w, np.ascontiguousarray(w.max(axis=-1))
+    mw = w[..., 0].copy()  # the max over a, one action at a time (a reduction over the short
+    for a in range(1, A_l):  # last axis is several times slower; max is exact: same bits)
+        np.maximum(mw, w[..., a], out=mw)
+    return B, w, mw
+
+
+@one_blas_thread
+def value_tables(theta, features):
+    """``(B, mw)`` of :func:`split_tables` (what the value :func:`model_value` reads), without
+    the ``w`` table where every column of ``W`` has at most one nonzero entry (``[1, F]``,
+    ``[1, mean]``, a state or cell indicator): then ``w[p, z] = theta[p, d_z] W[d_z, z]``, the
+    one nonzero product of the dot product (its other terms are exact zeros, ``theta`` being
+    finite), so ``mw`` comes from ``S_l A_l`` products per pair instead of a matrix product,
+    with the same values (tests/test_linear_greedy.py)."""
+    W = features.W
+    nonzero = W != 0
+    if nonzero.sum(axis=0).max() > 1:
+        B, _, mw = split_tables(theta, features)
+        return B, mw
+    S_g, S_l, A_l, A_g, d = theta.shape
+    B = np.ascontiguousarray(theta @ features.b)
+    rows = np.where(nonzero.any(axis=0), nonzero.argmax(axis=0), -1)
+    vals = W[np.maximum(rows, 0), np.arange(W.shape[1])]
+    mw = np.empty((S_g, S_l, A_l, A_g, S_l))
+    _sparse_max(theta.reshape(-1, d), rows, vals, S_l, A_l, mw.reshape(-1, S_l))
+    return B, mw
+
+
+@njit(cache=True)
+def _sparse_max(theta, rows, vals, S_l, A_l, mw):
+    """``mw[p, s] = max_a theta[p, rows[z]] vals[z]`` over the cells ``z = s A_l + a`` (0 where
+    ``rows[z] = -1``: a zero column of ``W``): :func:`value_tables`."""
+    for p in range(theta.shape[0]):
+        for s in range(S_l):
+            top = 0.0
+            for a in range(A_l):
+                z = s * A_l + a
+                x = theta[p, rows[z]] * vals[z] if rows[z] >= 0 else 0.0
+                top = x if a == 0 else max(top, x)
+            mw[p, s] = top
+
+
+def reading_tables(theta, features):
+    """``(B, w, mws)`` of the readings (:func:`first_reading`, :func:`coordinated_reading`):
+    :func:`split_tables`' ``B``, ``w`` and ``mws[s_g, s_1, s, a_1 A_g + a_g] = mw[s_g, s_1, a_1,
+    a_g, s]``, the pairs' ``max_a w`` of one state side by side (a reading sums over the few
+    states of its sample for every pair)."""
+    B, w, mw = split_tables(theta, features)
+    S_g, S_l, A_l, A_g = B.shape
+    mws = np.ascontiguousarray(mw.transpose(0, 1, 4, 2, 3)).reshape(S_g, S_l, S_l, A_l * A_g)
+    return B, w, mws
+
+
+@njit(cache=True)
+def _present(c, present):
+    """The states with others in them (``c[s] > 0``), ascending, in ``present``; their number."""
+    n_present = 0
+    for s in range(c.shape[0]):
+        if c[s] > 0:
+            present[n_present] = s
+            n_present += 1
+    return n_present
 
 
 @njit(cache=True)
@@ -66,11 +129,7 @@ def model_value(B, mw, sg, s1, c, scale, present):
     others' state counts ``c`` (module docstring); ``scale = 1 / max(k - 1, 1)``; ``present``:
     scratch of length ``S_l`` (the states with others in them)."""
     A_l, A_g = B.shape[2], B.shape[3]
-    n_present = 0
-    for s in range(c.shape[0]):
-        if c[s] > 0:
-            present[n_present] = s
-            n_present += 1
+    n_present = _present(c, present)
     best = -np.inf
     for a1 in range(A_l):
         for ag in range(A_g):
@@ -84,34 +143,51 @@ def model_value(B, mw, sg, s1, c, scale, present):
 
 
 @njit(cache=True)
-def _best(Bp, w, c, scale, s_lo, a_lo):
-    """The best entry of one pair: ``Bp + scale sum_s c_s max w[s, :]``, state ``s_lo``'s agents
-    restricted to actions ``>= a_lo`` (``s_lo = -1``: no restriction)."""
-    v = 0.0
-    for s in range(c.shape[0]):
-        if c[s] > 0:
-            lo = a_lo if s == s_lo else 0
-            top = w[s, lo]
-            for a in range(lo + 1, w.shape[1]):
-                top = max(top, w[s, a])
-            v += c[s] * top
-    return Bp + scale * v
+def _pair_values(B, w, mws, sg, s1, c, scale, s_lo, present, n_present, q):
+    """Each pair's best entry ``q[a_1 A_g + a_g] = B[p] + scale sum_s c_s max_a w[p, s, a]``
+    over the ``n_present`` states of ``present`` (ascending), state ``s_lo``'s agents restricted
+    to actions ``>= a_1`` (``s_lo = -1``: no restriction); returns their max ``V``. The sum runs
+    state by state over every pair at once, reading ``mws[s_g, s_1, s]`` (contiguous in the
+    pairs, :func:`reading_tables`); each pair still adds its states in ascending order."""
+    A_l, A_g = B.shape[2], B.shape[3]
+    q[:] = 0.0
+    for i in range(n_present):
+        s = present[i]
+        if s == s_lo:
+            for a1 in range(A_l):
+                for ag in range(A_g):
+                    top = w[sg, s1, a1, ag, s, a1]
+                    for a in range(a1 + 1, A_l):
+                        top = max(top, w[sg, s1, a1, ag, s, a])
+                    q[a1 * A_g + ag] += c[s] * top
+        else:
+            for p in range(A_l * A_g):
+                q[p] += c[s] * mws[sg, s1, s, p]
+    V = -np.inf
+    for a1 in range(A_l):
+        for ag in range(A_g):
+            v = B[sg, s1, a1, ag] + scale * q[a1 * A_g + ag]
+            q[a1 * A_g + ag] = v
+            V = max(V, v)
+    return V
 
 
 @njit(cache=True)
-def _split(w, c, scale, s_lo, a_lo, slack, x):
-    """The lexicographically first split within ``slack`` (module docstring): ``x[s]`` the
-    action of state ``s``'s agents (-1 where ``c[s] = 0``)."""
-    for s in range(c.shape[0]):
+def _split(w, sg, s1, a1, ag, c, scale, s_lo, slack, x, present, n_present):
+    """The lexicographically first split of pair ``(s_g, s_1, a_1, a_g)`` within ``slack``
+    (module docstring), state ``s_lo``'s agents on actions ``>= a_1``: ``x[s]`` the action of
+    state ``s``'s agents, for the ``n_present`` states of ``present`` (the others have none;
+    ``x`` is not written there)."""
+    A_l = w.shape[5]
+    for i in range(n_present):
+        s = present[i]
         x[s] = -1
-        if c[s] == 0:
-            continue
-        lo = a_lo if s == s_lo else 0
-        top = w[s, lo]
-        for a in range(lo + 1, w.shape[1]):
-            top = max(top, w[s, a])
-        for a in range(w.shape[1] - 1, lo - 1, -1):
-            loss = scale * c[s] * (top - w[s, a])
+        lo = a1 if s == s_lo else 0
+        top = w[sg, s1, a1, ag, s, lo]
+        for a in range(lo + 1, A_l):
+            top = max(top, w[sg, s1, a1, ag, s, a])
+        for a in range(A_l - 1, lo - 1, -1):
+            loss = scale * c[s] * (top - w[sg, s1, a1, ag, s, a])
             if loss <= slack:
                 x[s] = a
                 slack -= loss
@@ -119,44 +195,55 @@ def _split(w, c, scale, s_lo, a_lo, slack, x):
 
 
 @njit(cache=True)
-def _earlier(x, y):
+def _earlier(x, y, present, n_present):
     """Whether split ``x`` is lexicographically before ``y`` as compositions: at the first state
-    where they differ, ``x`` uses the larger action."""
-    for s in range(x.shape[0]):
+    (of the ``n_present`` of ``present``, where the splits have agents) where they differ, ``x``
+    uses the larger action."""
+    for i in range(n_present):
+        s = present[i]
         if x[s] != y[s]:
             return x[s] > y[s]
     return False
 
 
 @njit(cache=True)
-def first_reading(B, w, sg, s1, c, scale, x, xb):
+def _keep(x, xb, present, n_present):
+    """Copy the split ``x`` into ``xb`` at the states with agents."""
+    for i in range(n_present):
+        xb[present[i]] = x[present[i]]
+
+
+@njit(cache=True)
+def first_reading(B, w, mws, sg, s1, c, scale, x, xb, present, q):
     """Rule ``"first"`` at ``(s_g, s_1, c)``: returns ``(a_1, a_g, V)`` of the first maximizer in
-    the order ``(rank(zc), a_1, a_g)``; its split in ``xb`` (``x``: scratch, length ``S_l``)."""
+    the order ``(rank(zc), a_1, a_g)``; its split in ``xb`` (-1 where ``c[s] = 0``). ``(B, w,
+    mws)``: :func:`reading_tables`; scratch: ``x``, ``present`` (int, length ``S_l``), ``q``
+    (float, length ``A_l A_g``: each pair's best entry, computed once over the states present in
+    ``c`` only)."""
     A_l, A_g = B.shape[2], B.shape[3]
-    V = -np.inf
-    for a1 in range(A_l):
-        for ag in range(A_g):
-            V = max(V, _best(B[sg, s1, a1, ag], w[sg, s1, a1, ag], c, scale, -1, 0))
+    n_present = _present(c, present)
+    V = _pair_values(B, w, mws, sg, s1, c, scale, -1, present, n_present, q)
     floor = V - TIE_RTOL * (1.0 + abs(V))
+    xb[:] = -1
     b1, bg = -1, -1
     for a1 in range(A_l):
         for ag in range(A_g):
-            q = _best(B[sg, s1, a1, ag], w[sg, s1, a1, ag], c, scale, -1, 0)
-            if q < floor:
+            v = q[a1 * A_g + ag]
+            if v < floor:
                 continue
-            _split(w[sg, s1, a1, ag], c, scale, -1, 0, q - floor, x)
-            if b1 < 0 or _earlier(x, xb):
-                for s in range(x.shape[0]):
-                    xb[s] = x[s]
+            _split(w, sg, s1, a1, ag, c, scale, -1, v - floor, x, present, n_present)
+            if b1 < 0 or _earlier(x, xb, present, n_present):
+                _keep(x, xb, present, n_present)
                 b1, bg = a1, ag
     return b1, bg, V
 
 
 @njit(cache=True)
-def coordinated_reading(B, w, sg, ck, scale, c, x, xb):
+def coordinated_reading(B, w, mws, sg, ck, scale, c, x, xb, present, q):
     """Rule ``"coordinated"`` at ``(s_g, c_k)`` (``c_k`` the k-sample's state counts): returns
     ``(s_min, a_1, a_g)`` of the first joint maximizer of the profile (module docstring); the
-    split of the other ``k - 1`` agents in ``xb`` (``c``, ``x``: scratch of length ``S_l``)."""
+    split of the other ``k - 1`` agents in ``xb`` (-1 at states without them). Tables and
+    scratch (``c`` too) as :func:`first_reading`."""
     A_l, A_g = B.shape[2], B.shape[3]
     s0 = 0
     while ck[s0] == 0:
@@ -164,35 +251,36 @@ def coordinated_reading(B, w, sg, ck, scale, c, x, xb):
     for s in range(ck.shape[0]):
         c[s] = ck[s]
     c[s0] -= 1
-    V = -np.inf
-    for a1 in range(A_l):
-        for ag in range(A_g):
-            V = max(V, _best(B[sg, s0, a1, ag], w[sg, s0, a1, ag], c, scale, s0, a1))
+    n_present = _present(c, present)
+    V = _pair_values(B, w, mws, sg, s0, c, scale, s0, present, n_present, q)
     floor = V - TIE_RTOL * (1.0 + abs(V))
+    xb[:] = -1
     b1, bg = -1, -1
     for a1 in range(A_l - 1, -1, -1):  # a lower first cell is a later profile
         for ag in range(A_g):
-            q = _best(B[sg, s0, a1, ag], w[sg, s0, a1, ag], c, scale, s0, a1)
-            if q < floor:
+            v = q[a1 * A_g + ag]
+            if v < floor:
                 continue
-            _split(w[sg, s0, a1, ag], c, scale, s0, a1, q - floor, x)
-            if b1 < 0 or (a1 == b1 and _earlier(x, xb)):
-                for s in range(x.shape[0]):
-                    xb[s] = x[s]
+            _split(w, sg, s0, a1, ag, c, scale, s0, v - floor, x, present, n_present)
+            if b1 < 0 or (a1 == b1 and _earlier(x, xb, present, n_present)):
+                _keep(x, xb, present, n_present)
                 b1, bg = a1, ag
     return s0, b1, bg
 
 
 @njit(cache=True)
-def closed_form_laws(B, w, k, rule, prob_g, prob_l):
+def closed_form_laws(B, w, mws, k, rule, prob_g, prob_l):
     """Fill the law tables ``prob_g``, ``prob_l`` (``(S_g, S_l, Cs, A)``, as
     :class:`smfq_lib.learning.policy.ActionLaws`) of rule 0 ``"first"`` or 1 ``"coordinated"``,
-    reading by reading over every composition ``c`` of the ``k - 1`` others (rank order)."""
+    reading by reading over every composition ``c`` of the ``k - 1`` others (rank order);
+    ``(B, w, mws)``: :func:`reading_tables`."""
     S_g, S_l = B.shape[0], B.shape[1]
     scale = 1.0 / max(k - 1, 1)
     comps = compositions(k - 1, S_l)
     x = np.empty(S_l, np.int64)
     xb = np.empty(S_l, np.int64)
+    present = np.empty(S_l, np.int64)
+    q = np.empty(B.shape[2] * B.shape[3])
     ck = np.empty(S_l, np.int64)
     cc = np.empty(S_l, np.int64)
     prob_g[:] = 0.0
@@ -201,14 +289,14 @@ def closed_form_laws(B, w, k, rule, prob_g, prob_l):
         for s1 in range(S_l):
             for r in range(comps.shape[0]):
                 if rule == 0:
-                    a1, ag, _ = first_reading(B, w, sg, s1, comps[r], scale, x, xb)
+                    a1, ag, _ = first_reading(B, w, mws, sg, s1, comps[r], scale, x, xb, present, q)
                     prob_g[sg, s1, r, ag] = 1.0
                     prob_l[sg, s1, r, a1] = 1.0
                     continue
                 for s in range(S_l):
                     ck[s] = comps[r, s]
                 ck[s1] += 1
-                s0, a1, ag = coordinated_reading(B, w, sg, ck, scale, cc, x, xb)
+                s0, a1, ag = coordinated_reading(B, w, mws, sg, ck, scale, cc, x, xb, present, q)
                 prob_g[sg, s1, r, ag] = 1.0
                 if s1 != s0:
                     prob_l[sg, s1, r, xb[s1]] = 1.0

@@ -42,12 +42,14 @@ from smfq_lib.linear.fitted import (
     ALPHA_MIN,
     draw_fixed_samples,
     fitted_targets,
+    max_change,
     polya_design,
     stored_targets,
     stored_values,
+    unique_bounded,
     unrank_states,
 )
-from smfq_lib.linear.greedy import split_tables
+from smfq_lib.linear.greedy import value_tables
 from smfq_lib.linear.result import LinearQ, tabulate_value
 from smfq_lib.model.combinatorics import compositions, n_compositions
 from smfq_lib.model.system import CooperativeSystem
@@ -126,6 +128,7 @@ def learn_linear(
     fit_old = np.zeros((design_size, blocks))
     R = np.ascontiguousarray(R)
     Y = np.empty_like(R)  # C-contiguous, like R: the flat views below share their memory
+    Yt = np.empty((design_size, blocks))  # the stored samples' targets, in the fit's layout
     cdf = cdf_tables(system.P_g, system.P_l)
     btab = binom_table(k - 1 + S_l, S_l)
     exact = exact_tables(system.P_l, S_g, A_l, k - 1) if m is None else None
@@ -140,8 +143,9 @@ def learn_linear(
     residuals = []
     converged = False
     for _ in range(max_iter):
+        Yd = None  # the targets as (design row, block), the fit's right-hand side
         if closed:
-            B, _, mw = split_tables(theta, features)
+            B, mw = value_tables(theta, features)
             Vtab = np.zeros((1, 1, 1))
         else:
             B, mw = np.zeros((1, 1, 1, 1)), np.zeros((1, 1, 1, 1, 1))
@@ -156,16 +160,20 @@ def learn_linear(
                 stored_values(B, mw, *states, 1.0 / max(k - 1, 1), Vu)
             else:
                 Vu = np.ascontiguousarray(Vtab.reshape(-1)[uniq])
-            stored_targets(R.reshape(-1), inv, Vu, m, system.gamma, Y.reshape(-1))
+            P = A_l * A_g
+            stored_targets(R.reshape(-1), inv, Vu, m, system.gamma, design_size, P, Yt.reshape(-1))
+            Yd = Yt
         else:
             fitted_targets(
                 R, Zd, *cdf, m, np.uint64(seed), system.gamma, closed, B, mw,
                 Vtab, btab, Y,
             )  # fmt: skip
-        theta = (proj @ Y.transpose(2, 0, 1, 3, 4).reshape(design_size, blocks)).T
+        if Yd is None:
+            Yd = Y.transpose(2, 0, 1, 3, 4).reshape(design_size, blocks)
+        theta = (proj @ Yd).T
         theta = np.ascontiguousarray(theta.reshape(S_g, S_l, A_l, A_g, features.d))
         fit = Phi @ theta.reshape(blocks, features.d).T
-        residuals.append(float(np.max(np.abs(fit - fit_old))))
+        residuals.append(float(max_change(fit, fit_old)))
         fit_old = fit
         if not math.isfinite(residuals[-1]):
             raise FloatingPointError(
@@ -175,7 +183,7 @@ def learn_linear(
         if residuals[-1] <= stop:
             converged = True
             break
-    last = Y.transpose(2, 0, 1, 3, 4).reshape(fit.shape)  # the targets the last fit projected
+    last = Yd  # the targets the last fit projected
     return LinearQ(
         k=k, m=m, M=M, features=features, theta=theta, design=Zd, residuals=np.array(residuals),
         converged=converged, seconds=time.perf_counter() - t0, seed=seed, ridge=float(ridge),
@@ -199,7 +207,7 @@ def _store_samples(system, k, Zd, cdf, m, seed, closed, budget):
         return None
     flat = np.empty(entries * m, np.int64)
     draw_fixed_samples(Zd, S_g, S_l, A_l, A_g, *cdf, m, np.uint64(seed), flat)
-    uniq, inv = np.unique(flat, return_inverse=True)
+    uniq, inv = unique_bounded(flat, S_g * S_l * n_compositions(k - 1, S_l))
     del flat
     states = None
     if closed:

@@ -32,7 +32,7 @@ from smfq_lib.learning.policy import (
 )
 from smfq_lib.learning.tie_rules import action_laws
 from smfq_lib.linear.features import Features
-from smfq_lib.linear.greedy import closed_form_laws, first_reading, split_tables
+from smfq_lib.linear.greedy import closed_form_laws, first_reading, reading_tables
 from smfq_lib.model.combinatorics import compositions, marginal_ranks, n_compositions
 
 __all__ = ["LinearQ", "model_table", "tabulate_value"]
@@ -137,9 +137,12 @@ class LinearQ:
         s_g = validate_index("s_g", s_g, S_g)
         s_1 = validate_index("s_1", s_1, S_l)
         c = validate_counts(counts, S_l, self.k - 1) if self.k > 1 else np.zeros(S_l, np.int64)
-        B, w, _ = split_tables(self.theta, self.features)
-        x, xb = np.empty(S_l, np.int64), np.empty(S_l, np.int64)
-        a1, ag, V = first_reading(B, w, s_g, s_1, c, 1.0 / max(self.k - 1, 1), x, xb)
+        B, w, mws = reading_tables(self.theta, self.features)
+        x, xb, present = (np.empty(S_l, np.int64) for _ in range(3))
+        q = np.empty(B.shape[2] * B.shape[3])
+        a1, ag, V = first_reading(
+            B, w, mws, s_g, s_1, c, 1.0 / max(self.k - 1, 1), x, xb, present, q
+        )
         return (int(a1), int(ag), float(V), xb) if full else (int(a1), int(ag), float(V))
 
     def action_laws(self, rule: str | None = None, memory_budget=None) -> ActionLaws:
@@ -167,9 +170,9 @@ class LinearQ:
         )
         Cs = int(Cs)
         if self.features.affine and rule in CLOSED_RULES:
-            B, w, _ = split_tables(self.theta, self.features)
+            B, w, mws = reading_tables(self.theta, self.features)
             prob_g, prob_l = np.empty((S_g, S_l, Cs, A_g)), np.empty((S_g, S_l, Cs, A_l))
-            closed_form_laws(B, w, k, CLOSED_RULES[rule], prob_g, prob_l)
+            closed_form_laws(B, w, mws, k, CLOSED_RULES[rule], prob_g, prob_l)
             return ActionLaws(k, rule, prob_g, prob_l)
         Q5 = self.q_table(budget)
         if rule == "first":
