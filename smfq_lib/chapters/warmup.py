@@ -105,12 +105,13 @@ def steps():
         learn_linear(s, 3, one_hot_features(3, s.Z_l), M=None, m=1, max_iter=3)
         learn_linear(s, 3, linear_features(s.Z_l), M=None, m=None, max_iter=3)
         for rule in ("first", "coordinated"):
-            rollout_linear(s, lin[1], 6, 0, c, 3, 2, 0, rule=rule)
+            rollout_linear(s, lin[1], 6, 0, c, 3, 2, 0, rule=rule)  # on its law tables
+            rollout_linear(s, lin[1], 6, 0, c, 1, 1, 0, rule=rule)  # per agent (TABLE_BYTES)
         for rule in RULES:
             lin[1].action_laws(rule)
-        rollout_linear(s, lin[1], 6, 0, c, 3, 2, 0, keep="returns")
-        rollout_linear(s, lin[1], 6, 0, c, 3, 2, 0, record_counts=True)
-        rollout_linear(noisy, transfer(lin[1], noisy), 6, 0, c, 3, 2, 0)
+        rollout_linear(s, lin[1], 6, 0, c, 1, 1, 0, keep="returns")
+        rollout_linear(s, lin[1], 6, 0, c, 1, 1, 0, record_counts=True)
+        rollout_linear(noisy, transfer(lin[1], noisy), 6, 0, c, 1, 1, 0)
 
     return [
         (
