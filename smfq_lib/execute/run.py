@@ -210,7 +210,8 @@ def phi_table(system):
     """The aggregate term's ``phi[s, a]`` (zeros without an aggregate), for the kernels."""
     if system.aggregate is None:
         return np.zeros((system.S_l, system.A_l))
-    return np.ascontiguousarray(system.aggregate.phi, dtype=np.float64)
+    # a writable copy, as the zeros above: one kernel signature, not one per read-only flag
+    return np.array(system.aggregate.phi, dtype=np.float64, order="C")
 
 
 def _noise(system):
@@ -218,8 +219,8 @@ def _noise(system):
     if system.reward_noise is None:
         return False, np.zeros((1, 1)), np.zeros((1, 1, 1))
     w = system.reward_noise
-    w_g = np.ascontiguousarray(w.w_g, dtype=np.float64)
-    w_l = np.ascontiguousarray(w.w_l, dtype=np.float64)
+    w_g = np.array(w.w_g, dtype=np.float64, order="C")  # writable, as the zeros above
+    w_l = np.array(w.w_l, dtype=np.float64, order="C")
     return True, w_g, w_l
 
 

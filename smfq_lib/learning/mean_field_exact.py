@@ -74,6 +74,7 @@ class ExactTables:
         if last_only:
             self.loff = np.zeros(t + 2, dtype=np.int64)
             self.loff[t + 1] = (t + 1) * (self.off[t + 1] - self.off[t])
+            self.loff.setflags(write=False)  # read-only as the shared tables: one signature
         self.law2 = np.zeros((S_g, self.loff[-1]))
         _two_cell_laws(P_l, A_l, t, self.tab, self.off, self.loff, self.law2, last_only)
 

@@ -390,10 +390,9 @@ def learn_online_steps(
     tables = policy_tables(k, S_l)
     noisy = system.reward_noise is not None
     w = system.reward_noise
-    w_g = np.ascontiguousarray(np.broadcast_to(w.w_g if noisy else 0.0, (S_g, A_g)), np.float64)
-    w_l = np.ascontiguousarray(
-        np.broadcast_to(w.w_l if noisy else 0.0, (S_l, S_g, A_l)), np.float64
-    )
+    # writable copies with or without noise: one kernel signature, not one per read-only flag
+    w_g = np.array(np.broadcast_to(w.w_g if noisy else 0.0, (S_g, A_g)), np.float64, order="C")
+    w_l = np.array(np.broadcast_to(w.w_l if noisy else 0.0, (S_l, S_g, A_l)), np.float64, order="C")
     state = np.array([s_g, 0], dtype=np.int64)
     st = np.array([stream_key(seed, 0), 0], dtype=np.uint64)
     nst = np.array([stream_key(seed, 1), 0], dtype=np.uint64)

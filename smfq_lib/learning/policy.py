@@ -130,7 +130,7 @@ class ActionLaws:
             raise ValueError(f"rule must be one of {RULES} or 'custom'; got {self.rule!r}.")
         lead = None
         for name in ("prob_g", "prob_l"):
-            arr = np.array(getattr(self, name), dtype=np.float64)  # a private copy
+            arr = np.array(getattr(self, name), dtype=np.float64, order="C")  # a private copy
             if arr.ndim != 4 or (lead is not None and arr.shape[:3] != lead):
                 raise ValueError(
                     f"{name} must have shape (S_g, S_l, C(k-1, S_l), A), the same first three "

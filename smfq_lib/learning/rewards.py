@@ -74,7 +74,7 @@ def _count_reward_table(Zt, rl_z, r_g, n, out):
 def _rl_cells(system):
     """``r_l`` as ``(Z_l, S_g)``, cell ``z = s * A_l + a``."""
     rl = system.r_l.transpose(0, 2, 1).reshape(system.Z_l, system.S_g)
-    return np.ascontiguousarray(rl)
+    return np.array(rl, order="C")  # a writable copy whatever the shape: one kernel signature
 
 
 def _cell_sums(system, Zt):
