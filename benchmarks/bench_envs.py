@@ -17,23 +17,14 @@ Usage: ``python benchmarks/bench_envs.py [--repeat 3] [--quick]``. Prints one ta
 from __future__ import annotations
 
 import argparse
-import time
 
 import numpy as np
+from timing import best
 
 from smfq_lib import learn
 from smfq_lib.envs import agent_policy, parallel_env
 from smfq_lib.execute import rollout_agents
 from smfq_lib.model.examples import random_system
-
-
-def _best(fn, repeat: int) -> float:
-    best = float("inf")
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best
 
 
 def main() -> None:
@@ -64,9 +55,9 @@ def main() -> None:
             system, q, n, 0, c, H, 1, 0, keep="returns"
         )
         compiled()
-        t_env = _best(lambda loop=loop: loop(False), args.repeat)
-        t_pol = _best(lambda loop=loop: loop(True), args.repeat)
-        t_ref = _best(compiled, args.repeat)
+        t_env = best(lambda loop=loop: loop(False), args.repeat)
+        t_pol = best(lambda loop=loop: loop(True), args.repeat)
+        t_ref = best(compiled, args.repeat)
         per = 1e6 / (n * H)
         print(f"{n:>8} {H:>6} {t_env * per:>18.3f} {t_pol * per:>11.3f} {t_ref * per:>15.3f} "
               f"{t_pol / t_ref:>7.1f}")  # fmt: skip

@@ -25,13 +25,13 @@ from __future__ import annotations
 import argparse
 import math
 import sys
-import time
 from pathlib import Path
 from types import SimpleNamespace
 
 import numba
 import numpy as np
 from numba import njit
+from timing import best
 
 from smfq_lib._utils.binomial import binomial
 from smfq_lib.execute import rollout_agents, rollout_counts
@@ -75,15 +75,6 @@ def _draws(key, n, p, size):
     return total
 
 
-def _best(fn, repeat):
-    best = math.inf
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t)
-    return best
-
-
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=3)
@@ -115,7 +106,7 @@ def main(argv=None):
             horizon = max(2, int(4e6 / (n * rollouts * max(k, 4) / 8)) // 1)
             horizon = min(horizon, 200)
             c0 = _counts(n, system.S_l)
-            sec = _best(
+            sec = best(
                 lambda pol=pol, n=n, c0=c0, horizon=horizon: rollout_agents(
                     system, pol, n, 0, c0, horizon, rollouts, 1
                 ),
@@ -138,7 +129,7 @@ def main(argv=None):
     base = None
     for n in ns:
         c0 = _counts(n, system.S_l)
-        sec = _best(
+        sec = best(
             lambda n=n, c0=c0: rollout_counts(system, pol, n, 0, c0, horizon, rollouts, 1),
             args.repeat,
         )
@@ -148,7 +139,7 @@ def main(argv=None):
             f"{n:>9,} {sec:>8.4f} {per:>10.2e} {rollouts * horizon / sec:>10.3g} {per / base:>7.2f}"
         )
     c0 = _counts(10**6, system.S_l)
-    sec = _best(
+    sec = best(
         lambda: rollout_counts(system, pol, 10**6, 0, c0, horizon, rollouts, 1, keep="returns"),
         args.repeat,
     )
@@ -167,8 +158,8 @@ def main(argv=None):
     gen = np.random.default_rng(0)
     _draws(np.uint64(1), 10, 0.5, 10)  # compile
     for n, p in ((20, 0.3), (1000, 0.005), (1000, 0.3), (10**6, 0.5), (10**6, 1e-6)):
-        ours = _best(lambda n=n, p=p: _draws(np.uint64(1), n, p, draws), args.repeat)
-        ref = _best(lambda n=n, p=p: gen.binomial(n, p, draws), args.repeat)
+        ours = best(lambda n=n, p=p: _draws(np.uint64(1), n, p, draws), args.repeat)
+        ref = best(lambda n=n, p=p: gen.binomial(n, p, draws), args.repeat)
         print(f"{n:>9,} {p:>7g} {n * p:>9g} {ours / draws * 1e9:>8.1f} "
               f"{ref / draws * 1e9:>9.1f} {ours / ref:>7.2f}")  # fmt: skip
 

@@ -25,11 +25,11 @@ The machine load is printed with each table. Usage: ``python benchmarks/bench_le
 from __future__ import annotations
 
 import argparse
-import os
 import time
 
 import numpy as np
 import scipy.sparse as sp
+from timing import best, load
 
 from smfq_lib.learning import table_bytes
 from smfq_lib.learning.mean_field import MeanFieldOperator
@@ -40,19 +40,6 @@ from smfq_lib.model.examples import constrained_exploration
 
 #: Entries per chunk of the NumPy sampled reference (bounds its temporaries).
 CHUNK = 1 << 20
-
-
-def load() -> str:
-    return "load average {:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
-
-
-def _best(fn, repeat):
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
 
 
 def numpy_value_table(op, Q):
@@ -112,7 +99,7 @@ def mean_field_table(system, args):
             Q = np.random.default_rng(0).random(op.size)
             Q_new = np.empty(op.size)
             with threads_for(nbytes // 8):  # the thread policy of learn()
-                it = _best(lambda op=op, Q=Q, Q_new=Q_new: op.step(Q, Q_new), args.repeat)
+                it = best(lambda op=op, Q=Q, Q_new=Q_new: op.step(Q, Q_new), args.repeat)
             store = op.samples.nbytes / op.size if m is not None else 0.0
             ref_setup = ref = float("nan")
             if k <= args.ref_kmax:
@@ -126,7 +113,7 @@ def mean_field_table(system, args):
                     D = reference_csr(op)
                     fn = lambda op=op, Q=Q, D=D: numpy_exact(op, Q, D)  # noqa: E731
                 ref_setup = time.perf_counter() - t
-                ref = _best(fn, min(args.repeat, 3))
+                ref = best(fn, min(args.repeat, 3))
                 err = np.abs(fn() - Q_new).max()
                 assert err < 1e-9, f"reference and library disagree by {err}"
             print(
@@ -169,8 +156,8 @@ def tabular_table(system, args):
         Q = np.random.default_rng(0).random(op.size)
         Q_new = np.empty(op.size)
         with threads_for(nbytes // 8):
-            it = _best(lambda op=op, Q=Q, Q_new=Q_new: op.step(Q, Q_new), args.repeat)
-        td = _best(lambda op=op, Q=Q: tensordot_tabular(op, Q), args.repeat)
+            it = best(lambda op=op, Q=Q, Q_new=Q_new: op.step(Q, Q_new), args.repeat)
+        td = best(lambda op=op, Q=Q: tensordot_tabular(op, Q), args.repeat)
         err = np.abs(tensordot_tabular(op, Q) - Q_new).max()
         assert err < 1e-9, f"tensordot chain and kernel disagree by {err}"
         print(

@@ -28,10 +28,10 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 import time
 
 import numpy as np
+from timing import best, load
 
 from smfq_lib._utils.blas import one_blas_thread
 from smfq_lib.learning import learn, table_bytes
@@ -138,19 +138,6 @@ def numpy_fvi(system, k, features, M, m, ridge, tol, seed=0, max_iter=1000):
     return theta.reshape(S_g, S_l, A_l, A_g, features.d), time.perf_counter() - t0
 
 
-def load() -> str:
-    return "load average {:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
-
-
-def best_of(fn, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--ks", type=int, nargs="+", default=[1, 2, 3, 4, 8, 16, 32, 50])
@@ -176,14 +163,14 @@ def main() -> None:
         def run_linear(k=k, ridge=ridge, fit=fit):
             fit["q"] = learn_linear(system, k, feats, M=args.M, m=1, tol=args.tol, ridge=ridge)
 
-        t_lin = best_of(run_linear, args.repeat)
+        t_lin = best(run_linear, args.repeat)
         entries = system.S_g * system.S_l * math.comb(k - 2 + system.Z_l, system.Z_l - 1) * 10
         params = fit["q"].theta.size
         t_tab, ratio = "-", "-"
         if k <= args.tab_kmax:
             gib = table_bytes(system, k, None, "mean_field") / 2**30
             print(f"    (tabular learner at k = {k}: {gib:.2f} GiB)")
-            seconds = best_of(
+            seconds = best(
                 lambda k=k: learn(system, k, None, algorithm="mean_field", progress=False),
                 args.repeat,
             )
@@ -195,7 +182,7 @@ def main() -> None:
             ref["theta"], loop = numpy_fvi(system, k, feats, args.M, 1, ridge, args.tol)
             ref["loop"].append(loop)
 
-        t_np = best_of(run_numpy, args.repeat)
+        t_np = best(run_numpy, args.repeat)
         t_loop = min(ref["loop"])
         diff = np.abs(ref["theta"] - fit["q"].theta).max()
         print(

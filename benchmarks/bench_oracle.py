@@ -19,19 +19,15 @@ Usage: ``python benchmarks/bench_oracle.py [--repeat 3] [--m 50]``.
 from __future__ import annotations
 
 import argparse
-import os
 import time
 
 import numpy as np
+from timing import load
 
 from smfq_lib import GenerativeOracle, learn
 from smfq_lib.model.examples import random_system
 
 CASES = (("mean_field", 8), ("mean_field", 16), ("tabular", 4))
-
-
-def load() -> str:
-    return "load average {:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
 
 
 def numpy_oracle(system) -> GenerativeOracle:

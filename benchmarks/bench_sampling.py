@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import time
 
 import numba
 import numpy as np
 from numba import njit
+from timing import best
 
 from smfq_lib._utils.rng import stream_key
 from smfq_lib.learning.mean_field_exact import ExactTables, _index_tables, _two_cell_laws
@@ -68,15 +68,6 @@ def numpy_compress(raw, m):
     starts = np.flatnonzero(new.ravel())
     mult = np.diff(np.append(starts, rows.size))
     return new.sum(1), rows.ravel()[starts], mult
-
-
-def best(fn, repeat):
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
 
 
 def main():

@@ -35,12 +35,12 @@ Usage: ``python benchmarks/bench_solve.py [--quick | --scale | --quantecon]``.
 from __future__ import annotations
 
 import argparse
-import os
 import time
 
 import numpy as np
 from scipy.stats import binom
 from threadpoolctl import threadpool_limits
+from timing import load
 
 from smfq_lib.evaluate import clear_cache, optimal_value_table, policy_value_table
 from smfq_lib.evaluate.count_mdp import CountMDP, solve_count_mdp
@@ -55,10 +55,6 @@ QUANTECON_MAX_BYTES = 4 * 2**30
 #: Memory budget of every learn / optimal_value_table call: the default (half the memory
 #: available at the call) makes a long run fail when another process briefly takes the memory.
 BUDGET = 8 * 2**30
-
-
-def load() -> str:
-    return "load average {:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
 
 
 def count_mdp(system, n):
